@@ -1,0 +1,38 @@
+/**
+ * pharmid's settings, per environment. `src/config.ts` starts from `defaults`,
+ * lays the environment's overrides on top, then the process environment.
+ * Durations are in seconds unless the name says otherwise.
+ */
+export const defaults = {
+  port: 3000,
+  dataDir: '.data',
+  logLevel: 'info',
+  trustProxy: false,
+  redisKeyPrefix: 'pharmid:',
+  /** OWASP's minimum for argon2id (19 MiB, t=2, p=1): about 36 ms of CPU a hash. */
+  argon2: { memoryKiB: 19_456, timeCost: 2, parallelism: 1 },
+  totp: { issuer: 'pharmid', digits: 6, period: 30, window: 1 },
+  recoveryCodes: { count: 10 },
+  activationCodeTtl: 72 * 3600,
+  ttl: {
+    /** Absolute lifetime of a pharmid sign-in session. */
+    session: 12 * 3600,
+    interaction: 3600,
+    authorizationCode: 60,
+    accessToken: 15 * 60,
+    idToken: 3600,
+    refreshToken: 12 * 3600,
+    grant: 12 * 3600,
+  },
+  secureCookies: false,
+};
+
+export type Settings = typeof defaults;
+
+type Overrides = { [K in keyof Settings]?: Partial<Settings[K]> | Settings[K] };
+
+export const environments: Record<'development' | 'test' | 'production', Overrides> = {
+  development: {},
+  test: { logLevel: 'silent' },
+  production: { secureCookies: true, trustProxy: true },
+};

@@ -1,0 +1,72 @@
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.js';
+import type { Deps } from './domain/deps.js';
+import type { Logger } from './log.js';
+import { createRenderer, type Render } from './http/render.js';
+import { errorResponses } from './http/errors.js';
+import { securityHeaders } from './http/security-headers.js';
+import { createMetrics } from './http/metrics.js';
+import { opsRoutes } from './http/ops.js';
+import { serveAssets } from './http/assets.js';
+import { interactionRoutes } from './interactions/router.js';
+import { createProvider, type ProviderPages } from './oidc/provider.js';
+import type { PrivateJwk } from './domain/signing-keys.js';
+
+/** The provider's own pages (errors, sign-out) drawn with pharmid's templates. */
+function providerPages(render: Render): ProviderPages {
+  return {
+    async error(ctx, out) {
+      const status = ctx.status >= 400 ? ctx.status : 400;
+      await render(ctx as unknown as Koa.Context, {
+        template: 'error',
+        model: { title: 'Sorry, there is a problem', heading: 'Sorry, there is a problem', message: out.error_description ?? out.error, status },
+      }, status);
+    },
+    async logout(ctx, form) {
+      await render(ctx as unknown as Koa.Context, { template: 'logout', model: { title: 'Sign out', ...form } });
+    },
+    async signedOut(ctx, clientName) {
+      await render(ctx as unknown as Koa.Context, { template: 'signed-out', model: { title: 'You have signed out', clientName } });
+    },
+  };
+}
+
+export interface AppParts {
+  config: Config;
+  deps: Deps;
+  keys: PrivateJwk[];
+  log: Logger;
+}
+
+/** The composition of one pharmid process's HTTP side. */
+export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; provider: Provider } {
+  const render = createRenderer(config.env === 'production');
+  const provider = createProvider({ config, deps, store: deps.store, keys, pages: providerPages(render) });
+  provider.on('server_error', (_ctx: unknown, err: Error) => {
+    log.error({ err: { name: err.name, message: err.message, stack: err.stack } }, 'oidc server error');
+  });
+  const metrics = createMetrics(() => deps.passwords.queueDepth);
+
+  const app = new Koa({ proxy: config.trustProxy });
+  app.silent = true;
+  app.use(metrics.timing);
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    await next();
+    log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+  });
+  app.use(errorResponses(render, log));
+
+  // Strict headers on every response; oidc-provider adds the hash of any inline script it sends.
+  app.use(securityHeaders(config.secureCookies));
+  const ops = opsRoutes(deps.db, deps.store, metrics);
+  app.use(ops.routes());
+  app.use(serveAssets());
+  const interactions = interactionRoutes({ provider, deps, render, onStep: metrics.countStep });
+  app.use(interactions.routes());
+
+  app.use(mount(provider));
+  return { app, provider };
+}

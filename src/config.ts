@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { defaults, environments, type Settings } from '../config/settings.js';
+
+/** Thrown when the configuration cannot work; the message says what to set. */
+export class ConfigError extends Error {}
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_KEY_PREFIX: z.string().min(1).optional(),
+  PHARMID_DATA_DIR: z.string().min(1).optional(),
+  PHARMID_SECRET_KEY: z.string().optional(),
+  COOKIE_KEYS: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  TRUST_PROXY: z.enum(['true', 'false']).optional(),
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(8_192).max(1_048_576).optional(),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).max(20).optional(),
+  ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).optional(),
+  ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).optional(),
+  TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').optional(),
+  SESSION_TTL: z.coerce.number().int().min(60).optional(),
+  REFRESH_TOKEN_TTL: z.coerce.number().int().min(60).optional(),
+  ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).optional(),
+});
+
+export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
+
+export interface Config {
+  env: Environment;
+  port: number;
+  issuer: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  redisKeyPrefix: string;
+  dataDir: string;
+  /** AES-256-GCM key that encrypts secrets at rest. */
+  secretKey: Buffer;
+  cookieKeys: string[];
+  logLevel: string;
+  trustProxy: boolean;
+  secureCookies: boolean;
+  argon2: Settings['argon2'] & { maxConcurrent: number };
+  totp: Settings['totp'];
+  recoveryCodes: Settings['recoveryCodes'];
+  activationCodeTtl: number;
+  ttl: Settings['ttl'];
+}
+
+function merge(base: Settings, over: object): Settings {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = (base as Record<string, unknown>)[k];
+    out[k] = b && typeof b === 'object' && v && typeof v === 'object' ? { ...b, ...v } : v;
+  }
+  return out as Settings;
+}
+
+function parseSecretKey(value: string, name: string): Buffer {
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) throw new ConfigError(`${name} must be 32 bytes, base64-encoded (try: openssl rand -base64 32)`);
+  return key;
+}
+
+interface DevSecrets { secretKey: string; cookieKeys: string[] }
+
+/** Development and test only: secrets kept in the data directory so processes sharing it agree. */
+function loadDevSecrets(dataDir: string): DevSecrets {
+  const file = join(dataDir, 'secrets.json');
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  if (!existsSync(file)) {
+    const fresh: DevSecrets = {
+      secretKey: randomBytes(32).toString('base64'),
+      cookieKeys: [randomBytes(32).toString('base64url')],
+    };
+    try {
+      writeFileSync(file, JSON.stringify(fresh, null, 2), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+}
+
+/** Reads settings and the environment once; the only reader of process.env. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`pharmid cannot start; fix these settings:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const s = merge(defaults, environments[e.NODE_ENV]);
+  const port = e.PORT ?? s.port;
+  const dataDir = resolve(e.PHARMID_DATA_DIR ?? s.dataDir);
+
+  let secretKey: Buffer;
+  let cookieKeys: string[];
+  if (e.NODE_ENV === 'production') {
+    if (!e.PHARMID_SECRET_KEY) throw new ConfigError('PHARMID_SECRET_KEY is required in production (32 bytes, base64: openssl rand -base64 32)');
+    if (!e.COOKIE_KEYS) throw new ConfigError('COOKIE_KEYS is required in production (comma-separated random secrets; the first signs)');
+    if (!e.ISSUER) throw new ConfigError('ISSUER is required in production (the public https URL of pharmid)');
+  }
+  const needDev = !e.PHARMID_SECRET_KEY || !e.COOKIE_KEYS;
+  const dev = needDev ? loadDevSecrets(dataDir) : undefined;
+  secretKey = parseSecretKey(e.PHARMID_SECRET_KEY ?? dev!.secretKey, 'PHARMID_SECRET_KEY');
+  cookieKeys = (e.COOKIE_KEYS ?? dev!.cookieKeys.join(',')).split(',').map((k) => k.trim()).filter(Boolean);
+  if (cookieKeys.length === 0) throw new ConfigError('COOKIE_KEYS must list at least one secret');
+
+  const config: Config = {
+    env: e.NODE_ENV,
+    port,
+    issuer: (e.ISSUER ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX ?? s.redisKeyPrefix,
+    dataDir,
+    secretKey,
+    cookieKeys,
+    logLevel: e.LOG_LEVEL ?? s.logLevel,
+    trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY === 'true' : s.trustProxy,
+    secureCookies: s.secureCookies,
+    argon2: {
+      memoryKiB: e.ARGON2_MEMORY_KIB ?? s.argon2.memoryKiB,
+      timeCost: e.ARGON2_TIME_COST ?? s.argon2.timeCost,
+      parallelism: e.ARGON2_PARALLELISM ?? s.argon2.parallelism,
+      maxConcurrent: e.ARGON2_MAX_CONCURRENT ?? availableParallelism(),
+    },
+    totp: { ...s.totp, issuer: e.TOTP_ISSUER ?? s.totp.issuer },
+    recoveryCodes: s.recoveryCodes,
+    activationCodeTtl: s.activationCodeTtl,
+    ttl: {
+      ...s.ttl,
+      session: e.SESSION_TTL ?? s.ttl.session,
+      refreshToken: e.REFRESH_TOKEN_TTL ?? s.ttl.refreshToken,
+      grant: Math.max(s.ttl.grant, e.REFRESH_TOKEN_TTL ?? 0),
+      accessToken: e.ACCESS_TOKEN_TTL ?? s.ttl.accessToken,
+    },
+  };
+  return Object.freeze(config);
+}

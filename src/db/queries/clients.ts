@@ -1,0 +1,46 @@
+import type { Db } from '../pool.js';
+
+export interface ClientRow {
+  client_id: string;
+  name: string;
+  metadata: Record<string, unknown>;
+  secret_sealed: string | null;
+  first_party: boolean;
+  require_mfa: boolean;
+  disabled_at: Date | null;
+  created_at: Date;
+}
+
+const columns = 'client_id, name, metadata, secret_sealed, first_party, require_mfa, disabled_at, created_at';
+
+export async function insertClient(db: Db, c: Omit<ClientRow, 'disabled_at' | 'created_at'>): Promise<ClientRow> {
+  const { rows } = await db.query<ClientRow>(
+    `INSERT INTO clients (client_id, name, metadata, secret_sealed, first_party, require_mfa)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${columns}`,
+    [c.client_id, c.name, JSON.stringify(c.metadata), c.secret_sealed, c.first_party, c.require_mfa],
+  );
+  return rows[0]!;
+}
+
+export async function findActiveClient(db: Db, clientId: string): Promise<ClientRow | undefined> {
+  const { rows } = await db.query<ClientRow>(
+    `SELECT ${columns} FROM clients WHERE client_id = $1 AND disabled_at IS NULL`,
+    [clientId],
+  );
+  return rows[0];
+}
+
+export async function listClients(db: Db): Promise<ClientRow[]> {
+  const { rows } = await db.query<ClientRow>(`SELECT ${columns} FROM clients ORDER BY created_at, client_id`);
+  return rows;
+}
+
+export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM clients WHERE client_id = $1', [clientId]);
+  return rowCount === 1;
+}
+
+export async function countClients(db: Db): Promise<number> {
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM clients');
+  return Number(rows[0]!.n);
+}

@@ -1,0 +1,48 @@
+import type { Db } from '../pool.js';
+
+export interface TotpCredentialRow {
+  id: string;
+  user_id: string;
+  secret_sealed: string;
+  confirmed_at: Date | null;
+}
+
+const columns = 'id, user_id, secret_sealed, confirmed_at';
+
+export async function insertPendingTotp(db: Db, userId: string, secretSealed: string): Promise<TotpCredentialRow> {
+  const { rows } = await db.query<TotpCredentialRow>(
+    `INSERT INTO totp_credentials (user_id, secret_sealed) VALUES ($1, $2) RETURNING ${columns}`,
+    [userId, secretSealed],
+  );
+  return rows[0]!;
+}
+
+export async function findTotpCredential(db: Db, id: string, userId: string): Promise<TotpCredentialRow | undefined> {
+  const { rows } = await db.query<TotpCredentialRow>(
+    `SELECT ${columns} FROM totp_credentials WHERE id = $1 AND user_id = $2`,
+    [id, userId],
+  );
+  return rows[0];
+}
+
+export async function findConfirmedTotp(db: Db, userId: string): Promise<TotpCredentialRow | undefined> {
+  const { rows } = await db.query<TotpCredentialRow>(
+    `SELECT ${columns} FROM totp_credentials WHERE user_id = $1 AND confirmed_at IS NOT NULL`,
+    [userId],
+  );
+  return rows[0];
+}
+
+/** Makes the pending credential the user's only authenticator; false when it was not pending. */
+export async function confirmTotp(db: Db, id: string, userId: string): Promise<boolean> {
+  await db.query('DELETE FROM totp_credentials WHERE user_id = $1 AND id <> $2', [userId, id]);
+  const { rowCount } = await db.query(
+    'UPDATE totp_credentials SET confirmed_at = now() WHERE id = $1 AND user_id = $2 AND confirmed_at IS NULL',
+    [id, userId],
+  );
+  return rowCount === 1;
+}
+
+export async function deleteTotpCredentials(db: Db, userId: string): Promise<void> {
+  await db.query('DELETE FROM totp_credentials WHERE user_id = $1', [userId]);
+}

@@ -1,0 +1,82 @@
+import { withTransaction } from '../db/pool.js';
+import * as totpCredentials from '../db/queries/totp-credentials.js';
+import * as recoveryCodes from '../db/queries/recovery-codes.js';
+import { InvalidInput } from './errors.js';
+import { groupKey, matchStep, newTotpSecret, qrDataUri, totpFor } from './totp.js';
+import { newRecoveryCodes } from './recovery-codes.js';
+import type { Deps } from './deps.js';
+
+export interface EnrolmentView {
+  credentialId: string;
+  otpauthUri: string;
+  secretGrouped: string;
+  qrDataUri: string;
+  issuer: string;
+  accountName: string;
+}
+
+export async function hasAuthenticator(deps: Deps, userId: string): Promise<boolean> {
+  return (await totpCredentials.findConfirmedTotp(deps.db, userId)) !== undefined;
+}
+
+/** Starts enrolment: a new secret, kept sealed and unconfirmed until a code proves it. */
+export async function beginEnrolment(deps: Deps, userId: string): Promise<string> {
+  const row = await totpCredentials.insertPendingTotp(deps.db, userId, deps.sealer.seal(newTotpSecret()));
+  return row.id;
+}
+
+export async function viewEnrolment(deps: Deps, userId: string, email: string, credentialId: string): Promise<EnrolmentView | undefined> {
+  const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
+  if (!row || row.confirmed_at) return undefined;
+  const secret = deps.sealer.open(row.secret_sealed);
+  const totp = totpFor(secret, email, deps.settings.totp);
+  const otpauthUri = totp.toString();
+  return {
+    credentialId,
+    otpauthUri,
+    secretGrouped: groupKey(secret),
+    qrDataUri: await qrDataUri(otpauthUri),
+    issuer: deps.settings.totp.issuer,
+    accountName: email,
+  };
+}
+
+/**
+ * Accepts the code if it is right for this secret and its time step is later
+ * than any step this person used before. The step is claimed in the store
+ * with one atomic compare-and-raise, so a code works once, even when two
+ * requests race on two processes.
+ */
+async function acceptCode(deps: Deps, userId: string, secret: string, code: string): Promise<boolean> {
+  const s = deps.settings.totp;
+  const step = matchStep(totpFor(secret, 'x', s), code, deps.now().getTime(), s.window);
+  if (step === undefined) return false;
+  return deps.store.raiseTo(`totp:last-step:${userId}`, step, s.period * (2 * s.window + 2));
+}
+
+/**
+ * Confirms the pending secret with one valid code. In one transaction the
+ * secret becomes the person's only authenticator and a new set of recovery
+ * codes replaces the old; the codes are returned once, to be shown once.
+ */
+export async function confirmEnrolment(deps: Deps, userId: string, credentialId: string, code: string): Promise<string[]> {
+  const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
+  if (!row || row.confirmed_at) throw new InvalidInput('This set-up has expired. Start again.', 'code');
+  if (!(await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code))) {
+    throw new InvalidInput('The code is not right. Enter the 6-digit code your app shows now.', 'code');
+  }
+  const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
+  await withTransaction(deps.db, async (tx) => {
+    if (!(await totpCredentials.confirmTotp(tx, credentialId, userId))) {
+      throw new InvalidInput('This set-up was already confirmed.', 'code');
+    }
+    await recoveryCodes.replaceRecoveryCodes(tx, userId, hashes);
+  });
+  return plain;
+}
+
+export async function verifyTotp(deps: Deps, userId: string, code: string): Promise<boolean> {
+  const row = await totpCredentials.findConfirmedTotp(deps.db, userId);
+  if (!row) return false;
+  return acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code);
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import * as clients from '../db/queries/clients.js';
+import type { ClientRow } from '../db/queries/clients.js';
+import { InvalidInput, NotFound } from './errors.js';
+import { audit, type Actor } from './audit.js';
+import type { Deps } from './deps.js';
+
+export interface ClientInput {
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  backchannelLogoutUri?: string;
+  firstParty?: boolean;
+  public?: boolean;
+  requireMfa?: boolean;
+}
+
+export interface RegisteredClient {
+  client_id: string;
+  client_secret?: string;
+  name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  backchannel_logout_uri?: string;
+  first_party: boolean;
+  public: boolean;
+  require_mfa: boolean;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Exact redirect URIs: absolute, no fragment; https, or http on loopback outside production. */
+function checkUri(raw: string, field: string, production: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidInput(`${field}: "${raw.slice(0, 100)}" is not an absolute URL`, field);
+  }
+  if (url.hash) throw new InvalidInput(`${field}: a redirect URI must not have a #fragment`, field);
+  const loopback = LOOPBACK.has(url.hostname);
+  if (url.protocol === 'https:') return raw;
+  if (url.protocol === 'http:' && loopback && !production) return raw;
+  throw new InvalidInput(
+    production ? `${field}: must use https in production` : `${field}: must use https (http is allowed only on localhost)`,
+    field,
+  );
+}
+
+function present(row: ClientRow, secret?: string): RegisteredClient {
+  const m = row.metadata as { redirect_uris: string[]; post_logout_redirect_uris?: string[]; backchannel_logout_uri?: string; token_endpoint_auth_method: string };
+  return {
+    client_id: row.client_id,
+    ...(secret ? { client_secret: secret } : {}),
+    name: row.name,
+    redirect_uris: m.redirect_uris,
+    post_logout_redirect_uris: m.post_logout_redirect_uris ?? [],
+    ...(m.backchannel_logout_uri ? { backchannel_logout_uri: m.backchannel_logout_uri } : {}),
+    first_party: row.first_party,
+    public: m.token_endpoint_auth_method === 'none',
+    require_mfa: row.require_mfa,
+  };
+}
+
+export async function registerClient(deps: Deps, actor: Actor, input: ClientInput): Promise<RegisteredClient> {
+  const production = deps.settings.env === 'production';
+  const name = input.name.trim();
+  if (name.length < 1 || name.length > 200) throw new InvalidInput('Enter a portal name of 1 to 200 characters', 'name');
+  if (input.redirectUris.length === 0) throw new InvalidInput('Give at least one redirect URI', 'redirect_uri');
+  const redirectUris = input.redirectUris.map((u) => checkUri(u, 'redirect_uri', production));
+  const postLogout = (input.postLogoutRedirectUris ?? []).map((u) => checkUri(u, 'post_logout_redirect_uri', production));
+  const backchannel = input.backchannelLogoutUri ? checkUri(input.backchannelLogoutUri, 'backchannel_logout_uri', production) : undefined;
+  const isPublic = input.public ?? false;
+  const clientId = randomBytes(12).toString('base64url');
+  const secret = isPublic ? undefined : randomBytes(32).toString('base64url');
+  const metadata = {
+    client_name: name,
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogout,
+    ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
+  };
+  const row = await clients.insertClient(deps.db, {
+    client_id: clientId,
+    name,
+    metadata,
+    secret_sealed: secret ? deps.sealer.seal(secret) : null,
+    first_party: input.firstParty ?? false,
+    require_mfa: input.requireMfa ?? true,
+  });
+  await audit(deps.db, actor, { action: 'client.add', outcome: 'success', details: { client_id: clientId, name } });
+  return present(row, secret);
+}
+
+export async function listRegisteredClients(deps: Deps): Promise<RegisteredClient[]> {
+  return (await clients.listClients(deps.db)).map((r) => present(r));
+}
+
+export async function removeClient(deps: Deps, actor: Actor, clientId: string): Promise<void> {
+  if (!(await clients.deleteClient(deps.db, clientId))) throw new NotFound(`No portal has client_id ${clientId}`);
+  await audit(deps.db, actor, { action: 'client.remove', outcome: 'success', details: { client_id: clientId } });
+}
+
+/**
+ * The metadata oidc-provider needs for a portal, secret included; undefined
+ * for an unknown or disabled portal. `client_secret_post` is accepted as well
+ * as basic, as the contract's relying parties use either.
+ */
+export async function clientMetadata(deps: Deps, clientId: string): Promise<Record<string, unknown> | undefined> {
+  const row = await clients.findActiveClient(deps.db, clientId);
+  if (!row) return undefined;
+  return {
+    ...row.metadata,
+    client_id: row.client_id,
+    ...(row.secret_sealed ? { client_secret: deps.sealer.open(row.secret_sealed) } : {}),
+    'urn:pharmid:first_party': row.first_party,
+    'urn:pharmid:require_mfa': row.require_mfa,
+  };
+}

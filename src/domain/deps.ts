@@ -1,0 +1,16 @@
+import type { Pool } from '../db/pool.js';
+import type { KeyValueStore } from '../store/key-value-store.js';
+import type { Config } from '../config.js';
+import type { Sealer } from './secrets.js';
+import type { PasswordHasher } from './passwords.js';
+
+/** What the domain services need, built once by the composition root. */
+export interface Deps {
+  db: Pool;
+  store: KeyValueStore;
+  sealer: Sealer;
+  passwords: PasswordHasher;
+  settings: Pick<Config, 'env' | 'totp' | 'recoveryCodes' | 'activationCodeTtl'>;
+  /** The clock: tests move it; everything that depends on time asks it. */
+  now: () => Date;
+}

@@ -1,0 +1,38 @@
+/**
+ * pharmid's one error vocabulary. Each error has a stable code, an HTTP status
+ * and a message that is safe to show to the person (never a stack trace, never
+ * a secret). `src/http/errors.ts` turns them into a page or JSON.
+ */
+export class PharmidError extends Error {
+  constructor(readonly code: string, readonly status: number, message: string, readonly field?: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidInput extends PharmidError {
+  constructor(message: string, field?: string) { super('invalid_input', 400, message, field); }
+}
+
+export class NotFound extends PharmidError {
+  constructor(message: string) { super('not_found', 404, message); }
+}
+
+export class Conflict extends PharmidError {
+  constructor(message: string, field?: string) { super('conflict', 409, message, field); }
+}
+
+export class Forbidden extends PharmidError {
+  constructor(message = 'You do not have permission to do that.') { super('forbidden', 403, message); }
+}
+
+export class Unavailable extends PharmidError {
+  constructor(message = 'pharmid is temporarily unavailable. Please try again in a minute.') {
+    super('unavailable', 503, message);
+  }
+}
+
+/** The answer was well-formed but wrong (a password, a code). */
+export class Rejected extends PharmidError {
+  constructor(message: string, field?: string) { super('rejected', 401, message, field); }
+}

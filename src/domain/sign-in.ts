@@ -1,0 +1,66 @@
+import { withTransaction } from '../db/pool.js';
+import * as users from '../db/queries/users.js';
+import * as passwords from '../db/queries/passwords.js';
+import * as activationCodes from '../db/queries/activation-codes.js';
+import type { UserRow } from '../db/queries/users.js';
+import { emailKey } from './email.js';
+import { InvalidInput } from './errors.js';
+import { checkNewPassword } from './passwords.js';
+import { hashCode, normaliseCode } from './secrets.js';
+import type { Deps } from './deps.js';
+
+export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: UserRow };
+
+/**
+ * Checks an email and password. An unknown email, a person with no password
+ * yet, a disabled person and a wrong password all fail alike and spend the
+ * same argon2 work, so neither the answer nor its timing tells them apart.
+ */
+export async function checkPassword(deps: Deps, email: string, password: string): Promise<PasswordCheck> {
+  const key = emailKey(email);
+  const user = key ? await users.findUserByEmailKey(deps.db, key) : undefined;
+  const hash = user ? await passwords.findPasswordHash(deps.db, user.id) : undefined;
+  if (!user || !hash) {
+    await deps.passwords.verifyNothing(password);
+    return { ok: false, user };
+  }
+  const valid = await deps.passwords.verify(hash, password);
+  if (!valid || user.status === 'disabled') return { ok: false, user };
+  if (deps.passwords.needsRehash(hash)) {
+    await passwords.upsertPasswordHash(deps.db, user.id, await deps.passwords.hash(password));
+  }
+  return { ok: true, user };
+}
+
+const ACTIVATION_FAILED = 'The email address or activation code is not right, or the code has expired. Ask your site administrator for a new code.';
+
+/**
+ * First sign-in of a person created without a password (or after a password
+ * reset): the activation code is used once and the chosen password set, in
+ * one transaction.
+ */
+export async function activate(deps: Deps, email: string, code: string, newPassword: string): Promise<UserRow> {
+  const key = emailKey(email);
+  if (!key) throw new InvalidInput('Enter an email address in the correct format, like name@example.nhs.uk', 'email');
+  checkNewPassword(newPassword, email);
+  const user = await users.findUserByEmailKey(deps.db, key);
+  // Hash before looking at the code, so a wrong code and a right one take the same time.
+  const hash = await deps.passwords.hash(newPassword);
+  if (!user || user.status === 'disabled') throw new InvalidInput(ACTIVATION_FAILED, 'activation_code');
+  return withTransaction(deps.db, async (tx) => {
+    if (!(await activationCodes.consumeActivationCode(tx, user.id, hashCode(normaliseCode(code))))) {
+      throw new InvalidInput(ACTIVATION_FAILED, 'activation_code');
+    }
+    await passwords.upsertPasswordHash(tx, user.id, hash);
+    if (user.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
+    return { ...user, status: 'active' as const };
+  });
+}
+
+/** True when sessions and tokens from a sign-in at `authTime` (epoch seconds) are still honoured. */
+export function signInStillValid(user: Pick<UserRow, 'status' | 'sessions_revoked_at'>, authTime: number | undefined): boolean {
+  if (user.status === 'disabled') return false;
+  if (!user.sessions_revoked_at) return true;
+  if (authTime === undefined) return false;
+  return authTime >= Math.floor(user.sessions_revoked_at.getTime() / 1000);
+}

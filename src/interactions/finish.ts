@@ -1,0 +1,47 @@
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { FlowState } from '../domain/sign-in-flows.js';
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface ConsentDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
+
+/** The grant the person agreed to on the consent page. */
+async function grantConsent(provider: Provider, interaction: Interaction): Promise<string> {
+  const details = interaction.prompt.details as ConsentDetails;
+  const grant = interaction.grantId
+    ? (await provider.Grant.find(interaction.grantId))!
+    : new provider.Grant({ accountId: interaction.session!.accountId, clientId: String(interaction.params.client_id) });
+  if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+  if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+/**
+ * The only place that tells oidc-provider how an interaction ended; returns
+ * where the browser goes next.
+ */
+export async function finishInteraction(provider: Provider, ctx: Koa.Context, interaction: Interaction, state: FlowState): Promise<string> {
+  let result: Record<string, unknown>;
+  switch (state.prompt) {
+    case 'login':
+      result = { login: { accountId: state.userId, acr: state.mfa ? 'mfa' : 'pwd', amr: state.amr, remember: true } };
+      break;
+    case 'select_site':
+      result = { select_site: { site: state.site } };
+      break;
+    case 'consent':
+      result = { consent: { grantId: await grantConsent(provider, interaction) } };
+      break;
+    default:
+      throw new Error(`no way to finish the ${state.prompt} prompt`);
+  }
+  return provider.interactionResult(ctx.req, ctx.res, result);
+}

@@ -1,0 +1,36 @@
+import type { FlowState } from '../domain/sign-in-flows.js';
+import type { Step } from './step.js';
+import { password } from './steps/password.js';
+import { activate } from './steps/activate.js';
+import { enrolAuthenticator } from './steps/enrol-authenticator.js';
+import { showRecoveryCodes } from './steps/show-recovery-codes.js';
+import { otp } from './steps/otp.js';
+import { recoveryCode } from './steps/recovery-code.js';
+import { chooseSite } from './steps/choose-site.js';
+import { consent } from './steps/consent.js';
+
+/**
+ * The sign-in flow is this ordered list: the first step that applies is shown;
+ * when none applies, the interaction is finished. A new factor is a new entry.
+ */
+export const STEPS: readonly Step[] = [
+  password,
+  activate,
+  enrolAuthenticator,
+  showRecoveryCodes,
+  otp,
+  recoveryCode,
+  chooseSite,
+  consent,
+];
+
+export function dueStep(state: FlowState): Step | undefined {
+  return STEPS.find((s) => s.applies(state));
+}
+
+/** A step a link may open now: the one due, or an offered alternative. */
+export function reachableStep(state: FlowState, name: string): Step | undefined {
+  const step = STEPS.find((s) => s.name === name);
+  if (!step) return undefined;
+  return step.applies(state) || step.offered?.(state) ? step : undefined;
+}

@@ -1,0 +1,160 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Deps } from '../domain/deps.js';
+import { PharmidError } from '../domain/errors.js';
+import { findUser, recordSignIn } from '../domain/accounts.js';
+import { hasAuthenticator } from '../domain/authenticators.js';
+import { endFlow, loadFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
+import { audit } from '../domain/audit.js';
+import { dueStep, reachableStep } from './flow.js';
+import { finishInteraction } from './finish.js';
+import type { Step, StepContext, View, FieldError } from './step.js';
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export interface InteractionRoutesOptions {
+  provider: Provider;
+  deps: Deps;
+  render(ctx: Koa.Context, view: View, status?: number): Promise<void>;
+  /** Counts what happens at each step (metrics). */
+  onStep?(step: string, outcome: 'shown' | 'passed' | 'failed'): void;
+}
+
+/** Fields are strings: anything else (arrays from repeated names, objects) counts as absent. */
+function formOf(body: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (body && typeof body === 'object') {
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      if (typeof v === 'string') out[k] = v.replace(/\0/g, '');
+    }
+  }
+  return out;
+}
+
+async function initialState(deps: Deps, i: Interaction): Promise<FlowState> {
+  const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [] };
+  const session = i.session as { accountId?: string; amr?: string[] } | undefined;
+  const reasons = i.prompt.reasons;
+  const stepUp = i.prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'mfa_required');
+  if (session?.accountId && (i.prompt.name !== 'login' || stepUp)) {
+    const user = await findUser(deps, session.accountId);
+    if (user) {
+      Object.assign(state, {
+        userId: user.id,
+        email: user.email,
+        amr: session.amr ?? ['pwd'],
+        hasAuthenticator: await hasAuthenticator(deps, user.id),
+      });
+    }
+  }
+  return state;
+}
+
+export function interactionRoutes(opts: InteractionRoutesOptions): Router {
+  const { provider, deps, render, onStep } = opts;
+  const router = new Router({ prefix: '/interaction' });
+  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
+
+  async function open(ctx: Koa.Context) {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
+    const state = (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, interaction));
+    const client = await provider.Client.find(String(interaction.params.client_id));
+    const details = interaction.prompt.details as { missingOIDCScope?: string[] };
+    const stepContext: StepContext = {
+      deps,
+      state,
+      ip: ctx.ip,
+      url: (step) => `/interaction/${interaction.uid}/${step}`,
+      request: {
+        clientName: client?.clientName ?? 'A portal',
+        scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
+        loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined,
+        missingScopes: details.missingOIDCScope ?? [],
+      },
+    };
+    const ttl = Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
+    return { interaction, stepContext, ttl };
+  }
+
+  async function show(ctx: Koa.Context, step: Step, c: StepContext, ttl: number, errors: FieldError[] = [], values: Record<string, string> = {}, status = 200) {
+    const view = await step.render(c, { errors, values });
+    await saveFlow(deps, c.state, ttl);
+    onStep?.(step.name, errors.length ? 'failed' : 'shown');
+    await render(ctx, view, status);
+  }
+
+  async function advance(ctx: Koa.Context, interaction: Interaction, c: StepContext, ttl: number) {
+    const next = dueStep(c.state);
+    if (next) {
+      await saveFlow(deps, c.state, ttl);
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${interaction.uid}`);
+      return;
+    }
+    const returnTo = await finishInteraction(provider, ctx, interaction, c.state);
+    if (c.state.prompt === 'login' && c.state.userId) {
+      await recordSignIn(deps, c.state.userId);
+      await audit(deps.db, { kind: 'user', id: c.state.userId }, {
+        action: 'sign-in', outcome: 'success', targetUser: c.state.userId, ip: ctx.ip,
+        details: { client_id: c.state.clientId, amr: c.state.amr },
+      });
+    }
+    await endFlow(deps, interaction.uid);
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  router.get('/:uid', async (ctx) => {
+    const { interaction, stepContext, ttl } = await open(ctx);
+    const step = dueStep(stepContext.state);
+    if (!step) return advance(ctx, interaction, stepContext, ttl);
+    await show(ctx, step, stepContext, ttl);
+  });
+
+  router.get('/:uid/:step', async (ctx) => {
+    const { stepContext, ttl } = await open(ctx);
+    const step = reachableStep(stepContext.state, ctx.params.step!);
+    if (!step) {
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${ctx.params.uid}`);
+      return;
+    }
+    await show(ctx, step, stepContext, ttl);
+  });
+
+  router.post('/:uid/abort', parseForm, async (ctx) => {
+    const { interaction } = await open(ctx);
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
+      error: 'access_denied', error_description: 'The person did not allow the portal access',
+    }, { mergeWithLastSubmission: false });
+    await endFlow(deps, interaction.uid);
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  });
+
+  router.post('/:uid/:step', parseForm, async (ctx) => {
+    const { interaction, stepContext, ttl } = await open(ctx);
+    const step = reachableStep(stepContext.state, ctx.params.step!);
+    if (!step) {
+      // A stale form (back button, second tab): show where the sign-in has got to.
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${interaction.uid}`);
+      return;
+    }
+    const form = formOf(ctx.request.body);
+    try {
+      stepContext.state = await step.submit(stepContext, form);
+    } catch (err) {
+      if (!(err instanceof PharmidError) || !err.field) throw err;
+      const values = { email: form.email ?? '' };
+      return show(ctx, step, stepContext, ttl, [{ field: err.field, message: err.message }], values, err.status);
+    }
+    onStep?.(step.name, 'passed');
+    await advance(ctx, interaction, stepContext, ttl);
+  });
+
+  return router;
+}

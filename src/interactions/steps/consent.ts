@@ -1,0 +1,31 @@
+import type { Step } from '../step.js';
+
+const DESCRIPTIONS: Record<string, string> = {
+  openid: 'Know who you are when you sign in',
+  email: 'See your email address',
+  profile: 'See your name',
+  sites: 'See the sites you work at and your role at each',
+  offline_access: 'Keep you signed in while you work',
+};
+
+/** Portals that are not first-party ask the person before they see anything. */
+export const consent: Step = {
+  name: 'consent',
+  applies: (s) => s.prompt === 'consent' && !s.consented,
+  async render(c) {
+    const names = c.request.missingScopes.length ? c.request.missingScopes : c.request.scopes;
+    return {
+      template: 'consent',
+      model: {
+        title: `Allow ${c.request.clientName}?`,
+        action: c.url('consent'),
+        cancelAction: c.url('abort'),
+        clientName: c.request.clientName,
+        scopes: names.map((name) => ({ name, description: DESCRIPTIONS[name] ?? name })),
+      },
+    };
+  },
+  async submit(c) {
+    return { ...c.state, consented: true };
+  },
+};

@@ -1,0 +1,38 @@
+import { checkPassword } from '../../domain/sign-in.js';
+import { hasAuthenticator } from '../../domain/authenticators.js';
+import { InvalidInput, Rejected } from '../../domain/errors.js';
+import type { Step } from '../step.js';
+
+const WRONG = 'The email address or password is not right. Check them and try again.';
+
+export const password: Step = {
+  name: 'password',
+  applies: (s) => s.prompt === 'login' && !s.userId,
+  async render(c, { errors, values }) {
+    return {
+      template: 'sign-in',
+      model: {
+        title: 'Sign in',
+        action: c.url('password'),
+        email: values.email ?? c.request.loginHint ?? '',
+        activateUrl: c.url('activate'),
+        errors,
+      },
+    };
+  },
+  async submit(c, form) {
+    const email = form.email ?? '';
+    const secret = form.password ?? '';
+    if (!email.trim()) throw new InvalidInput('Enter your email address', 'email');
+    if (!secret) throw new InvalidInput('Enter your password', 'password');
+    const result = await checkPassword(c.deps, email, secret);
+    if (!result.ok) throw new Rejected(WRONG, 'password');
+    return {
+      ...c.state,
+      userId: result.user.id,
+      email: result.user.email,
+      amr: ['pwd'],
+      hasAuthenticator: await hasAuthenticator(c.deps, result.user.id),
+    };
+  },
+};

@@ -1,0 +1,22 @@
+import { useRecoveryCode } from '../../domain/recovery-codes.js';
+import { InvalidInput, Rejected } from '../../domain/errors.js';
+import type { Step } from '../step.js';
+import { otpDue } from './otp.js';
+
+/** The alternative to the authenticator code; afterwards a new authenticator is enrolled. */
+export const recoveryCode: Step = {
+  name: 'recovery',
+  applies: () => false,
+  offered: otpDue,
+  async render(c, { errors }) {
+    return { template: 'recovery', model: { title: 'Use a recovery code', action: c.url('recovery'), otpUrl: c.url('otp'), errors } };
+  },
+  async submit(c, form) {
+    const code = (form.recovery_code ?? '').trim();
+    if (!code) throw new InvalidInput('Enter one of your recovery codes', 'recovery_code');
+    if (!(await useRecoveryCode(c.deps, c.state.userId!, code))) {
+      throw new Rejected('That recovery code is not right, or was used already. Each code works once.', 'recovery_code');
+    }
+    return { ...c.state, amr: [...new Set([...c.state.amr, 'mfa'])], mfa: true, replaceAuthenticator: true };
+  },
+};

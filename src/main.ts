@@ -1,0 +1,59 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { startPharmid } from './server.js';
+import { countUsers } from './db/queries/users.js';
+import { countClients } from './db/queries/clients.js';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const running = await startPharmid(config, log);
+  const { mode } = running.backends;
+  log.info({ issuer: config.issuer, port: config.port, postgres: mode.postgres, redis: mode.redis, dataDir: config.dataDir }, 'pharmid is listening');
+  if (mode.postgres === 'embedded' || mode.redis === 'in-process') {
+    log.warn(
+      `embedded mode: ${mode.postgres === 'embedded' ? `Postgres runs embedded with its files in ${config.dataDir}/postgres` : 'Postgres is external'}; `
+      + `${mode.redis === 'in-process' ? 'sessions and tokens are kept in this process (one process only)' : 'Redis is external'}. `
+      + 'For production set DATABASE_URL, REDIS_URL, PHARMID_SECRET_KEY, COOKIE_KEYS and ISSUER.',
+    );
+  }
+  if ((await countUsers(running.deps.db)) === 0 || (await countClients(running.deps.db)) === 0) {
+    process.stdout.write([
+      '',
+      'pharmid has no people or portals yet. In another terminal:',
+      '  npm run --silent pharmid -- site add --ods FA123 --name "High Street Pharmacy"',
+      '  npm run --silent pharmid -- user add --email you@example.nhs.uk --name "Your Name" --site FA123 --role site-admin',
+      `  npm run --silent pharmid -- client add --name "My portal" --redirect-uri http://localhost:8080/callback`,
+      `Discovery: ${config.issuer}/.well-known/openid-configuration`,
+      '',
+    ].join('\n'));
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing requests in flight');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await running.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`pharmid could not start: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { listSites, lastSiteChoice } from '../domain/accounts.js';
+import type { Deps } from '../domain/deps.js';
+
+const { Check, Prompt, base } = interactionPolicy;
+
+/**
+ * oidc-provider's prompts, plus pharmid's:
+ *  - login also when the session lacks a second factor (step-up: only the code is asked);
+ *  - select_site when a person with several sites asks for the `sites` scope
+ *    and has not chosen one for this portal (requestable: `prompt=select_site`).
+ */
+export function buildPolicy(deps: Deps) {
+  const policy = base();
+  const login = policy.get('login')!;
+  login.checks.add(new Check('mfa_required', 'a second factor is required', (ctx: KoaContextWithOIDC) => {
+    const { session, result } = ctx.oidc;
+    if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT;
+    // MFA is required of every session; a password-only session must step up.
+    return session.acr !== 'mfa' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+  }));
+
+  policy.add(new Prompt(
+    { name: 'select_site', requestable: true },
+    new Check('site_not_chosen', 'the person works at several sites and has not chosen one', async (ctx: KoaContextWithOIDC) => {
+      const { oidc } = ctx;
+      const accountId = oidc.session?.accountId;
+      if (!accountId || !oidc.requestParamScopes.has('sites') || oidc.result?.select_site) return Check.NO_NEED_TO_PROMPT;
+      const sites = await listSites(deps, accountId);
+      if (sites.length < 2) return Check.NO_NEED_TO_PROMPT;
+      const chosen = await lastSiteChoice(deps, accountId, oidc.client!.clientId);
+      return chosen ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  ), 1);
+  return policy;
+}

@@ -1,0 +1,131 @@
+import { Provider, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Deps } from '../domain/deps.js';
+import type { KeyValueStore } from '../store/key-value-store.js';
+import type { PrivateJwk } from '../domain/signing-keys.js';
+import { adapterFactory } from './adapter.js';
+import { findAccountFor } from './find-account.js';
+import { buildPolicy } from './policy.js';
+
+/** How the provider's own pages (errors, sign-out) are drawn; handed in by the app. */
+export interface ProviderPages {
+  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }): void;
+  logout(ctx: KoaContextWithOIDC, form: { action: string; secret: string; clientName?: string }): void;
+  signedOut(ctx: KoaContextWithOIDC, clientName?: string): void;
+}
+
+export interface ProviderOptions {
+  config: Config;
+  deps: Deps;
+  store: KeyValueStore;
+  keys: PrivateJwk[];
+  pages: ProviderPages;
+}
+
+export const CLAIMS = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: ['name', 'given_name', 'family_name'],
+  sites: ['sites', 'site'],
+};
+
+function clientName(ctx: KoaContextWithOIDC): string | undefined {
+  return (ctx.oidc.client as unknown as { clientName?: string } | undefined)?.clientName;
+}
+
+function isFirstParty(ctx: KoaContextWithOIDC): boolean {
+  return (ctx.oidc.client as unknown as Record<string, unknown>)['urn:pharmid:first_party'] === true;
+}
+
+/**
+ * First-party portals are trusted without a consent page: their grant is made
+ * (or widened) here with what they asked for. Other portals reuse the grant
+ * the person agreed to before.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+  const { oidc } = ctx;
+  const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(oidc.client!.clientId);
+  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  if (!isFirstParty(ctx)) return existing;
+  const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId! });
+  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+  const claims = [...oidc.requestParamClaims];
+  if (claims.length) grant.addOIDCClaims(claims);
+  await grant.save();
+  return grant;
+}
+
+export function createProvider({ config, deps, store, keys, pages }: ProviderOptions): Provider {
+  const ttl = config.ttl;
+  const configuration: Configuration = {
+    adapter: adapterFactory(deps, store) as unknown as Configuration['adapter'],
+    findAccount: findAccountFor(deps),
+    jwks: { keys: keys as unknown as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: config.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies },
+    },
+    claims: CLAIMS,
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'sites'],
+    acrValues: ['mfa', 'pwd'],
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    extraClientMetadata: { properties: ['urn:pharmid:first_party', 'urn:pharmid:require_mfa'] },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          const action = /action="([^"]+)"/.exec(form)?.[1] ?? ctx.oidc.urlFor('end_session_confirm');
+          const secret = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
+          pages.logout(ctx, { action, secret, clientName: clientName(ctx) });
+        },
+        postLogoutSuccessSource: async (ctx) => pages.signedOut(ctx, clientName(ctx)),
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: buildPolicy(deps),
+    },
+    loadExistingGrant,
+    // Portals keep people signed in while they work: every portal allowed the
+    // refresh grant gets a refresh token, rotated at each use.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: ttl.accessToken,
+      AuthorizationCode: ttl.authorizationCode,
+      IdToken: ttl.idToken,
+      Interaction: ttl.interaction,
+      Session: ttl.session,
+      Grant: ttl.grant,
+      RefreshToken: (_ctx, token) => {
+        // A refresh token never outlives the sign-in it came from by more than the configured lifetime.
+        const authTime = (token as unknown as { authTime?: number }).authTime;
+        if (!authTime) return ttl.refreshToken;
+        const left = authTime + ttl.refreshToken - Math.floor(Date.now() / 1000);
+        return Math.max(1, left);
+      },
+    },
+    renderError: async (ctx, out) => pages.error(ctx, out as { error: string; error_description?: string }),
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+    },
+  };
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

@@ -1,0 +1,26 @@
+/**
+ * What pharmid keeps in Redis: values that expire. Two implementations keep
+ * this one contract: `RedisStore` (shared by every process) and `MemoryStore`
+ * (the embedded default, one process only). Keys are given without the
+ * deployment's prefix; each implementation applies it.
+ */
+export interface KeyValueStore {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  getMany(keys: string[]): Promise<(string | null)[]>;
+  /** Sets a value; with a TTL in seconds it expires. */
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  del(...keys: string[]): Promise<void>;
+  /** Adds a member to a set, extending the set's life to at least `ttlSeconds`. */
+  addToSet(key: string, member: string, ttlSeconds: number): Promise<void>;
+  members(key: string): Promise<string[]>;
+  /**
+   * Stores `value` only if it is greater than the number stored: true when it
+   * was stored. One atomic operation, so two racing callers cannot both win.
+   */
+  raiseTo(key: string, value: number, ttlSeconds: number): Promise<boolean>;
+  /** Sets a field of a stored JSON object only if it is absent: true when this call set it. */
+  claimJsonField(key: string, field: string, value: number): Promise<boolean>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
