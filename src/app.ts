@@ -51,6 +51,8 @@ export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; pro
 
   const app = new Koa({ proxy: config.trustProxy });
   app.silent = true;
+  // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
+  app.keys = config.cookieKeys;
   app.use(metrics.timing);
   app.use(async (ctx, next) => {
     const started = performance.now();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import ejs from 'ejs';
 import type Koa from 'koa';
 import type { View } from '../interactions/step.js';
+import { assetUrls } from './assets.js';
 
 export type Render = (ctx: Koa.Context, view: View, status?: number) => Promise<void>;
 
@@ -17,8 +18,9 @@ export function viewsDir(): string {
 
 export function createRenderer(cache: boolean): Render {
   const root = viewsDir();
+  const assets = assetUrls();
   return async (ctx, view, status = 200) => {
-    const html = await ejs.renderFile(join(root, `${view.template}.ejs`), { errors: [], ...view.model }, { cache, root });
+    const html = await ejs.renderFile(join(root, `${view.template}.ejs`), { errors: [], assets, ...view.model }, { cache, root });
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');

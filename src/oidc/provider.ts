@@ -22,8 +22,17 @@ export interface ProviderOptions {
   pages: ProviderPages;
 }
 
+/**
+ * Claims by scope. How the person signed in (acr, amr, auth_time) rides with
+ * `openid`, so every ID token carries it without the portal asking.
+ */
 export const CLAIMS = {
-  openid: ['sub'],
+  acr: null,
+  amr: null,
+  auth_time: null,
+  sid: null,
+  iss: null,
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   email: ['email', 'email_verified'],
   profile: ['name', 'given_name', 'family_name'],
   sites: ['sites', 'site'],

@@ -1,0 +1,154 @@
+import { addSite } from '../domain/sites.js';
+import { createUser, disableUser, linkUser, resetMfa, resetPassword } from '../domain/users.js';
+import { listRegisteredClients, registerClient, removeClient } from '../domain/clients.js';
+import type { Actor } from '../domain/audit.js';
+import type { Deps } from '../domain/deps.js';
+
+/** Flags as parsed: a string, a list for repeatable flags, or true for switches. */
+export type Flags = Record<string, string | string[] | boolean | undefined>;
+
+export interface Command {
+  /** `group verb`, as typed. */
+  name: string;
+  usage: string;
+  /** Flags that take a value; `many` may be repeated. */
+  options: Record<string, { many?: boolean; switch?: boolean }>;
+  run(deps: Deps, actor: Actor, f: Flags): Promise<Record<string, unknown>>;
+  /** One line (or a few) for people; --json prints the object itself. */
+  say(result: Record<string, unknown>): string;
+}
+
+export class UsageError extends Error {}
+
+function one(f: Flags, name: string): string {
+  const v = f[name];
+  if (typeof v !== 'string' || !v.trim()) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function opt(f: Flags, name: string): string | undefined {
+  const v = f[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function many(f: Flags, name: string): string[] {
+  const v = f[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+export const COMMANDS: Command[] = [
+  {
+    name: 'site add',
+    usage: 'site add --ods CODE --name NAME [--kind pharmacy|gp-practice|other]',
+    options: { ods: {}, name: {}, kind: {} },
+    async run(deps, actor, f) {
+      const s = await addSite(deps, actor, { ods: one(f, 'ods'), name: one(f, 'name'), kind: opt(f, 'kind') });
+      return { id: s.id, ods: s.ods_code, name: s.name, kind: s.kind };
+    },
+    say: (r) => `added site ${r.ods} (${r.name})`,
+  },
+  {
+    name: 'user add',
+    usage: 'user add --email E --name N --site CODE [--role member|site-admin] [--password P]',
+    options: { email: {}, name: {}, site: {}, role: {}, password: {} },
+    async run(deps, actor, f) {
+      const { user, activationCode } = await createUser(deps, actor, {
+        email: one(f, 'email'), name: one(f, 'name'), site: one(f, 'site'), role: opt(f, 'role'), password: opt(f, 'password'),
+      });
+      return {
+        id: user.id, email: user.email, name: user.name, status: user.status, site: one(f, 'site').trim().toUpperCase(),
+        role: opt(f, 'role') ?? 'member', ...(activationCode ? { activation_code: activationCode } : {}),
+      };
+    },
+    say: (r) => r.activation_code
+      ? `added ${r.email}; activation code (give it to them once): ${r.activation_code}`
+      : `added ${r.email}`,
+  },
+  {
+    name: 'user link',
+    usage: 'user link --email E --site CODE [--role member|site-admin]',
+    options: { email: {}, site: {}, role: {} },
+    async run(deps, actor, f) {
+      const r = await linkUser(deps, actor, { email: one(f, 'email'), site: one(f, 'site'), role: opt(f, 'role') });
+      return { id: r.user.id, email: r.user.email, site: r.site, role: r.role };
+    },
+    say: (r) => `${r.email} now works at ${r.site} as ${r.role}`,
+  },
+  {
+    name: 'user reset-mfa',
+    usage: 'user reset-mfa --email E',
+    options: { email: {} },
+    async run(deps, actor, f) {
+      const u = await resetMfa(deps, actor, one(f, 'email'));
+      return { id: u.id, email: u.email, mfa: 'reset' };
+    },
+    say: (r) => `${r.email} will set up a new authenticator at their next sign-in; their sessions have ended`,
+  },
+  {
+    name: 'user reset-password',
+    usage: 'user reset-password --email E',
+    options: { email: {} },
+    async run(deps, actor, f) {
+      const { user, activationCode } = await resetPassword(deps, actor, one(f, 'email'));
+      return { id: user.id, email: user.email, activation_code: activationCode };
+    },
+    say: (r) => `${r.email} chooses a new password with activation code ${r.activation_code}; their sessions have ended`,
+  },
+  {
+    name: 'user disable',
+    usage: 'user disable --email E',
+    options: { email: {} },
+    async run(deps, actor, f) {
+      const u = await disableUser(deps, actor, one(f, 'email'));
+      return { id: u.id, email: u.email, status: u.status };
+    },
+    say: (r) => `${r.email} is disabled; their sessions have ended`,
+  },
+  {
+    name: 'client add',
+    usage: 'client add --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party] [--public]',
+    options: {
+      name: {}, 'redirect-uri': { many: true }, 'post-logout-redirect-uri': { many: true }, 'backchannel-logout-uri': {},
+      'first-party': { switch: true }, public: { switch: true },
+    },
+    async run(deps, actor, f) {
+      const c = await registerClient(deps, actor, {
+        name: one(f, 'name'),
+        redirectUris: many(f, 'redirect-uri'),
+        postLogoutRedirectUris: many(f, 'post-logout-redirect-uri'),
+        backchannelLogoutUri: opt(f, 'backchannel-logout-uri'),
+        firstParty: f['first-party'] === true,
+        public: f.public === true,
+      });
+      return { ...c };
+    },
+    say: (r) => [
+      `registered ${r.name}`,
+      `client_id:     ${r.client_id}`,
+      r.client_secret ? `client_secret: ${r.client_secret}  (shown once: keep it in the portal's secret store)` : 'public client: no secret; the portal must use PKCE',
+    ].join('\n'),
+  },
+  {
+    name: 'client list',
+    usage: 'client list',
+    options: {},
+    async run(deps) {
+      return { clients: await listRegisteredClients(deps) };
+    },
+    say: (r) => {
+      const list = r.clients as { client_id: string; name: string; redirect_uris: string[]; first_party: boolean }[];
+      if (!list.length) return 'no portals registered';
+      return list.map((c) => `${c.client_id}  ${c.name}${c.first_party ? ' (first-party)' : ''}  ${c.redirect_uris.join(' ')}`).join('\n');
+    },
+  },
+  {
+    name: 'client remove',
+    usage: 'client remove --client-id ID',
+    options: { 'client-id': {} },
+    async run(deps, actor, f) {
+      await removeClient(deps, actor, one(f, 'client-id'));
+      return { client_id: one(f, 'client-id'), removed: true };
+    },
+    say: (r) => `removed portal ${r.client_id}`,
+  },
+];

@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from '../config.js';
+import { PharmidError } from '../domain/errors.js';
+import { migrate } from '../db/migrate.js';
+import { openDatabase, buildDeps } from '../backends.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { COMMANDS, UsageError, type Command, type Flags } from './commands.js';
+
+const HELP = [
+  'usage: pharmid <group> <verb> [--flags] [--json]',
+  '',
+  '  migrate',
+  ...COMMANDS.map((c) => `  ${c.usage}`),
+].join('\n');
+
+function parse(command: Command, args: string[]): Flags {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { json: { type: 'boolean' } };
+  for (const [name, o] of Object.entries(command.options)) {
+    options[name] = o.switch ? { type: 'boolean' } : { type: 'string', multiple: o.many === true };
+  }
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (usage: pharmid ${command.usage})`);
+  }
+}
+
+/** Runs one command; returns the process exit code. Output is one JSON object with --json. */
+export async function runCli(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  const [group, verb, ...rest] = argv;
+  const json = argv.includes('--json');
+  const fail = (message: string, code = 1) => {
+    err.write(json ? `${JSON.stringify({ error: message })}\n` : `pharmid: ${message}\n`);
+    return code;
+  };
+  if (!group || group === 'help' || group === '--help') {
+    out.write(`${HELP}\n`);
+    return group ? 0 : 2;
+  }
+  const isMigrate = group === 'migrate';
+  const command = COMMANDS.find((c) => c.name === `${group} ${verb}`);
+  if (!isMigrate && !command) return fail(`unknown command "${[group, verb].filter(Boolean).join(' ')}"; try: pharmid help`, 2);
+
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) return fail(e.message.replace(/\n\s*/g, ' '), 2);
+    throw e;
+  }
+  let flags: Flags;
+  try {
+    flags = isMigrate ? parseArgs({ args: argv.slice(1), options: { json: { type: 'boolean' } }, strict: true }).values : parse(command!, rest);
+  } catch (e) {
+    return fail((e as Error).message, 2);
+  }
+
+  const { pool, embedded } = await openDatabase(config);
+  const store = new MemoryStore();
+  try {
+    const applied = await migrate(pool);
+    if (isMigrate) {
+      out.write(json ? `${JSON.stringify({ applied })}\n` : `${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
+      return 0;
+    }
+    const deps = buildDeps(config, pool, store);
+    const result = await command!.run(deps, { kind: 'cli' }, flags);
+    out.write(`${json ? JSON.stringify(result) : command!.say(result)}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof PharmidError || e instanceof UsageError) return fail(e.message);
+    return fail(`failed: ${(e as Error).message}`);
+  } finally {
+    await store.close();
+    await pool.end();
+    await embedded?.stop();
+  }
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startPharmid, type Running } from '../../src/server.js';
+import { createTestBackends, type TestBackends } from './backends.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A clock the test can move; TOTP and everything else that asks `deps.now` follow it. */
+export class TestClock {
+  offsetMs = 0;
+  now = () => new Date(Date.now() + this.offsetMs);
+  advance(seconds: number) { this.offsetMs += seconds * 1000; }
+}
+
+export interface TestPharmid extends Running {
+  config: Config;
+  clock: TestClock;
+  backends_: TestBackends;
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole pharmid process on its own database and Redis prefix, listening on a
+ * free port. `env` adds or overrides environment settings.
+ */
+export async function startTestPharmid(env: Record<string, string> = {}, shared?: { backends: TestBackends; secretKey: string; cookieKey: string }): Promise<TestPharmid> {
+  const backends = shared?.backends ?? (await createTestBackends());
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    ISSUER: `http://localhost:${port}`,
+    DATABASE_URL: backends.databaseUrl,
+    REDIS_URL: backends.redisUrl,
+    REDIS_KEY_PREFIX: backends.redisKeyPrefix,
+    PHARMID_SECRET_KEY: shared?.secretKey ?? randomBytes(32).toString('base64'),
+    COOKIE_KEYS: shared?.cookieKey ?? randomBytes(24).toString('base64url'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const clock = new TestClock();
+  const running = await startPharmid(config, createLogger(config.logLevel), { now: clock.now });
+  return {
+    ...running,
+    config,
+    clock,
+    backends_: backends,
+    async stop() {
+      await running.close();
+      if (!shared) await backends.drop();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { Secret, TOTP } from 'otpauth';
+import type { Response } from 'supertest';
+import { Browser, formAction, unescapeHtml } from './browser.js';
+import type { Portal, AuthorizationRequest } from './portal.js';
+import type { TestClock } from './pharmid.js';
+
+export interface Person {
+  email: string;
+  password: string;
+  /** For a first sign-in with an activation code. */
+  activationCode?: string;
+  /** Base32 secret of an enrolled authenticator (filled in by enrolment). */
+  totpSecret?: string;
+  recoveryCodes?: string[];
+}
+
+export function totpCode(secret: string, at: Date): string {
+  return new TOTP({ secret: Secret.fromBase32(secret.replace(/\s+/g, '')), digits: 6, period: 30, algorithm: 'SHA1' })
+    .generate({ timestamp: at.getTime() });
+}
+
+/** Which step a page is, from its form's action (…/interaction/UID/STEP). */
+export function stepOf(html: string): string | undefined {
+  const action = formAction(html, '/interaction/');
+  return action?.split('/').pop();
+}
+
+export function enrolmentOf(html: string) {
+  const secret = unescapeHtml(/id="totp-secret"[^>]*>([^<]+)</.exec(html)?.[1] ?? '').trim();
+  const otpauth = unescapeHtml(/data-otpauth="([^"]+)"/.exec(html)?.[1] ?? '');
+  return { secret, otpauth };
+}
+
+export function recoveryCodesOf(html: string): string[] {
+  return [...html.matchAll(/class="recovery-code"[^>]*>([^<]+)</g)].map((m) => m[1]!.trim());
+}
+
+export interface SignInResult {
+  /** The redirect back to the portal (code and state, or an error). */
+  callback: string;
+  steps: string[];
+}
+
+/**
+ * Drives a sign-in as a person would, answering each page pharmid shows:
+ * password (or activation), enrolment, recovery codes, authenticator code,
+ * site choice and consent. Stops when pharmid redirects to the portal.
+ */
+export async function driveSignIn(
+  browser: Browser, start: string, person: Person, clock: TestClock,
+  answers: { site?: string; consent?: boolean; useRecoveryCode?: boolean } = {},
+): Promise<SignInResult> {
+  const steps: string[] = [];
+  let res: Response = await browser.open(start);
+  for (let i = 0; i < 12; i += 1) {
+    if (res.status >= 300 && res.status < 400) return { callback: res.headers.location!, steps };
+    const step = stepOf(res.text);
+    if (!step) throw new Error(`no sign-in form on the page (status ${res.status}): ${res.text.slice(0, 300)}`);
+    steps.push(step);
+    const action = formAction(res.text, '/interaction/')!;
+    switch (step) {
+      case 'password':
+        if (person.activationCode) {
+          res = await browser.open(action.replace(/password$/, 'activate'));
+          continue;
+        }
+        res = await browser.submit(action, { email: person.email, password: person.password });
+        break;
+      case 'activate':
+        res = await browser.submit(action, { email: person.email, activation_code: person.activationCode!, new_password: person.password });
+        person.activationCode = undefined;
+        break;
+      case 'enrol': {
+        const { secret } = enrolmentOf(res.text);
+        person.totpSecret = secret.replace(/\s+/g, '');
+        res = await browser.submit(action, { code: totpCode(person.totpSecret, clock.now()) });
+        break;
+      }
+      case 'recovery-codes':
+        person.recoveryCodes = recoveryCodesOf(res.text);
+        res = await browser.submit(action, {});
+        break;
+      case 'otp':
+        if (answers.useRecoveryCode) {
+          res = await browser.open(action.replace(/otp$/, 'recovery'));
+          continue;
+        }
+        res = await browser.submit(action, { code: totpCode(person.totpSecret!, clock.now()) });
+        break;
+      case 'recovery':
+        res = await browser.submit(action, { recovery_code: person.recoveryCodes!.shift()! });
+        break;
+      case 'site':
+        res = await browser.submit(action, { site: answers.site ?? /name="site" value="([^"]+)"/.exec(res.text)![1]! });
+        break;
+      case 'consent':
+        res = answers.consent === false
+          ? await browser.submit(formAction(res.text, '/abort')!, {})
+          : await browser.submit(action, {});
+        break;
+      default:
+        throw new Error(`unexpected step ${step}`);
+    }
+    if (res.status >= 400) throw new Error(`step ${step} answered ${res.status}: ${/nhsuk-error-summary[\s\S]{0,600}/.exec(res.text)?.[0] ?? res.text.slice(0, 300)}`);
+  }
+  throw new Error('sign-in did not finish');
+}
+
+/** A whole sign-in from a portal to its tokens. */
+export async function signInTo(portal: Portal, browser: Browser, person: Person, clock: TestClock, params: Record<string, string> = {}, answers = {}) {
+  const req: AuthorizationRequest = await portal.authorizationRequest(params);
+  const result = await driveSignIn(browser, req.url, person, clock, answers);
+  const tokens = await portal.exchange(result.callback, req);
+  return { ...result, tokens, claims: tokens.claims()! };
+}
