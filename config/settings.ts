@@ -25,6 +25,23 @@ export const defaults = {
     grant: 12 * 3600,
   },
   secureCookies: false,
+  /** Brute-force protection. Per-address limits count failures only, never successful sign-ins. */
+  throttle: {
+    /** Wrong passwords for one email before delays start; each further one doubles the delay. */
+    passwordFreeFailures: 5,
+    passwordMaxDelay: 15 * 60,
+    /** Consecutive wrong codes (authenticator or recovery) before the code step locks. */
+    secondFactorFailures: 5,
+    secondFactorLock: 15 * 60,
+    /** Consecutive wrong codes, over any period, before only an administrator can unlock. */
+    secondFactorHardLimit: 100,
+    activationFailures: 5,
+    activationLock: 15 * 60,
+    /** Failures of any kind from one address in the window before that address waits. */
+    addressFailures: 100,
+    addressWindow: 15 * 60,
+    addressLock: 15 * 60,
+  },
 };
 
 export type Settings = typeof defaults;

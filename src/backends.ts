@@ -8,6 +8,7 @@ import type { KeyValueStore } from './store/key-value-store.js';
 import { createSealer } from './domain/secrets.js';
 import { PasswordHasher } from './domain/passwords.js';
 import type { Deps } from './domain/deps.js';
+import { createCounters } from './store/counters.js';
 
 export interface Backends {
   pool: Pool;
@@ -46,9 +47,12 @@ export function buildDeps(config: Config, pool: Pool, store: KeyValueStore, now:
   return {
     db: pool,
     store,
+    counters: createCounters(store),
     sealer: createSealer(config.secretKey),
     passwords: new PasswordHasher(config.argon2),
-    settings: { env: config.env, totp: config.totp, recoveryCodes: config.recoveryCodes, activationCodeTtl: config.activationCodeTtl },
+    settings: {
+      env: config.env, totp: config.totp, recoveryCodes: config.recoveryCodes, activationCodeTtl: config.activationCodeTtl, throttle: config.throttle,
+    },
     now,
   };
 }

@@ -28,6 +28,12 @@ const envSchema = z.object({
   SESSION_TTL: z.coerce.number().int().min(60).optional(),
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(60).optional(),
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).optional(),
+  INTERACTION_TTL: z.coerce.number().int().min(1).optional(),
+  OTP_MAX_FAILURES: z.coerce.number().int().min(1).max(100).optional(),
+  OTP_LOCK_SECONDS: z.coerce.number().int().min(1).optional(),
+  OTP_HARD_LIMIT: z.coerce.number().int().min(1).max(100).optional(),
+  PASSWORD_FREE_FAILURES: z.coerce.number().int().min(1).optional(),
+  ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).optional(),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -51,6 +57,7 @@ export interface Config {
   recoveryCodes: Settings['recoveryCodes'];
   activationCodeTtl: number;
   ttl: Settings['ttl'];
+  throttle: Settings['throttle'];
 }
 
 function merge(base: Settings, over: object): Settings {
@@ -135,12 +142,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     totp: { ...s.totp, issuer: e.TOTP_ISSUER ?? s.totp.issuer },
     recoveryCodes: s.recoveryCodes,
     activationCodeTtl: s.activationCodeTtl,
+    throttle: {
+      ...s.throttle,
+      secondFactorFailures: e.OTP_MAX_FAILURES ?? s.throttle.secondFactorFailures,
+      secondFactorLock: e.OTP_LOCK_SECONDS ?? s.throttle.secondFactorLock,
+      secondFactorHardLimit: e.OTP_HARD_LIMIT ?? s.throttle.secondFactorHardLimit,
+      passwordFreeFailures: e.PASSWORD_FREE_FAILURES ?? s.throttle.passwordFreeFailures,
+      addressFailures: e.ADDRESS_MAX_FAILURES ?? s.throttle.addressFailures,
+    },
     ttl: {
       ...s.ttl,
       session: e.SESSION_TTL ?? s.ttl.session,
       refreshToken: e.REFRESH_TOKEN_TTL ?? s.ttl.refreshToken,
       grant: Math.max(s.ttl.grant, e.REFRESH_TOKEN_TTL ?? 0),
       accessToken: e.ACCESS_TOKEN_TTL ?? s.ttl.accessToken,
+      interaction: e.INTERACTION_TTL ?? s.ttl.interaction,
     },
   };
   return Object.freeze(config);

@@ -1,5 +1,5 @@
 import { addSite } from '../domain/sites.js';
-import { createUser, disableUser, linkUser, resetMfa, resetPassword } from '../domain/users.js';
+import { createUser, disableUser, linkUser, resetMfa, resetPassword, unlockUser } from '../domain/users.js';
 import { listRegisteredClients, registerClient, removeClient } from '../domain/clients.js';
 import type { Actor } from '../domain/audit.js';
 import type { Deps } from '../domain/deps.js';
@@ -103,6 +103,16 @@ export const COMMANDS: Command[] = [
       return { id: u.id, email: u.email, status: u.status };
     },
     say: (r) => `${r.email} is disabled; their sessions have ended`,
+  },
+  {
+    name: 'user unlock',
+    usage: 'user unlock --email E',
+    options: { email: {} },
+    async run(deps, actor, f) {
+      const u = await unlockUser(deps, actor, one(f, 'email'));
+      return { id: u.id, email: u.email, unlocked: true };
+    },
+    say: (r) => `${r.email} may try their password and codes again`,
   },
   {
     name: 'client add',

@@ -5,6 +5,7 @@ import { InvalidInput } from './errors.js';
 import { groupKey, matchStep, newTotpSecret, qrDataUri, totpFor } from './totp.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from './deps.js';
+import { assertMayTry, recordFailure, recordSuccess, type Attempt } from './attempts.js';
 
 export interface EnrolmentView {
   credentialId: string;
@@ -75,8 +76,12 @@ export async function confirmEnrolment(deps: Deps, userId: string, credentialId:
   return plain;
 }
 
-export async function verifyTotp(deps: Deps, userId: string, code: string): Promise<boolean> {
+/** Checks an authenticator code at sign-in, under the second-factor brute-force limits. */
+export async function verifyTotp(deps: Deps, userId: string, code: string, ip: string): Promise<boolean> {
+  const attempt: Attempt = { kind: 'second-factor', account: userId, userId, ip };
+  await assertMayTry(deps, attempt);
   const row = await totpCredentials.findConfirmedTotp(deps.db, userId);
-  if (!row) return false;
-  return acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code);
+  const ok = row ? await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code) : false;
+  await (ok ? recordSuccess : recordFailure)(deps, attempt);
+  return ok;
 }

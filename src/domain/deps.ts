@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import type { KeyValueStore } from '../store/key-value-store.js';
+import type { Counters } from '../store/counters.js';
 import type { Config } from '../config.js';
 import type { Sealer } from './secrets.js';
 import type { PasswordHasher } from './passwords.js';
@@ -8,9 +9,10 @@ import type { PasswordHasher } from './passwords.js';
 export interface Deps {
   db: Pool;
   store: KeyValueStore;
+  counters: Counters;
   sealer: Sealer;
   passwords: PasswordHasher;
-  settings: Pick<Config, 'env' | 'totp' | 'recoveryCodes' | 'activationCodeTtl'>;
+  settings: Pick<Config, 'env' | 'totp' | 'recoveryCodes' | 'activationCodeTtl' | 'throttle'>;
   /** The clock: tests move it; everything that depends on time asks it. */
   now: () => Date;
 }

@@ -36,3 +36,10 @@ export class Unavailable extends PharmidError {
 export class Rejected extends PharmidError {
   constructor(message: string, field?: string) { super('rejected', 401, message, field); }
 }
+
+/** Too many wrong answers: the step is locked for a while (or until an administrator unlocks it). */
+export class TooManyAttempts extends PharmidError {
+  constructor(message: string, field: string, readonly retryAfterSeconds?: number) {
+    super('too_many_attempts', 429, message, field);
+  }
+}

@@ -1,6 +1,7 @@
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
 import { hashCode, normaliseCode, randomCode } from './secrets.js';
 import type { Deps } from './deps.js';
+import { assertMayTry, recordFailure, recordSuccess, type Attempt } from './attempts.js';
 
 /** Ten codes of 12 characters (about 59 bits each), shown as XXXX-XXXX-XXXX. */
 export function newRecoveryCodes(count: number): { plain: string[]; hashes: string[] } {
@@ -11,11 +12,17 @@ export function newRecoveryCodes(count: number): { plain: string[]; hashes: stri
   };
 }
 
-/** Uses a recovery code once: the stored hash is marked used by one conditional UPDATE. */
-export async function useRecoveryCode(deps: Deps, userId: string, input: string): Promise<boolean> {
+/**
+ * Uses a recovery code once: the stored hash is marked used by one
+ * conditional UPDATE. Wrong codes count with wrong authenticator codes.
+ */
+export async function useRecoveryCode(deps: Deps, userId: string, input: string, ip: string): Promise<boolean> {
+  const attempt: Attempt = { kind: 'second-factor', account: userId, userId, ip };
+  await assertMayTry(deps, attempt);
   const code = normaliseCode(input);
-  if (!/^[A-Z0-9]{12}$/.test(code)) return false;
-  return recoveryCodes.consumeRecoveryCode(deps.db, userId, hashCode(code));
+  const ok = /^[A-Z0-9]{12}$/.test(code) && (await recoveryCodes.consumeRecoveryCode(deps.db, userId, hashCode(code)));
+  await (ok ? recordSuccess : recordFailure)(deps, attempt);
+  return ok;
 }
 
 export function unusedRecoveryCodes(deps: Deps, userId: string): Promise<number> {

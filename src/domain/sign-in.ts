@@ -8,6 +8,7 @@ import { InvalidInput } from './errors.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, normaliseCode } from './secrets.js';
 import type { Deps } from './deps.js';
+import { assertMayTry, recordFailure, recordSuccess, type Attempt } from './attempts.js';
 
 export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: UserRow };
 
@@ -16,17 +17,19 @@ export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: Us
  * yet, a disabled person and a wrong password all fail alike and spend the
  * same argon2 work, so neither the answer nor its timing tells them apart.
  */
-export async function checkPassword(deps: Deps, email: string, password: string): Promise<PasswordCheck> {
+export async function checkPassword(deps: Deps, email: string, password: string, ip: string): Promise<PasswordCheck> {
   const key = emailKey(email);
+  const attempt: Attempt = { kind: 'password', account: key ?? email.trim().toLowerCase(), ip };
+  await assertMayTry(deps, attempt);
   const user = key ? await users.findUserByEmailKey(deps.db, key) : undefined;
   const hash = user ? await passwords.findPasswordHash(deps.db, user.id) : undefined;
-  if (!user || !hash) {
-    await deps.passwords.verifyNothing(password);
+  const valid = hash ? await deps.passwords.verify(hash, password) : await deps.passwords.verifyNothing(password);
+  if (!user || !valid || user.status === 'disabled') {
+    await recordFailure(deps, { ...attempt, userId: user?.id });
     return { ok: false, user };
   }
-  const valid = await deps.passwords.verify(hash, password);
-  if (!valid || user.status === 'disabled') return { ok: false, user };
-  if (deps.passwords.needsRehash(hash)) {
+  await recordSuccess(deps, attempt);
+  if (deps.passwords.needsRehash(hash!)) {
     await passwords.upsertPasswordHash(deps.db, user.id, await deps.passwords.hash(password));
   }
   return { ok: true, user };
@@ -39,22 +42,29 @@ const ACTIVATION_FAILED = 'The email address or activation code is not right, or
  * reset): the activation code is used once and the chosen password set, in
  * one transaction.
  */
-export async function activate(deps: Deps, email: string, code: string, newPassword: string): Promise<UserRow> {
+export async function activate(deps: Deps, email: string, code: string, newPassword: string, ip: string): Promise<UserRow> {
   const key = emailKey(email);
   if (!key) throw new InvalidInput('Enter an email address in the correct format, like name@example.nhs.uk', 'email');
   checkNewPassword(newPassword, email);
+  const attempt: Attempt = { kind: 'activation', account: key, ip };
+  await assertMayTry(deps, attempt);
   const user = await users.findUserByEmailKey(deps.db, key);
   // Hash before looking at the code, so a wrong code and a right one take the same time.
   const hash = await deps.passwords.hash(newPassword);
-  if (!user || user.status === 'disabled') throw new InvalidInput(ACTIVATION_FAILED, 'activation_code');
-  return withTransaction(deps.db, async (tx) => {
-    if (!(await activationCodes.consumeActivationCode(tx, user.id, hashCode(normaliseCode(code))))) {
-      throw new InvalidInput(ACTIVATION_FAILED, 'activation_code');
-    }
-    await passwords.upsertPasswordHash(tx, user.id, hash);
-    if (user.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
-    return { ...user, status: 'active' as const };
-  });
+  const activated = user && user.status !== 'disabled'
+    ? await withTransaction(deps.db, async (tx) => {
+      if (!(await activationCodes.consumeActivationCode(tx, user.id, hashCode(normaliseCode(code))))) return undefined;
+      await passwords.upsertPasswordHash(tx, user.id, hash);
+      if (user.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
+      return { ...user, status: 'active' as const };
+    })
+    : undefined;
+  if (!activated) {
+    await recordFailure(deps, { ...attempt, userId: user?.id });
+    throw new InvalidInput(ACTIVATION_FAILED, 'activation_code');
+  }
+  await recordSuccess(deps, attempt);
+  return activated;
 }
 
 /** True when sessions and tokens from a sign-in at `authTime` (epoch seconds) are still honoured. */

@@ -13,6 +13,7 @@ import { checkNewPassword } from './passwords.js';
 import { hashCode, randomCode } from './secrets.js';
 import { requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
+import { clearLocks } from './attempts.js';
 import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
 
@@ -124,4 +125,12 @@ export async function disableUser(deps: Deps, actor: Actor, email: string): Prom
     await audit(tx, actor, { action: 'user.disable', outcome: 'success', targetUser: user.id });
   });
   return { ...user, status: 'disabled' };
+}
+
+/** Lifts every brute-force lock on a person (temporary and permanent). */
+export async function unlockUser(deps: Deps, actor: Actor, email: string): Promise<UserRow> {
+  const user = await requireUser(deps, email);
+  await clearLocks(deps, user.id, normaliseEmail(user.email).key);
+  await audit(deps.db, actor, { action: 'user.unlock', outcome: 'success', targetUser: user.id });
+  return user;
 }

@@ -25,7 +25,7 @@ export const otp: Step = {
     const code = (form.code ?? '').replace(/\s+/g, '');
     if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
     if (!/^\d{6}$/.test(code)) throw new InvalidInput('The code is 6 digits, like 123456', 'code');
-    if (!(await verifyTotp(c.deps, c.state.userId!, code))) {
+    if (!(await verifyTotp(c.deps, c.state.userId!, code, c.ip))) {
       throw new Rejected(
         `The code is not right, or was used already. Use the entry labelled ${c.deps.settings.totp.issuer} (${c.state.email}) and wait for a new code.`,
         'code',

@@ -14,7 +14,7 @@ export const recoveryCode: Step = {
   async submit(c, form) {
     const code = (form.recovery_code ?? '').trim();
     if (!code) throw new InvalidInput('Enter one of your recovery codes', 'recovery_code');
-    if (!(await useRecoveryCode(c.deps, c.state.userId!, code))) {
+    if (!(await useRecoveryCode(c.deps, c.state.userId!, code, c.ip))) {
       throw new Rejected('That recovery code is not right, or was used already. Each code works once.', 'recovery_code');
     }
     return { ...c.state, amr: [...new Set([...c.state.amr, 'mfa'])], mfa: true, replaceAuthenticator: true };
