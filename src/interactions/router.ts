@@ -17,6 +17,8 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 export interface InteractionRoutesOptions {
   provider: Provider;
   deps: Deps;
+  /** Issues the forms' CSRF tokens, and checks a posted one. */
+  csrf: { issue: Koa.Middleware; verify(ctx: Koa.Context): void };
   render(ctx: Koa.Context, view: View, status?: number): Promise<void>;
   /** Counts what happens at each step (metrics). */
   onStep?(step: string, outcome: 'shown' | 'passed' | 'failed'): void;
@@ -53,9 +55,10 @@ async function initialState(deps: Deps, i: Interaction): Promise<FlowState> {
 }
 
 export function interactionRoutes(opts: InteractionRoutesOptions): Router {
-  const { provider, deps, render, onStep } = opts;
+  const { provider, deps, render, onStep, csrf } = opts;
   const router = new Router({ prefix: '/interaction' });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
+  router.use(parseForm, csrf.issue);
 
   async function open(ctx: Koa.Context) {
     const interaction = await provider.interactionDetails(ctx.req, ctx.res);
@@ -125,8 +128,9 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     await show(ctx, step, stepContext, ttl);
   });
 
-  router.post('/:uid/abort', parseForm, async (ctx) => {
+  router.post('/:uid/abort', async (ctx) => {
     const { interaction } = await open(ctx);
+    csrf.verify(ctx);
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
       error: 'access_denied', error_description: 'The person did not allow the portal access',
     }, { mergeWithLastSubmission: false });
@@ -135,8 +139,9 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     ctx.redirect(returnTo);
   });
 
-  router.post('/:uid/:step', parseForm, async (ctx) => {
+  router.post('/:uid/:step', async (ctx) => {
     const { interaction, stepContext, ttl } = await open(ctx);
+    csrf.verify(ctx);
     const step = reachableStep(stepContext.state, ctx.params.step!);
     if (!step) {
       // A stale form (back button, second tab): show where the sign-in has got to.

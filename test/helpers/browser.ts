@@ -18,10 +18,26 @@ export function formAction(html: string, containing = ''): string | undefined {
  * redirects within pharmid and stops at the first one that leaves it (the
  * portal's redirect URI), or at a page.
  */
+/** The hidden inputs of the form with this action (the CSRF token, for one), as a browser would send them. */
+export function hiddenFields(html: string, action: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const form of html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
+    if (unescapeHtml(form[1]!) !== action) continue;
+    for (const input of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+      const name = /name="([^"]+)"/.exec(input[0])?.[1];
+      const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
+      if (name) fields[unescapeHtml(name)] = unescapeHtml(value);
+    }
+  }
+  return fields;
+}
+
 export class Browser {
   readonly agent: ReturnType<typeof request.agent>;
   /** Every page path shown, in order (for screenshots of what a person saw). */
   readonly visited: string[] = [];
+  /** The last page shown: a form posted from it carries its hidden fields. */
+  lastPage = '';
 
   constructor(readonly base: string) {
     this.agent = request.agent(base);
@@ -41,7 +57,10 @@ export class Browser {
       const res = await this.agent.get(path).redirects(0);
       this.visited.push(path);
       const next = res.status >= 300 && res.status < 400 ? res.headers.location : undefined;
-      if (!next) return res;
+      if (!next) {
+        if (res.type === 'text/html') this.lastPage = res.text;
+        return res;
+      }
       const local = this.local(next);
       if (!local) return res;
       path = local;
@@ -49,12 +68,20 @@ export class Browser {
     throw new Error('too many redirects');
   }
 
-  /** POSTs a form and follows where it leads. */
+  /**
+   * POSTs a form and follows where it leads. The hidden fields of the form
+   * with this action on the last page go along, as a browser sends them;
+   * `form` adds to or overrides them.
+   */
   async submit(action: string, form: Record<string, string>): Promise<Response> {
     const path = this.local(action)!;
-    const res = await this.agent.post(path).type('form').send(form).redirects(0);
+    const body = { ...hiddenFields(this.lastPage, action), ...form };
+    const res = await this.agent.post(path).type('form').send(body).redirects(0);
     const next = res.status >= 300 && res.status < 400 ? res.headers.location : undefined;
-    if (!next || !this.local(next)) return res;
+    if (!next || !this.local(next)) {
+      if (res.type === 'text/html') this.lastPage = res.text;
+      return res;
+    }
     return this.open(next);
   }
 }

@@ -75,6 +75,7 @@ describe('authenticator codes', () => {
     const person = await enrolled(p, portal);
     const { browser, action } = await toCodeStep(p, portal, person);
     const recovery = action.replace(/otp$/, 'recovery');
+    await browser.open(recovery);
     for (let i = 0; i < 5; i += 1) {
       expect((await browser.submit(recovery, { recovery_code: 'AAAA-BBBB-CCCC' })).status).toBe(401);
     }
@@ -180,3 +181,28 @@ describe('across processes', () => {
   });
 });
 
+
+describe('forms', () => {
+  test('a sign-in form posted without its CSRF token is refused and changes nothing', async () => {
+    const p = await startTestPharmid();
+    try {
+      const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+      const person = await makePerson(p.deps);
+      const browser = new Browser(p.url);
+      const page = await browser.open((await portal.authorizationRequest()).url);
+      const action = formAction(page.text, '/interaction/')!;
+      const forged = await browser.agent.post(new URL(action, p.url).pathname).type('form')
+        .send({ email: person.email, password: person.password }).redirects(0);
+      expect(forged.status).toBe(403);
+      expect(forged.text).not.toMatch(/at .*\.ts:\d+/);
+      const wrongToken = await browser.submit(action, { email: person.email, password: person.password, _csrf: 'x'.repeat(43) });
+      expect(wrongToken.status).toBe(403);
+      // The genuine form still works.
+      await browser.open(browser.visited.at(-1)!);
+      const ok = await browser.submit(action, { email: person.email, password: person.password });
+      expect(stepOf(ok.text)).toBe('enrol');
+    } finally {
+      await p.stop();
+    }
+  });
+});
