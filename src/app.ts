@@ -5,7 +5,8 @@ import type { Config } from './config.js';
 import type { Deps } from './domain/deps.js';
 import type { Logger } from './log.js';
 import { createRenderer, type Render } from './http/render.js';
-import { errorResponses } from './http/errors.js';
+import { errorResponses, isUnavailable, UNAVAILABLE_PAGE } from './http/errors.js';
+import { Unavailable } from './domain/errors.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createMetrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops.js';
@@ -18,11 +19,17 @@ import type { PrivateJwk } from './domain/signing-keys.js';
 /** The provider's own pages (errors, sign-out) drawn with pharmid's templates. */
 function providerPages(render: Render): ProviderPages {
   return {
-    async error(ctx, out) {
-      const status = ctx.status >= 400 ? ctx.status : 400;
+    async error(ctx, out, err) {
+      if (isUnavailable(err)) {
+        ctx.set('Retry-After', '5');
+        await render(ctx as unknown as Koa.Context, { template: 'error', model: UNAVAILABLE_PAGE }, 503);
+        return;
+      }
+      const status = ctx.status >= 400 && ctx.status < 500 ? ctx.status : 500;
+      const message = status === 500 ? 'Something went wrong on our side. Please try again.' : out.error_description ?? out.error;
       await render(ctx as unknown as Koa.Context, {
         template: 'error',
-        model: { title: 'Sorry, there is a problem', heading: 'Sorry, there is a problem', message: out.error_description ?? out.error, status },
+        model: { title: 'Sorry, there is a problem', heading: 'Sorry, there is a problem', message, status },
       }, status);
     },
     async logout(ctx, form) {
@@ -45,7 +52,12 @@ export interface AppParts {
 export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; provider: Provider } {
   const render = createRenderer(config.env === 'production');
   const provider = createProvider({ config, deps, store: deps.store, keys, pages: providerPages(render) });
-  provider.on('server_error', (_ctx: unknown, err: Error) => {
+  provider.on('server_error', (ctx: Koa.Context, err: Error) => {
+    if (isUnavailable(err)) {
+      ctx.state.unavailable = true;
+      log.warn({ err: { name: err.name, message: err.message }, path: ctx.path }, 'a backend is unavailable');
+      return;
+    }
     log.error({ err: { name: err.name, message: err.message, stack: err.stack } }, 'oidc server error');
   });
   const metrics = createMetrics(() => deps.passwords.queueDepth);
@@ -71,6 +83,16 @@ export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; pro
   const interactions = interactionRoutes({ provider, deps, render, csrf, onStep: metrics.countStep });
   app.use(interactions.routes());
 
+  // While Redis is away, sign-in and token requests get a clear 503 at once instead of a hang or a 500.
+  app.use(async (ctx, next) => {
+    if (!deps.store.isReady()) throw new Unavailable();
+    await next();
+    if (ctx.state.unavailable && ctx.status === 500) {
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      if (ctx.body && typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: new Unavailable().message };
+    }
+  });
   app.use(mount(provider));
   return { app, provider };
 }

@@ -21,8 +21,9 @@ export async function checkPassword(deps: Deps, email: string, password: string,
   const key = emailKey(email);
   const attempt: Attempt = { kind: 'password', account: key ?? email.trim().toLowerCase(), ip };
   await assertMayTry(deps, attempt);
-  const user = key ? await users.findUserByEmailKey(deps.db, key) : undefined;
-  const hash = user ? await passwords.findPasswordHash(deps.db, user.id) : undefined;
+  const found = await passwords.findCredentialsByEmailKey(deps.db, key ?? '');
+  const user = found?.user;
+  const hash = found?.hash;
   const valid = hash ? await deps.passwords.verify(hash, password) : await deps.passwords.verifyNothing(password);
   if (!user || !valid || user.status === 'disabled') {
     await recordFailure(deps, { ...attempt, userId: user?.id });

@@ -10,9 +10,16 @@ export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
   if (e?.name === 'MaxRetriesPerRequestError') return true;
-  return /Connection is closed|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect|Command timed out|connect ETIMEDOUT/i
+  return /Connection is closed|enableOfflineQueue|connection is not ready|Connection terminated|timeout exceeded when trying to connect|Command timed out|connect ETIMEDOUT/i
     .test(e?.message ?? '');
 }
+
+export const UNAVAILABLE_PAGE = {
+  title: 'Temporarily unavailable',
+  heading: 'pharmid is temporarily unavailable',
+  message: 'pharmid is temporarily unavailable. Please try again in a minute.',
+  status: 503,
+};
 
 function wantsJson(ctx: Koa.Context): boolean {
   return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') === 'json';

@@ -9,7 +9,7 @@ import { buildPolicy } from './policy.js';
 
 /** How the provider's own pages (errors, sign-out) are drawn; handed in by the app. */
 export interface ProviderPages {
-  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }): void;
+  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, err?: Error): void;
   logout(ctx: KoaContextWithOIDC, form: { action: string; secret: string; clientName?: string }): void;
   signedOut(ctx: KoaContextWithOIDC, clientName?: string): void;
 }
@@ -90,8 +90,9 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // A portal learns about its own tokens only: another portal's token (its subject, scopes) is none of its business.
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
@@ -128,7 +129,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
         return Math.max(1, left);
       },
     },
-    renderError: async (ctx, out) => pages.error(ctx, out as { error: string; error_description?: string }),
+    renderError: async (ctx, out, err) => pages.error(ctx, out as { error: string; error_description?: string }, err as Error),
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
       userinfoSigningAlgValues: ['RS256', 'ES256'],

@@ -22,5 +22,7 @@ export interface KeyValueStore {
   /** Sets a field of a stored JSON object only if it is absent: true when this call set it. */
   claimJsonField(key: string, field: string, value: number): Promise<boolean>;
   ping(): Promise<void>;
+  /** False while the connection is down (cheap: no round trip). */
+  isReady(): boolean;
   close(): Promise<void>;
 }

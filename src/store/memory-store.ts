@@ -77,6 +77,8 @@ export class MemoryStore implements KeyValueStore {
 
   async ping() {}
 
+  isReady() { return true; }
+
   async close() {
     clearInterval(this.sweeper);
     this.entries.clear();

@@ -86,5 +86,7 @@ export class RedisStore implements KeyValueStore {
 
   async ping() { await this.client.ping(); }
 
+  isReady() { return this.client.status === 'ready'; }
+
   async close() { await this.client.quit().catch(() => this.client.disconnect()); }
 }
