@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { startPharmid, type Running } from '../../src/server.js';
 import { createTestBackends, type TestBackends } from './backends.js';
 
@@ -34,7 +34,11 @@ export interface TestPharmid extends Running {
  * A whole pharmid process on its own database and Redis prefix, listening on a
  * free port. `env` adds or overrides environment settings.
  */
-export async function startTestPharmid(env: Record<string, string> = {}, shared?: { backends: TestBackends; secretKey: string; cookieKey: string }): Promise<TestPharmid> {
+export async function startTestPharmid(
+  env: Record<string, string> = {},
+  shared?: { backends: TestBackends; secretKey: string; cookieKey: string },
+  opts: { log?: Logger } = {},
+): Promise<TestPharmid> {
   const backends = shared?.backends ?? (await createTestBackends());
   const port = await freePort();
   const config = loadConfig({
@@ -50,7 +54,7 @@ export async function startTestPharmid(env: Record<string, string> = {}, shared?
     ...env,
   });
   const clock = new TestClock();
-  const running = await startPharmid(config, createLogger(config.logLevel), { now: clock.now });
+  const running = await startPharmid(config, opts.log ?? createLogger(config.logLevel), { now: clock.now });
   return {
     ...running,
     config,
