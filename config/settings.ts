@@ -25,6 +25,8 @@ export const defaults = {
     grant: 12 * 3600,
   },
   secureCookies: false,
+  /** How often a process looks for rotated signing keys. */
+  keysRefresh: 60,
   /** Brute-force protection. Per-address limits count failures only, never successful sign-ins. */
   throttle: {
     /** Wrong passwords for one email before delays start; each further one doubles the delay. */

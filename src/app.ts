@@ -49,17 +49,24 @@ export interface AppParts {
 }
 
 /** The composition of one pharmid process's HTTP side. */
-export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; provider: Provider } {
+export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer(config.env === 'production');
-  const provider = createProvider({ config, deps, store: deps.store, keys, pages: providerPages(render) });
-  provider.on('server_error', (ctx: Koa.Context, err: Error) => {
-    if (isUnavailable(err)) {
-      ctx.state.unavailable = true;
-      log.warn({ err: { name: err.name, message: err.message }, path: ctx.path }, 'a backend is unavailable');
-      return;
-    }
-    log.error({ err: { name: err.name, message: err.message, stack: err.stack } }, 'oidc server error');
-  });
+  const pages = providerPages(render);
+
+  /** The provider is made again when the signing keys change (pharmid keys rotate); its state lives in the stores. */
+  const makeProvider = (signingKeys: PrivateJwk[]) => {
+    const provider = createProvider({ config, deps, store: deps.store, keys: signingKeys, pages });
+    provider.on('server_error', (ctx: Koa.Context, err: Error) => {
+      if (isUnavailable(err)) {
+        ctx.state.unavailable = true;
+        log.warn({ err: { name: err.name, message: err.message }, path: ctx.path }, 'a backend is unavailable');
+        return;
+      }
+      log.error({ err: { name: err.name, message: err.message, stack: err.stack } }, 'oidc server error');
+    });
+    return { provider, middleware: mount(provider) };
+  };
+  let current = makeProvider(keys);
   const metrics = createMetrics(() => deps.passwords.queueDepth);
 
   const app = new Koa({ proxy: config.trustProxy });
@@ -80,7 +87,7 @@ export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; pro
   app.use(ops.routes());
   app.use(serveAssets());
   const csrf = csrfProtection(config.cookieKeys, config.secureCookies);
-  const interactions = interactionRoutes({ provider, deps, render, csrf, onStep: metrics.countStep });
+  const interactions = interactionRoutes({ provider: () => current.provider, deps, render, csrf, onStep: metrics.countStep });
   app.use(interactions.routes());
 
   // While Redis is away, sign-in and token requests get a clear 503 at once instead of a hang or a 500.
@@ -93,6 +100,10 @@ export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; pro
       if (ctx.body && typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: new Unavailable().message };
     }
   });
-  app.use(mount(provider));
-  return { app, provider };
+  app.use((ctx, next) => current.middleware(ctx, next));
+  return {
+    app,
+    provider: () => current.provider,
+    useKeys(signingKeys) { current = makeProvider(signingKeys); },
+  };
 }

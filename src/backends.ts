@@ -48,7 +48,7 @@ export function buildDeps(config: Config, pool: Pool, store: KeyValueStore, now:
     db: pool,
     store,
     counters: createCounters(store),
-    sealer: createSealer(config.secretKey),
+    sealer: createSealer(config.secretKey, config.previousSecretKeys),
     passwords: new PasswordHasher(config.argon2),
     settings: {
       env: config.env, totp: config.totp, recoveryCodes: config.recoveryCodes, activationCodeTtl: config.activationCodeTtl, throttle: config.throttle,

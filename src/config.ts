@@ -29,6 +29,8 @@ const envSchema = z.object({
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(60).optional(),
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).optional(),
   INTERACTION_TTL: z.coerce.number().int().min(1).optional(),
+  KEYS_REFRESH_SECONDS: z.coerce.number().int().min(1).optional(),
+  PHARMID_PREVIOUS_SECRET_KEYS: z.string().optional(),
   OTP_MAX_FAILURES: z.coerce.number().int().min(1).max(100).optional(),
   OTP_LOCK_SECONDS: z.coerce.number().int().min(1).optional(),
   OTP_HARD_LIMIT: z.coerce.number().int().min(1).max(100).optional(),
@@ -48,6 +50,8 @@ export interface Config {
   dataDir: string;
   /** AES-256-GCM key that encrypts secrets at rest. */
   secretKey: Buffer;
+  /** Earlier keys, still able to open what they sealed until `pharmid secrets rekey` has run. */
+  previousSecretKeys: Buffer[];
   cookieKeys: string[];
   logLevel: string;
   trustProxy: boolean;
@@ -58,6 +62,7 @@ export interface Config {
   activationCodeTtl: number;
   ttl: Settings['ttl'];
   throttle: Settings['throttle'];
+  keysRefresh: number;
 }
 
 function merge(base: Settings, over: object): Settings {
@@ -129,6 +134,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? s.redisKeyPrefix,
     dataDir,
     secretKey,
+    previousSecretKeys: (e.PHARMID_PREVIOUS_SECRET_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean)
+      .map((k) => parseSecretKey(k, 'PHARMID_PREVIOUS_SECRET_KEYS')),
     cookieKeys,
     logLevel: e.LOG_LEVEL ?? s.logLevel,
     trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY === 'true' : s.trustProxy,
@@ -142,6 +149,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     totp: { ...s.totp, issuer: e.TOTP_ISSUER ?? s.totp.issuer },
     recoveryCodes: s.recoveryCodes,
     activationCodeTtl: s.activationCodeTtl,
+    keysRefresh: e.KEYS_REFRESH_SECONDS ?? s.keysRefresh,
     throttle: {
       ...s.throttle,
       secondFactorFailures: e.OTP_MAX_FAILURES ?? s.throttle.secondFactorFailures,

@@ -12,6 +12,8 @@ export interface Running {
   url: string;
   deps: Deps;
   backends: Backends;
+  /** Looks for rotated signing keys now (every process also looks on a timer); true when they changed. */
+  refreshKeys(): Promise<boolean>;
   /** Stops taking connections, lets in-flight requests finish, then closes the pools. */
   close(): Promise<void>;
 }
@@ -21,8 +23,22 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
   const backends = await openBackends(config, log);
   await migrate(backends.pool);
   const deps = buildDeps(config, backends.pool, backends.store, opts.now);
-  const keys = await loadSigningKeys(deps);
-  const { app } = buildApp({ config, deps, keys, log });
+  // Retired keys stay published while ID tokens they signed may still be checked.
+  const grace = config.ttl.idToken + config.keysRefresh;
+  let keys = await loadSigningKeys(deps, grace);
+  const built = buildApp({ config, deps, keys, log });
+  const { app } = built;
+  const kids = (k: { kid: string }[]) => k.map((j) => j.kid).join(' ');
+  const refreshKeys = async () => {
+    const latest = await loadSigningKeys(deps, grace);
+    if (kids(latest) === kids(keys)) return false;
+    keys = latest;
+    built.useKeys(latest);
+    log.info({ kids: kids(latest) }, 'signing keys changed');
+    return true;
+  };
+  const timer = setInterval(() => { refreshKeys().catch(() => {}); }, config.keysRefresh * 1000);
+  timer.unref();
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -35,7 +51,9 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
     url: `http://localhost:${address.port}`,
     deps,
     backends,
+    refreshKeys,
     async close() {
+      clearInterval(timer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

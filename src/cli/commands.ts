@@ -2,6 +2,8 @@ import { addSite } from '../domain/sites.js';
 import { createUser, disableUser, linkUser, resetMfa, resetPassword, unlockUser } from '../domain/users.js';
 import { listRegisteredClients, registerClient, removeClient } from '../domain/clients.js';
 import type { Actor } from '../domain/audit.js';
+import { rekeySecrets } from '../domain/rekey.js';
+import { rotateSigningKeys } from '../domain/signing-keys.js';
 import type { Deps } from '../domain/deps.js';
 
 /** Flags as parsed: a string, a list for repeatable flags, or true for switches. */
@@ -160,5 +162,24 @@ export const COMMANDS: Command[] = [
       return { client_id: one(f, 'client-id'), removed: true };
     },
     say: (r) => `removed portal ${r.client_id}`,
+  },
+  {
+    name: 'keys rotate',
+    usage: 'keys rotate',
+    options: {},
+    async run(deps, actor) {
+      const r = await rotateSigningKeys(deps, actor);
+      return { retired: r.retired, created: r.created };
+    },
+    say: (r) => `new signing keys ${(r.created as string[]).join(', ')} sign from now (each process picks them up within KEYS_REFRESH_SECONDS); ${r.retired} retired keys stay published until their tokens expire`,
+  },
+  {
+    name: 'secrets rekey',
+    usage: 'secrets rekey   (with PHARMID_SECRET_KEY=new and PHARMID_PREVIOUS_SECRET_KEYS=old)',
+    options: {},
+    async run(deps, actor) {
+      return { key_id: deps.sealer.keyId, resealed: await rekeySecrets(deps, actor) };
+    },
+    say: (r) => `re-sealed under key ${r.key_id}: ${Object.entries(r.resealed as Record<string, number>).map(([k, n]) => `${n} ${k}`).join(', ')}`,
   },
 ];

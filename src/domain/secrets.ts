@@ -8,18 +8,28 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, t
  *   v1.<key id>.<iv>.<auth tag>.<ciphertext>   (base64url parts)
  */
 export interface Sealer {
+  /** The id of the key that seals. */
   readonly keyId: string;
   seal(plaintext: string): string;
+  /** Opens an envelope sealed with the current key or any previous one. */
   open(envelope: string): string;
+  /** True when the envelope was sealed with the current key. */
+  isCurrent(envelope: string): boolean;
 }
 
 export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }
 
-export function createSealer(key: Buffer): Sealer {
-  if (key.length !== 32) throw new Error('the secret key must be 32 bytes');
+/**
+ * A sealer for the current key; `previous` keys still open what they sealed,
+ * so a new key can be rolled out (every process given both) before
+ * `pharmid secrets rekey` re-seals the records.
+ */
+export function createSealer(key: Buffer, previous: Buffer[] = []): Sealer {
+  for (const k of [key, ...previous]) if (k.length !== 32) throw new Error('a secret key must be 32 bytes');
   const keyId = keyIdOf(key);
+  const keys = new Map([...previous, key].map((k) => [keyIdOf(k), k]));
   return {
     keyId,
     seal(plaintext) {
@@ -31,12 +41,16 @@ export function createSealer(key: Buffer): Sealer {
     },
     open(envelope) {
       const [version, kid, iv, tag, ct] = envelope.split('.');
-      if (version !== 'v1' || !iv || !tag || ct === undefined) throw new Error('not a sealed secret');
-      if (kid !== keyId) throw new Error(`sealed with key ${kid}, not the configured key ${keyId}`);
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-      decipher.setAAD(Buffer.from(keyId));
+      if (version !== 'v1' || !kid || !iv || !tag || ct === undefined) throw new Error('not a sealed secret');
+      const k = keys.get(kid);
+      if (!k) throw new Error(`sealed with key ${kid}, which is not configured (PHARMID_SECRET_KEY or PHARMID_PREVIOUS_SECRET_KEYS)`);
+      const decipher = createDecipheriv('aes-256-gcm', k, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(kid));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+    },
+    isCurrent(envelope) {
+      return envelope.startsWith(`v1.${keyId}.`);
     },
   };
 }

@@ -68,10 +68,26 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
   return activated;
 }
 
-/** True when sessions and tokens from a sign-in at `authTime` (epoch seconds) are still honoured. */
+/**
+ * True when sessions and tokens from a sign-in at `authTime` (epoch seconds)
+ * are still honoured: only a sign-in strictly after the last administrative
+ * reset counts. auth_time is in whole seconds, so a sign-in in the same second
+ * as the reset, but before it, must not pass (see `signInTimestamp`).
+ */
 export function signInStillValid(user: Pick<UserRow, 'status' | 'sessions_revoked_at'>, authTime: number | undefined): boolean {
   if (user.status === 'disabled') return false;
   if (!user.sessions_revoked_at) return true;
   if (authTime === undefined) return false;
-  return authTime >= Math.floor(user.sessions_revoked_at.getTime() / 1000);
+  return authTime * 1000 > user.sessions_revoked_at.getTime();
+}
+
+/**
+ * The auth_time (epoch seconds) to record for a sign-in finishing at `now`:
+ * whole seconds, and never in the second of the last reset, so that a
+ * sign-in just after a reset is not taken for one from before it.
+ */
+export function signInTimestamp(user: Pick<UserRow, 'sessions_revoked_at'>, now: Date): number {
+  const ts = Math.floor(now.getTime() / 1000);
+  if (!user.sessions_revoked_at) return ts;
+  return Math.max(ts, Math.floor(user.sessions_revoked_at.getTime() / 1000) + 1);
 }

@@ -1,6 +1,9 @@
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { FlowState } from '../domain/sign-in-flows.js';
+import type { Deps } from '../domain/deps.js';
+import { findUser } from '../domain/accounts.js';
+import { signInTimestamp } from '../domain/sign-in.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -28,12 +31,16 @@ async function grantConsent(provider: Provider, interaction: Interaction): Promi
  * The only place that tells oidc-provider how an interaction ended; returns
  * where the browser goes next.
  */
-export async function finishInteraction(provider: Provider, ctx: Koa.Context, interaction: Interaction, state: FlowState): Promise<string> {
+export async function finishInteraction(provider: Provider, ctx: Koa.Context, interaction: Interaction, state: FlowState, deps: Deps): Promise<string> {
   let result: Record<string, unknown>;
   switch (state.prompt) {
-    case 'login':
-      result = { login: { accountId: state.userId, acr: state.mfa ? 'mfa' : 'pwd', amr: state.amr, remember: true } };
+    case 'login': {
+      // oidc-provider's own clock (real time), as for every other timestamp in its sessions and tokens.
+      const user = await findUser(deps, state.userId!);
+      const ts = user ? signInTimestamp(user, new Date()) : undefined;
+      result = { login: { accountId: state.userId, acr: state.mfa ? 'mfa' : 'pwd', amr: state.amr, remember: true, ts } };
       break;
+    }
     case 'select_site':
       result = { select_site: { site: state.site } };
       break;

@@ -15,7 +15,8 @@ import type { Step, StepContext, View, FieldError } from './step.js';
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 export interface InteractionRoutesOptions {
-  provider: Provider;
+  /** The provider of the moment (it is made again when signing keys rotate). */
+  provider(): Provider;
   deps: Deps;
   /** Issues the forms' CSRF tokens, and checks a posted one. */
   csrf: { issue: Koa.Middleware; verify(ctx: Koa.Context): void };
@@ -55,16 +56,17 @@ async function initialState(deps: Deps, i: Interaction): Promise<FlowState> {
 }
 
 export function interactionRoutes(opts: InteractionRoutesOptions): Router {
-  const { provider, deps, render, onStep, csrf } = opts;
+  const { deps, render, onStep, csrf } = opts;
+  const provider = () => opts.provider();
   const router = new Router({ prefix: '/interaction' });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
   router.use(parseForm, csrf.issue);
 
   async function open(ctx: Koa.Context) {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
     const state = (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, interaction));
-    const client = await provider.Client.find(String(interaction.params.client_id));
+    const client = await provider().Client.find(String(interaction.params.client_id));
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
     const stepContext: StepContext = {
       deps,
@@ -97,7 +99,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       ctx.redirect(`/interaction/${interaction.uid}`);
       return;
     }
-    const returnTo = await finishInteraction(provider, ctx, interaction, c.state);
+    const returnTo = await finishInteraction(provider(), ctx, interaction, c.state, deps);
     if (c.state.prompt === 'login' && c.state.userId) {
       await recordSignIn(deps, c.state.userId);
       await audit(deps.db, { kind: 'user', id: c.state.userId }, {
@@ -131,7 +133,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   router.post('/:uid/abort', async (ctx) => {
     const { interaction } = await open(ctx);
     csrf.verify(ctx);
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
+    const returnTo = await provider().interactionResult(ctx.req, ctx.res, {
       error: 'access_denied', error_description: 'The person did not allow the portal access',
     }, { mergeWithLastSubmission: false });
     await endFlow(deps, interaction.uid);

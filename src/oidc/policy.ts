@@ -6,6 +6,7 @@ const { Check, Prompt, base } = interactionPolicy;
 
 /**
  * oidc-provider's prompts, plus pharmid's:
+ *  - login also when the session's account is gone (disabled, or reset after the sign-in);
  *  - login also when the session lacks a second factor (step-up: only the code is asked);
  *  - select_site when a person with several sites asks for the `sites` scope
  *    and has not chosen one for this portal (requestable: `prompt=select_site`).
@@ -13,6 +14,12 @@ const { Check, Prompt, base } = interactionPolicy;
 export function buildPolicy(deps: Deps) {
   const policy = base();
   const login = policy.get('login')!;
+  // findAccount yields nothing for a disabled person or a sign-in older than an
+  // administrative reset: such a session counts as signed out.
+  login.checks.add(new Check('account_signed_out', 'the session ended (the person was disabled or reset)', (ctx: KoaContextWithOIDC) => {
+    const { session, account } = ctx.oidc;
+    return session?.accountId && !account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+  }));
   login.checks.add(new Check('mfa_required', 'a second factor is required', (ctx: KoaContextWithOIDC) => {
     const { session, result } = ctx.oidc;
     if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT;

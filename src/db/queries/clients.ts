@@ -44,3 +44,18 @@ export async function countClients(db: Db): Promise<number> {
   const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM clients');
   return Number(rows[0]!.n);
 }
+
+export async function listSealedClientSecrets(db: Db): Promise<{ client_id: string; secret_sealed: string }[]> {
+  const { rows } = await db.query<{ client_id: string; secret_sealed: string }>(
+    'SELECT client_id, secret_sealed FROM clients WHERE secret_sealed IS NOT NULL',
+  );
+  return rows;
+}
+
+export async function resealClientSecret(db: Db, clientId: string, from: string, to: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE clients SET secret_sealed = $3 WHERE client_id = $1 AND secret_sealed = $2',
+    [clientId, from, to],
+  );
+  return rowCount === 1;
+}

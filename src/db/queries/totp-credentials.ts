@@ -46,3 +46,14 @@ export async function confirmTotp(db: Db, id: string, userId: string): Promise<b
 export async function deleteTotpCredentials(db: Db, userId: string): Promise<void> {
   await db.query('DELETE FROM totp_credentials WHERE user_id = $1', [userId]);
 }
+
+export async function listSealedTotpSecrets(db: Db): Promise<{ id: string; secret_sealed: string }[]> {
+  const { rows } = await db.query<{ id: string; secret_sealed: string }>('SELECT id, secret_sealed FROM totp_credentials');
+  return rows;
+}
+
+/** Replaces the envelope only if it is still the one read (a concurrent change wins). */
+export async function resealTotpSecret(db: Db, id: string, from: string, to: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE totp_credentials SET secret_sealed = $3 WHERE id = $1 AND secret_sealed = $2', [id, from, to]);
+  return rowCount === 1;
+}
