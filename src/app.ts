@@ -11,7 +11,9 @@ import { securityHeaders } from './http/security-headers.js';
 import { createMetrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops.js';
 import { serveAssets } from './http/assets.js';
-import { csrfProtection } from './http/csrf.js';
+import { csrfProtection, formBody } from './http/csrf.js';
+import { ownPortal } from './http/own-portal.js';
+import type { PageRoutes } from './http/pages.js';
 import { interactionRoutes } from './interactions/router.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import type { PrivateJwk } from './domain/signing-keys.js';
@@ -46,10 +48,17 @@ export interface AppParts {
   deps: Deps;
   keys: PrivateJwk[];
   log: Logger;
+  /** The secret of pharmid's own portal (account and admin pages). */
+  ownPortalSecret: () => string;
+  /** Page areas for signed-in people (account, admin). */
+  extraPages?: PageRoutes[];
 }
 
+/** Paths of pharmid's own pages (not the protocol endpoints, not bearer-token APIs). */
+const OWN_PAGES = /^\/(interaction|portal|account|admin)(\/|$)/;
+
 /** The composition of one pharmid process's HTTP side. */
-export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
+export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer(config.env === 'production');
   const pages = providerPages(render);
 
@@ -87,8 +96,16 @@ export function buildApp({ config, deps, keys, log }: AppParts): { app: Koa; pro
   app.use(ops.routes());
   app.use(serveAssets());
   const csrf = csrfProtection(config.cookieKeys, config.secureCookies);
+  // pharmid's own pages carry CSRF tokens in their forms.
+  app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? csrf.issue(ctx, next) : next()));
   const interactions = interactionRoutes({ provider: () => current.provider, deps, render, csrf, onStep: metrics.countStep });
   app.use(interactions.routes());
+
+  const portal = ownPortal({ config, deps, secret: ownPortalSecret, render });
+  const pageForm = formBody(csrf);
+  app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? portal.load(ctx, next) : next()));
+  app.use(portal.routes(pageForm).routes());
+  for (const router of (extraPages ?? [])) app.use(router({ deps, config, render, requireSignIn: portal.requireSignIn, pageForm }).routes());
 
   // While Redis is away, sign-in and token requests get a clear 503 at once instead of a hang or a 500.
   app.use(async (ctx, next) => {

@@ -5,6 +5,12 @@ import { migrate } from './db/migrate.js';
 import { loadSigningKeys } from './domain/signing-keys.js';
 import type { Deps } from './domain/deps.js';
 import { buildApp } from './app.js';
+import { ensureOwnPortal } from './domain/clients.js';
+import type { PageRoutes } from './http/pages.js';
+import { accountPages } from './account/routes.js';
+
+/** Page areas for signed-in people, each in its own folder. */
+const PAGE_AREAS: PageRoutes[] = [accountPages];
 import { buildDeps, openBackends, type Backends } from './backends.js';
 
 export interface Running {
@@ -26,7 +32,8 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
   // Retired keys stay published while ID tokens they signed may still be checked.
   const grace = config.ttl.idToken + config.keysRefresh;
   let keys = await loadSigningKeys(deps, grace);
-  const built = buildApp({ config, deps, keys, log });
+  const ownPortalSecret = await ensureOwnPortal(deps, config.issuer);
+  const built = buildApp({ config, deps, keys, log, ownPortalSecret: () => ownPortalSecret, extraPages: PAGE_AREAS });
   const { app } = built;
   const kids = (k: { kid: string }[]) => k.map((j) => j.kid).join(' ');
   const refreshKeys = async () => {

@@ -119,3 +119,30 @@ export async function clientMetadata(deps: Deps, clientId: string): Promise<Reco
     'urn:pharmid:require_mfa': row.require_mfa,
   };
 }
+
+/** pharmid's own pages (account, admin) sign people in as a first-party portal of pharmid. */
+export const OWN_PORTAL_ID = 'pharmid';
+
+/**
+ * Registers (or updates, when the issuer changed) pharmid's own portal and
+ * returns its secret. Every process shares the one registration.
+ */
+export async function ensureOwnPortal(deps: Deps, issuer: string): Promise<string> {
+  const metadata = {
+    client_name: 'pharmid',
+    redirect_uris: [`${issuer}/portal/callback`],
+    post_logout_redirect_uris: [`${issuer}/portal/signed-out`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+  const row = await clients.upsertBuiltInClient(deps.db, {
+    client_id: OWN_PORTAL_ID,
+    name: 'pharmid',
+    metadata,
+    secret_sealed: deps.sealer.seal(randomBytes(32).toString('base64url')),
+    first_party: true,
+    require_mfa: true,
+  });
+  return deps.sealer.open(row.secret_sealed!);
+}

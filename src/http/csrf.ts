@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
 import { Forbidden } from '../domain/errors.js';
 import { constantTimeEqual } from '../domain/secrets.js';
 
@@ -42,4 +43,15 @@ export function csrfProtection(cookieKeys: string[], secure: boolean): Csrf {
       if (!valid) throw new Forbidden('This form has expired or did not come from pharmid. Go back, reload the page and try again.');
     },
   };
+}
+
+/** Parses a posted form (64 kB at most) and checks its CSRF token: for pharmid's own page forms. */
+export function formBody(csrf: Csrf): Koa.Middleware[] {
+  return [
+    bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' }) as unknown as Koa.Middleware,
+    async (ctx, next) => {
+      csrf.verify(ctx);
+      await next();
+    },
+  ];
 }

@@ -18,8 +18,8 @@ export interface InteractionRoutesOptions {
   /** The provider of the moment (it is made again when signing keys rotate). */
   provider(): Provider;
   deps: Deps;
-  /** Issues the forms' CSRF tokens, and checks a posted one. */
-  csrf: { issue: Koa.Middleware; verify(ctx: Koa.Context): void };
+  /** Checks a posted form's CSRF token (the token is issued for every page of pharmid's). */
+  csrf: { verify(ctx: Koa.Context): void };
   render(ctx: Koa.Context, view: View, status?: number): Promise<void>;
   /** Counts what happens at each step (metrics). */
   onStep?(step: string, outcome: 'shown' | 'passed' | 'failed'): void;
@@ -60,7 +60,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   const provider = () => opts.provider();
   const router = new Router({ prefix: '/interaction' });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
-  router.use(parseForm, csrf.issue);
+  router.use(parseForm);
 
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);

@@ -36,9 +36,11 @@ export function recoveryCodesOf(html: string): string[] {
 }
 
 export interface SignInResult {
-  /** The redirect back to the portal (code and state, or an error). */
+  /** The redirect back to the portal (code and state, or an error); empty when it landed on a pharmid page. */
   callback: string;
   steps: string[];
+  /** The pharmid page the sign-in ended on, when the portal is pharmid's own (account, admin). */
+  page?: Response;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function driveSignIn(
   for (let i = 0; i < 12; i += 1) {
     if (res.status >= 300 && res.status < 400) return { callback: res.headers.location!, steps };
     const step = stepOf(res.text);
+    if (!step && res.status === 200 && !browser.visited.at(-1)?.startsWith('/interaction/')) return { callback: '', steps, page: res };
     if (!step) throw new Error(`no sign-in form on the page (status ${res.status}): ${res.text.slice(0, 300)}`);
     steps.push(step);
     const action = formAction(res.text, '/interaction/')!;

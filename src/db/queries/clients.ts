@@ -59,3 +59,14 @@ export async function resealClientSecret(db: Db, clientId: string, from: string,
   );
   return rowCount === 1;
 }
+
+export async function upsertBuiltInClient(db: Db, c: Omit<ClientRow, 'disabled_at' | 'created_at'>): Promise<ClientRow> {
+  const { rows } = await db.query<ClientRow>(
+    `INSERT INTO clients (client_id, name, metadata, secret_sealed, first_party, require_mfa)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (client_id) DO UPDATE SET metadata = EXCLUDED.metadata, name = EXCLUDED.name
+     RETURNING ${columns}`,
+    [c.client_id, c.name, JSON.stringify(c.metadata), c.secret_sealed, c.first_party, c.require_mfa],
+  );
+  return rows[0]!;
+}

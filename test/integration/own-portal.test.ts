@@ -1,0 +1,57 @@
+import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import { Browser, formAction } from '../helpers/browser.js';
+import { makePerson } from '../helpers/factories.js';
+import { driveSignIn } from '../helpers/sign-in.js';
+import { resetMfa } from '../../src/domain/users.js';
+import { safeReturnTo } from '../../src/http/own-portal.js';
+
+let p: TestPharmid;
+beforeAll(async () => { p = await startTestPharmid(); });
+afterAll(() => p.stop());
+
+/** Opens a pharmid page, signing in through pharmid's own portal when asked; returns the page. */
+async function openSignedIn(browser: Browser, path: string, person: Parameters<typeof driveSignIn>[2]) {
+  const first = await browser.agent.get(path).redirects(0);
+  expect(first.status).toBe(302);
+  const { page, steps } = await driveSignIn(browser, first.headers.location!, person, p.clock);
+  return { page: page!, steps };
+}
+
+test('the account page signs people in through pharmid itself, with password and code, and back to the page', async () => {
+  const person = await makePerson(p.deps);
+  const browser = new Browser(p.url);
+  const { page, steps } = await openSignedIn(browser, '/account', person);
+  expect(steps).toEqual(['password', 'enrol', 'recovery-codes']);
+  expect(page.status).toBe(200);
+  expect(page.text).toContain(person.email);
+  // Signed in now: the page opens directly.
+  expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
+});
+
+test('an administrative reset ends the page session too', async () => {
+  const person = await makePerson(p.deps);
+  const browser = new Browser(p.url);
+  await openSignedIn(browser, '/account', person);
+  await resetMfa(p.deps, { kind: 'cli' }, person.email);
+  expect((await browser.agent.get('/account').redirects(0)).status).toBe(302);
+});
+
+test('signing out ends the page session and pharmid sign-in session', async () => {
+  const person = await makePerson(p.deps);
+  const browser = new Browser(p.url);
+  const { page } = await openSignedIn(browser, '/account', person);
+  const out = await browser.submit(formAction(page.text, '/portal/sign-out')!, {});
+  // pharmid asks to confirm signing out of everything.
+  const confirm = await browser.submit(formAction(out.text, '/session/end')!, {});
+  expect(confirm.status).toBeLessThan(400);
+  expect((await browser.agent.get('/account').redirects(0)).status).toBe(302);
+  const again = await browser.open((await browser.agent.get('/account').redirects(0)).headers.location!);
+  expect(again.text).toContain('name="password"');
+});
+
+test('the sign-in callback never redirects off pharmid', () => {
+  expect(safeReturnTo('/account?x=1')).toBe('/account?x=1');
+  for (const bad of ['//evil.example/x', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)', '/a b']) {
+    expect(safeReturnTo(bad)).toBe('/account');
+  }
+});
