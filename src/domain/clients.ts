@@ -13,6 +13,9 @@ export interface ClientInput {
   firstParty?: boolean;
   public?: boolean;
   requireMfa?: boolean;
+  /** For private_key_jwt: the portal's public keys, by URL or inline (a JWK Set). */
+  jwksUri?: string;
+  jwks?: { keys: Record<string, unknown>[] };
 }
 
 export interface RegisteredClient {
@@ -25,6 +28,7 @@ export interface RegisteredClient {
   first_party: boolean;
   public: boolean;
   require_mfa: boolean;
+  token_endpoint_auth_method: string;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -59,6 +63,7 @@ function present(row: ClientRow, secret?: string): RegisteredClient {
     first_party: row.first_party,
     public: m.token_endpoint_auth_method === 'none',
     require_mfa: row.require_mfa,
+    token_endpoint_auth_method: m.token_endpoint_auth_method,
   };
 }
 
@@ -71,8 +76,13 @@ export async function registerClient(deps: Deps, actor: Actor, input: ClientInpu
   const postLogout = (input.postLogoutRedirectUris ?? []).map((u) => checkUri(u, 'post_logout_redirect_uri', production));
   const backchannel = input.backchannelLogoutUri ? checkUri(input.backchannelLogoutUri, 'backchannel_logout_uri', production) : undefined;
   const isPublic = input.public ?? false;
+  const keyAuth = Boolean(input.jwksUri || input.jwks);
+  if (isPublic && keyAuth) throw new InvalidInput('A public portal has no keys: give either --public or a JWKS', 'jwks');
+  if (input.jwks && (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)) throw new InvalidInput('jwks must be a JWK Set with keys', 'jwks');
+  const jwksUri = input.jwksUri ? checkUri(input.jwksUri, 'jwks_uri', production) : undefined;
   const clientId = randomBytes(12).toString('base64url');
-  const secret = isPublic ? undefined : randomBytes(32).toString('base64url');
+  const secret = isPublic || keyAuth ? undefined : randomBytes(32).toString('base64url');
+  const authMethod = isPublic ? 'none' : keyAuth ? 'private_key_jwt' : 'client_secret_basic';
   const metadata = {
     client_name: name,
     redirect_uris: redirectUris,
@@ -80,7 +90,9 @@ export async function registerClient(deps: Deps, actor: Actor, input: ClientInpu
     ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
+    token_endpoint_auth_method: authMethod,
+    ...(jwksUri ? { jwks_uri: jwksUri } : {}),
+    ...(input.jwks ? { jwks: input.jwks } : {}),
   };
   const row = await clients.insertClient(deps.db, {
     client_id: clientId,
