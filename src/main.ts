@@ -49,6 +49,9 @@ async function main() {
     log.info('stopped');
     process.exit(0);
   };
+  // The embedded Postgres package stops its engine on these signals at once; pharmid stops it itself,
+  // after the requests in flight have finished.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -55,7 +55,13 @@ export async function runCli(argv: string[], out = process.stdout, err = process
     return fail((e as Error).message, 2);
   }
 
-  const { pool, embedded } = await openDatabase(config);
+  let opened: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    opened = await openDatabase(config);
+  } catch (e) {
+    return fail(`cannot reach the database: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const { pool, embedded } = opened;
   const store = new MemoryStore();
   try {
     const applied = await migrate(pool);

@@ -77,7 +77,15 @@ export async function startEmbeddedDatabase(dataDir: string, onLog: (line: strin
     onLog: (m) => onLog(String(m).trim()),
     onError: (e) => onLog(String(e)),
   });
-  if (!existsSync(join(clusterDir, 'PG_VERSION'))) await engine.initialise();
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    await engine.initialise().catch((err: Error) => {
+      if (/Permission denied/.test(err.message)) {
+        throw new Error(`the embedded Postgres runs as the "postgres" user and cannot reach ${clusterDir}: `
+          + 'make every folder on that path traversable (chmod o+x), set PHARMID_DATA_DIR elsewhere, or set DATABASE_URL');
+      }
+      throw err;
+    });
+  }
   await engine.start();
   await engine.createDatabase(DATABASE).catch((err: Error) => {
     if (!/already exists/.test(err.message)) throw err;
