@@ -94,10 +94,10 @@ test('the enrolment page shows the Base32 key in fours, the otpauth URI (issuer,
   expect(uri.searchParams.get('period')).toBe('30');
 
   const img = /<img[^>]*data-otpauth="[^"]+"[^>]*>/.exec(page.text)![0];
-  const src = /\ssrc="(data:image\/png;base64,[A-Za-z0-9+/=]+)"/.exec(img)?.[1];
+  const src = /\ssrc="(data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+)"/.exec(img)?.[1];
   expect(src).toBeDefined();
-  const png = Buffer.from(src!.split(',')[1]!, 'base64');
-  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const svg = Buffer.from(src!.split(',')[1]!, 'base64').toString();
+  expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<path[\s\S]*<\/svg>\s*$/);
 
   // The account name and issuer are beside the key, for people typing it in.
   const text = textOf(page.text);
