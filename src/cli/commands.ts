@@ -118,10 +118,10 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'client add',
-    usage: 'client add --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party] [--public]',
+    usage: 'client add --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party] [--public] [--require-mfa]',
     options: {
       name: {}, 'redirect-uri': { many: true }, 'post-logout-redirect-uri': { many: true }, 'backchannel-logout-uri': {},
-      'first-party': { switch: true }, public: { switch: true },
+      'first-party': { switch: true }, public: { switch: true }, 'require-mfa': { switch: true },
     },
     async run(deps, actor, f) {
       const c = await registerClient(deps, actor, {
@@ -131,6 +131,7 @@ export const COMMANDS: Command[] = [
         backchannelLogoutUri: opt(f, 'backchannel-logout-uri'),
         firstParty: f['first-party'] === true,
         public: f.public === true,
+        requireMfa: f['require-mfa'] === true,
       });
       return { ...c };
     },

@@ -4,7 +4,10 @@ import { PharmidError } from '../domain/errors.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase, buildDeps } from '../backends.js';
 import { MemoryStore } from '../store/memory-store.js';
-import { COMMANDS, UsageError, type Command, type Flags } from './commands.js';
+import { COMMANDS as CORE, UsageError, type Command, type Flags } from './commands.js';
+import { ROLLOUT_COMMANDS } from './rollout-commands.js';
+
+const COMMANDS: Command[] = [...CORE, ...ROLLOUT_COMMANDS];
 
 const HELP = [
   'usage: pharmid <group> <verb> [--flags] [--json]',
@@ -38,7 +41,7 @@ export async function runCli(argv: string[], out = process.stdout, err = process
     return group ? 0 : 2;
   }
   const isMigrate = group === 'migrate';
-  const command = COMMANDS.find((c) => c.name === `${group} ${verb}`);
+  const command = COMMANDS.find((c) => c.name === `${group} ${verb}`) ?? COMMANDS.find((c) => c.name === group);
   if (!isMigrate && !command) return fail(`unknown command "${[group, verb].filter(Boolean).join(' ')}"; try: pharmid help`, 2);
 
   let config;
@@ -50,7 +53,8 @@ export async function runCli(argv: string[], out = process.stdout, err = process
   }
   let flags: Flags;
   try {
-    flags = isMigrate ? parseArgs({ args: argv.slice(1), options: { json: { type: 'boolean' } }, strict: true }).values : parse(command!, rest);
+    flags = isMigrate ? parseArgs({ args: argv.slice(1), options: { json: { type: 'boolean' } }, strict: true }).values
+      : parse(command!, command!.name.includes(' ') ? rest : argv.slice(1));
   } catch (e) {
     return fail((e as Error).message, 2);
   }

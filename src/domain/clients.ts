@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as clients from '../db/queries/clients.js';
 import type { ClientRow } from '../db/queries/clients.js';
-import { InvalidInput, NotFound } from './errors.js';
+import { Conflict, InvalidInput, NotFound } from './errors.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
 
@@ -67,7 +67,18 @@ function present(row: ClientRow, secret?: string): RegisteredClient {
   };
 }
 
-export async function registerClient(deps: Deps, actor: Actor, input: ClientInput): Promise<RegisteredClient> {
+/**
+ * A random client_id that starts with a letter or digit: one starting with "-"
+ * (one base64url id in 64) is read as a flag by `pharmid client remove --client-id ID`.
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
+export async function registerClient(deps: Deps, actor: Actor, input: ClientInput, context: { ip?: string } = {}): Promise<RegisteredClient> {
   const production = deps.settings.env === 'production';
   const name = input.name.trim();
   if (name.length < 1 || name.length > 200) throw new InvalidInput('Enter a portal name of 1 to 200 characters', 'name');
@@ -80,7 +91,7 @@ export async function registerClient(deps: Deps, actor: Actor, input: ClientInpu
   if (isPublic && keyAuth) throw new InvalidInput('A public portal has no keys: give either --public or a JWKS', 'jwks');
   if (input.jwks && (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)) throw new InvalidInput('jwks must be a JWK Set with keys', 'jwks');
   const jwksUri = input.jwksUri ? checkUri(input.jwksUri, 'jwks_uri', production) : undefined;
-  const clientId = randomBytes(12).toString('base64url');
+  const clientId = newClientId();
   const secret = isPublic || keyAuth ? undefined : randomBytes(32).toString('base64url');
   const authMethod = isPublic ? 'none' : keyAuth ? 'private_key_jwt' : 'client_secret_basic';
   const metadata = {
@@ -100,9 +111,9 @@ export async function registerClient(deps: Deps, actor: Actor, input: ClientInpu
     metadata,
     secret_sealed: secret ? deps.sealer.seal(secret) : null,
     first_party: input.firstParty ?? false,
-    require_mfa: input.requireMfa ?? true,
+    require_mfa: input.requireMfa ?? false,
   });
-  await audit(deps.db, actor, { action: 'client.add', outcome: 'success', details: { client_id: clientId, name } });
+  await audit(deps.db, actor, { action: 'client.add', outcome: 'success', ip: context.ip, details: { client_id: clientId, name } });
   return present(row, secret);
 }
 
@@ -157,4 +168,41 @@ export async function ensureOwnPortal(deps: Deps, issuer: string): Promise<strin
     require_mfa: true,
   });
   return deps.sealer.open(row.secret_sealed!);
+}
+
+/** A portal as the admin console lists it: whether it is disabled, and when it was registered. */
+export interface PortalListing extends RegisteredClient { disabled: boolean; created_at: Date; built_in: boolean }
+
+export async function listPortals(deps: Deps): Promise<PortalListing[]> {
+  return (await clients.listClients(deps.db)).map((r) => ({
+    ...present(r), disabled: r.disabled_at !== null, created_at: r.created_at, built_in: r.client_id === OWN_PORTAL_ID,
+  }));
+}
+
+async function requireChangeablePortal(deps: Deps, clientId: string): Promise<ClientRow> {
+  const row = typeof clientId === 'string' && clientId.length <= 100 ? await clients.findClient(deps.db, clientId) : undefined;
+  if (!row) throw new NotFound(`No portal has client_id ${String(clientId).slice(0, 100)}`);
+  // Every process holds pharmid's own portal secret from its start: it is changed only by restarting.
+  if (row.client_id === OWN_PORTAL_ID) throw new Conflict('pharmid\'s own portal (the account and admin pages) cannot be changed here');
+  return row;
+}
+
+/** A new secret for a portal, shown once; the old one stops working at once. */
+export async function rotateClientSecret(deps: Deps, actor: Actor, clientId: string, context: { ip?: string } = {}): Promise<RegisteredClient> {
+  const row = await requireChangeablePortal(deps, clientId);
+  const secret = randomBytes(32).toString('base64url');
+  if (!(await clients.replaceClientSecret(deps.db, row.client_id, deps.sealer.seal(secret)))) {
+    throw new Conflict(`${row.name} has no client secret (it is public or signs with its own keys)`);
+  }
+  await audit(deps.db, actor, { action: 'client.rotate-secret', outcome: 'success', ip: context.ip, details: { client_id: row.client_id, name: row.name } });
+  return present(row, secret);
+}
+
+/** A disabled portal cannot start sign-ins, exchange codes, refresh, or have its tokens accepted. */
+export async function setPortalDisabled(deps: Deps, actor: Actor, clientId: string, disabled: boolean, context: { ip?: string } = {}): Promise<void> {
+  const row = await requireChangeablePortal(deps, clientId);
+  if (!(await clients.setClientDisabled(deps.db, row.client_id, disabled))) {
+    throw new Conflict(`${row.name} is already ${disabled ? 'disabled' : 'enabled'}`);
+  }
+  await audit(deps.db, actor, { action: disabled ? 'client.disable' : 'client.enable', outcome: 'success', ip: context.ip, details: { client_id: row.client_id, name: row.name } });
 }

@@ -1,4 +1,5 @@
 import type { Deps } from './deps.js';
+import type { MfaRequirement } from './rollout.js';
 
 /**
  * Where one sign-in has got to, kept in the store for the life of its
@@ -14,6 +15,10 @@ export interface FlowState {
   /** Methods passed so far, RFC 8176 names. */
   amr: string[];
   hasAuthenticator?: boolean;
+  /** What the rollout policy asks of this sign-in (known once the password is checked). */
+  requirement?: MfaRequirement;
+  /** The person put enrolment off (allowed only while the policy lets them). */
+  enrolmentSkipped?: boolean;
   /** The second factor is done. */
   mfa?: boolean;
   /** A recovery code was used: a new authenticator must be enrolled. */

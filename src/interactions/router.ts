@@ -9,6 +9,7 @@ import { hasAuthenticator } from '../domain/authenticators.js';
 import { endFlow, loadFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
 import { audit } from '../domain/audit.js';
 import { dueStep, reachableStep } from './flow.js';
+import { portalDemandsMfa } from '../domain/rollout.js';
 import { finishInteraction } from './finish.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
 
@@ -49,6 +50,8 @@ async function initialState(deps: Deps, i: Interaction): Promise<FlowState> {
         email: user.email,
         amr: session.amr ?? ['pwd'],
         hasAuthenticator: await hasAuthenticator(deps, user.id),
+        // A step-up: the portal or the policy requires the second factor this session lacks.
+        ...(stepUp ? { requirement: { state: 'enforced', required: true, offered: false, canSkip: false } } : {}),
       });
     }
   }
@@ -78,6 +81,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
         scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
         loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined,
         missingScopes: details.missingOIDCScope ?? [],
+        mfaDemanded: portalDemandsMfa((client as unknown as Record<string, unknown> | undefined)?.['urn:pharmid:require_mfa'], interaction.params.acr_values),
       },
     };
     const ttl = Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));

@@ -15,7 +15,7 @@ export interface StepContext {
   /** The URL a step's form posts to, or a step's page. */
   url(step: string): string;
   /** What the request asked for: client name, scopes, login hint. */
-  request: { clientName: string; scopes: string[]; loginHint?: string; missingScopes: string[] };
+  request: { clientName: string; scopes: string[]; loginHint?: string; missingScopes: string[]; mfaDemanded: boolean };
   ip: string;
 }
 

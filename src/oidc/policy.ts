@@ -1,13 +1,14 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { listSites, lastSiteChoice } from '../domain/accounts.js';
 import type { Deps } from '../domain/deps.js';
+import { mfaRequirement, portalDemandsMfa } from '../domain/rollout.js';
 
 const { Check, Prompt, base } = interactionPolicy;
 
 /**
  * oidc-provider's prompts, plus pharmid's:
  *  - login also when the session's account is gone (disabled, or reset after the sign-in);
- *  - login also when the session lacks a second factor (step-up: only the code is asked);
+ *  - login also when a password-only session meets a portal or policy that requires MFA (step-up: only the code is asked);
  *  - select_site when a person with several sites asks for the `sites` scope
  *    and has not chosen one for this portal (requestable: `prompt=select_site`).
  */
@@ -20,11 +21,16 @@ export function buildPolicy(deps: Deps) {
     const { session, account } = ctx.oidc;
     return session?.accountId && !account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
-  login.checks.add(new Check('mfa_required', 'a second factor is required', (ctx: KoaContextWithOIDC) => {
-    const { session, result } = ctx.oidc;
-    if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT;
-    // MFA is required of every session; a password-only session must step up.
-    return session.acr !== 'mfa' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+  login.checks.add(new Check('mfa_required', 'a second factor is required', async (ctx: KoaContextWithOIDC) => {
+    const { session, client, params } = ctx.oidc;
+    if (!session?.accountId || session.acr === 'mfa' || !client) return Check.NO_NEED_TO_PROMPT;
+    // A password-only session (a rollout grace period) steps up when the portal or the policy now requires MFA.
+    const requirement = await mfaRequirement(deps, {
+      userId: session.accountId,
+      clientId: client.clientId,
+      demandedByPortal: portalDemandsMfa((client as unknown as Record<string, unknown>)['urn:pharmid:require_mfa'], params?.acr_values),
+    });
+    return requirement.required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
   policy.add(new Prompt(

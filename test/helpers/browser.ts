@@ -18,7 +18,7 @@ export function formAction(html: string, containing = ''): string | undefined {
  * redirects within pharmid and stops at the first one that leaves it (the
  * portal's redirect URI), or at a page.
  */
-/** The hidden inputs of the form with this action (the CSRF token, for one), as a browser would send them. */
+/** The hidden inputs of the first form with this action (the CSRF token, for one), as a browser would send them. */
 export function hiddenFields(html: string, action: string): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const form of html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
@@ -28,6 +28,8 @@ export function hiddenFields(html: string, action: string): Record<string, strin
       const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
       if (name) fields[unescapeHtml(name)] = unescapeHtml(value);
     }
+    // The first form with this action is the one submitted (a second one, like "set it up later", is another button).
+    break;
   }
   return fields;
 }

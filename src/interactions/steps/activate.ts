@@ -1,6 +1,6 @@
 import { activate as activateAccount } from '../../domain/sign-in.js';
 import { PASSWORD_HINT } from '../../domain/passwords.js';
-import { hasAuthenticator } from '../../domain/authenticators.js';
+import { passwordPassed } from '../password-passed.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 
@@ -30,12 +30,6 @@ export const activate: Step = {
     if (!code.trim()) throw new InvalidInput('Enter the activation code you were given', 'activation_code');
     if (!newPassword) throw new InvalidInput('Choose a password', 'new_password');
     const user = await activateAccount(c.deps, email, code, newPassword, c.ip);
-    return {
-      ...c.state,
-      userId: user.id,
-      email: user.email,
-      amr: ['pwd'],
-      hasAuthenticator: await hasAuthenticator(c.deps, user.id),
-    };
+    return passwordPassed(c, user);
   },
 };

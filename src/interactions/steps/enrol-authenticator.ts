@@ -1,13 +1,30 @@
 import { beginEnrolment, confirmEnrolment, viewEnrolment } from '../../domain/authenticators.js';
 import { sealCodes } from '../../domain/sign-in-flows.js';
+import { skipEnrolment } from '../../domain/rollout.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { FlowState } from '../../domain/sign-in-flows.js';
 import type { Step, StepContext } from '../step.js';
 
-/** Due when the person has no authenticator, or has just used a recovery code instead of theirs. */
+/**
+ * Due when the person has no authenticator and the rollout policy requires or
+ * offers one, or has just used a recovery code instead of theirs.
+ */
 function due(s: FlowState): boolean {
   if (s.prompt !== 'login' || !s.userId) return false;
-  return s.mfa ? s.replaceAuthenticator === true : !s.hasAuthenticator;
+  if (s.mfa) return s.replaceAuthenticator === true;
+  if (s.hasAuthenticator || s.enrolmentSkipped) return false;
+  const r = s.requirement;
+  return !r || r.required || r.offered;
+}
+
+/** Whether this page may offer "set it up later", and what to say about the date. */
+function skipOffer(s: FlowState) {
+  const r = s.requirement;
+  if (s.mfa || !r?.canSkip) return undefined;
+  return {
+    enforceOn: r.enforceOn ? new Date(r.enforceOn).toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'Europe/London' }) : undefined,
+    skipsLeft: r.state === 'grace' ? r.skipsLeft : undefined,
+  };
 }
 
 /** The pending secret for this sign-in, made on first view and kept until confirmed. */
@@ -39,11 +56,16 @@ export const enrolAuthenticator: Step = {
         accountName: view.accountName,
         digits: c.deps.settings.totp.digits,
         period: c.deps.settings.totp.period,
+        skip: skipOffer(c.state),
         errors,
       },
     };
   },
   async submit(c, form) {
+    if (form.skip === 'yes') {
+      await skipEnrolment(c.deps, c.state.userId!, c.state.mfa ? { ...c.state.requirement!, canSkip: false } : c.state.requirement!, c.ip);
+      return { ...c.state, enrolmentSkipped: true, pendingCredentialId: undefined };
+    }
     const code = (form.code ?? '').trim();
     if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
     if (!c.state.pendingCredentialId) throw new InvalidInput('Scan the QR code, then enter the code your app shows', 'code');

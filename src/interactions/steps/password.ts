@@ -1,5 +1,5 @@
 import { checkPassword } from '../../domain/sign-in.js';
-import { hasAuthenticator } from '../../domain/authenticators.js';
+import { passwordPassed } from '../password-passed.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 
@@ -27,12 +27,6 @@ export const password: Step = {
     if (!secret) throw new InvalidInput('Enter your password', 'password');
     const result = await checkPassword(c.deps, email, secret, c.ip);
     if (!result.ok) throw new Rejected(WRONG, 'password');
-    return {
-      ...c.state,
-      userId: result.user.id,
-      email: result.user.email,
-      amr: ['pwd'],
-      hasAuthenticator: await hasAuthenticator(c.deps, result.user.id),
-    };
+    return passwordPassed(c, result.user);
   },
 };

@@ -1,0 +1,61 @@
+import { listPolicies, setRolloutPolicy } from '../domain/rollout.js';
+import { readiness, type SiteReadiness } from '../domain/readiness.js';
+import type { RolloutScope } from '../db/queries/rollout-policies.js';
+import { UsageError, type Command } from './commands.js';
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export const ROLLOUT_COMMANDS: Command[] = [
+  {
+    name: 'rollout set',
+    usage: 'rollout set --scope global|site|client [--site CODE] [--client-id ID] --state off|announced|grace|enforced [--enforce-on YYYY-MM-DD] [--max-skips N]',
+    options: { scope: {}, site: {}, 'client-id': {}, state: {}, 'enforce-on': {}, 'max-skips': {} },
+    async run(deps, actor, f) {
+      const scope = text(f.scope);
+      if (!scope) throw new UsageError('--scope is required');
+      if (!text(f.state)) throw new UsageError('--state is required');
+      const maxSkips = text(f['max-skips']);
+      if (maxSkips !== undefined && !/^\d+$/.test(maxSkips)) throw new UsageError('--max-skips takes a whole number');
+      const p = await setRolloutPolicy(deps, actor, {
+        scope: scope as RolloutScope, site: text(f.site), clientId: text(f['client-id']), state: text(f.state)!,
+        enforceOn: text(f['enforce-on']), maxSkips: maxSkips === undefined ? undefined : Number(maxSkips),
+      });
+      return { id: p.id, scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
+    },
+    say: (r) => `rollout policy (${r.scope}) is now ${r.state}${r.enforce_on ? `, enforced from ${String(r.enforce_on).slice(0, 10)}` : ''}`,
+  },
+  {
+    name: 'rollout list',
+    usage: 'rollout list',
+    options: {},
+    async run(deps) {
+      const rows = await listPolicies(deps);
+      return {
+        policies: rows.map((p) => ({
+          scope: p.scope, site: p.ods_code, client_id: p.client_id, portal: p.client_name, state: p.state,
+          enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips,
+        })),
+      };
+    },
+    say: (r) => {
+      const list = r.policies as { scope: string; site: string | null; portal: string | null; state: string; enforce_on: string | null }[];
+      if (!list.length) return 'no rollout policies: MFA is enforced everywhere';
+      return list.map((p) => `${p.scope}${p.site ? ` ${p.site}` : ''}${p.portal ? ` ${p.portal}` : ''}: ${p.state}${p.enforce_on ? ` until ${p.enforce_on.slice(0, 10)}` : ''}`).join('\n');
+    },
+  },
+  {
+    name: 'readiness',
+    usage: 'readiness [--site CODE ...]',
+    options: { site: { many: true } },
+    async run(deps, _actor, f) {
+      const sites = Array.isArray(f.site) ? f.site : text(f.site) ? [text(f.site)!] : undefined;
+      return { sites: await readiness(deps, sites) };
+    },
+    say: (r) => (r.sites as SiteReadiness[]).map((s) => [
+      `${s.ods} ${s.name}: ${s.ready} of ${s.people} ready`,
+      ...s.notReady.map((p) => `  ${p.email} (${p.name}): ${p.reasons.join(', ')}`),
+    ].join('\n')).join('\n') || 'no sites',
+  },
+];

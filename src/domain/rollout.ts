@@ -1,0 +1,115 @@
+import * as policies from '../db/queries/rollout-policies.js';
+import type { RolloutPolicyRow, RolloutScope, RolloutState } from '../db/queries/rollout-policies.js';
+import * as clients from '../db/queries/clients.js';
+import { InvalidInput, NotFound, Conflict } from './errors.js';
+import { requireSite } from './sites.js';
+import { audit, type Actor } from './audit.js';
+import type { Deps } from './deps.js';
+
+export type { RolloutState };
+export const ROLLOUT_STATES: readonly RolloutState[] = ['off', 'announced', 'grace', 'enforced'];
+const STRICTNESS: Record<RolloutState, number> = { off: 0, announced: 1, grace: 2, enforced: 3 };
+
+/**
+ * What one sign-in must do about the second factor, for one person at one
+ * portal, now. With no policy MFA is enforced; a policy (global, per site,
+ * per portal — the most specific winning) may relax it for a while:
+ *  - off: no second factor asked of people without an authenticator;
+ *  - announced: enrolment offered at sign-in, may be put off, the date shown;
+ *  - grace: enrolment offered at every sign-in, put off at most max_skips times, then not;
+ *  - enforced (also announced/grace once the date has come): required.
+ * People who have an authenticator always use it.
+ */
+export interface MfaRequirement {
+  state: RolloutState;
+  required: boolean;
+  /** Enrolment is offered though not required. */
+  offered: boolean;
+  canSkip: boolean;
+  enforceOn?: string;
+  skipsLeft?: number;
+  policyId?: string;
+  maxSkips?: number;
+}
+
+/** The policy that speaks for this person at this portal: the portal's, else their sites' strictest, else global. */
+function governing(rows: RolloutPolicyRow[]): RolloutPolicyRow | undefined {
+  const client = rows.find((r) => r.scope === 'client');
+  if (client) return client;
+  const sites = rows.filter((r) => r.scope === 'site').sort((a, b) => STRICTNESS[b.state] - STRICTNESS[a.state]);
+  return sites[0] ?? rows.find((r) => r.scope === 'global');
+}
+
+export async function mfaRequirement(
+  deps: Deps, who: { userId: string; clientId: string; demandedByPortal: boolean },
+): Promise<MfaRequirement> {
+  if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false };
+  const policy = governing(await policies.listPoliciesFor(deps.db, who.userId, who.clientId));
+  if (!policy) return { state: 'enforced', required: true, offered: false, canSkip: false };
+  const due = policy.enforce_on !== null && policy.enforce_on.getTime() <= deps.now().getTime();
+  const state: RolloutState = (policy.state === 'announced' || policy.state === 'grace') && due ? 'enforced' : policy.state;
+  const base = { state, policyId: policy.id, enforceOn: policy.enforce_on?.toISOString(), maxSkips: policy.max_skips };
+  if (state === 'enforced') return { ...base, required: true, offered: false, canSkip: false };
+  if (state === 'off') return { ...base, required: false, offered: false, canSkip: false };
+  if (state === 'announced') return { ...base, required: false, offered: true, canSkip: true };
+  const skipsLeft = Math.max(0, policy.max_skips - (await policies.countSkips(deps.db, who.userId, policy.id)));
+  // Grace with no skips left: enrolment is offered with no way past it at the next sign-in
+  // (a session that put it off for the last time is not cut short).
+  return { ...base, required: false, offered: true, canSkip: skipsLeft > 0, skipsLeft };
+}
+
+/** The person puts enrolment off; in grace each time counts, once past the limit it is refused. */
+export async function skipEnrolment(deps: Deps, userId: string, req: MfaRequirement, ip: string): Promise<void> {
+  if (!req.canSkip || !req.policyId) throw new InvalidInput('Set up your authenticator app now: it can no longer be put off', 'code');
+  if (req.state === 'grace') {
+    const used = await policies.addSkip(deps.db, userId, req.policyId, req.maxSkips ?? 0);
+    if (used === undefined) throw new InvalidInput('Set up your authenticator app now: it can no longer be put off', 'code');
+  }
+  await audit(deps.db, { kind: 'user', id: userId }, { action: 'mfa.enrolment-skipped', outcome: 'success', targetUser: userId, ip, details: { state: req.state } });
+}
+
+export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: string; state: string; enforceOn?: string; maxSkips?: number }
+
+/** Sets a rollout policy (audited). Dates are calendar days or ISO instants. */
+export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyInput): Promise<RolloutPolicyRow> {
+  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
+  const state = input.state as RolloutState;
+  let enforceOn: Date | undefined;
+  if (input.enforceOn) {
+    enforceOn = new Date(input.enforceOn);
+    if (Number.isNaN(enforceOn.getTime())) throw new InvalidInput('enforce-on must be a date like 2027-03-01', 'enforce_on');
+  }
+  if ((state === 'announced' || state === 'grace') && !enforceOn) {
+    throw new InvalidInput('An announced or grace policy needs the date MFA will be enforced (--enforce-on)', 'enforce_on');
+  }
+  if (input.maxSkips !== undefined && (!Number.isInteger(input.maxSkips) || input.maxSkips < 0 || input.maxSkips > 100)) {
+    throw new InvalidInput('max-skips must be a whole number from 0 to 100', 'max_skips');
+  }
+  let siteId: string | undefined;
+  if (input.scope === 'site') {
+    if (!input.site) throw new InvalidInput('A site policy needs --site', 'site');
+    siteId = (await requireSite(deps, input.site)).id;
+  } else if (input.scope === 'client') {
+    if (!input.clientId) throw new InvalidInput('A portal policy needs --client-id', 'client_id');
+    if (!(await clients.findActiveClient(deps.db, input.clientId))) throw new NotFound(`No portal has client_id ${input.clientId}`);
+  } else if (input.scope !== 'global') {
+    throw new Conflict('scope must be global, site or client');
+  }
+  const row = await policies.upsertRolloutPolicy(deps.db, {
+    scope: input.scope, siteId, clientId: input.clientId, state, enforceOn, maxSkips: input.maxSkips,
+  });
+  await audit(deps.db, actor, {
+    action: 'rollout.set', outcome: 'success', siteId,
+    details: { scope: input.scope, client_id: input.clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips },
+  });
+  return row;
+}
+
+export function listPolicies(deps: Deps) {
+  return policies.listRolloutPolicies(deps.db);
+}
+
+/** A portal demands MFA by being registered to, or by asking for acr_values=mfa. */
+export function portalDemandsMfa(requireMfaFlag: unknown, acrValues: unknown): boolean {
+  return requireMfaFlag === true || String(acrValues ?? '').split(' ').includes('mfa');
+}

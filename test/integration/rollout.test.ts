@@ -1,0 +1,176 @@
+import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import { Browser, formAction } from '../helpers/browser.js';
+import { Portal } from '../helpers/portal.js';
+import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
+import { signInTo, stepOf, type Person } from '../helpers/sign-in.js';
+import { setRolloutPolicy } from '../../src/domain/rollout.js';
+import { readiness } from '../../src/domain/readiness.js';
+import { createUser, disableUser } from '../../src/domain/users.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { totpCode } from '../helpers/sign-in.js';
+import { Secret } from 'otpauth';
+
+const cli = { kind: 'cli' } as const;
+const DAY = 24 * 3600 * 1000;
+let p: TestPharmid;
+let portal: Portal;
+
+beforeAll(async () => {
+  p = await startTestPharmid();
+  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+});
+afterAll(() => p.stop());
+
+function inDays(days: number): string {
+  return new Date(p.clock.now().getTime() + days * DAY).toISOString();
+}
+
+/** Password in; returns the page that follows (enrolment, code, or the redirect to the portal). */
+async function afterPassword(person: Person, which = portal, params: Record<string, string> = {}) {
+  const browser = new Browser(p.url);
+  const req = await which.authorizationRequest(params);
+  const page = await browser.open(req.url);
+  const res = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: person.password });
+  return { browser, req, res };
+}
+
+async function skip(browser: Browser, page: string) {
+  return browser.submit(formAction(page, '/interaction/')!, { skip: 'yes' });
+}
+
+test('with no policy MFA is enforced: enrolment cannot be put off', async () => {
+  const person = await makePerson(p.deps);
+  const { res } = await afterPassword(person);
+  expect(stepOf(res.text)).toBe('enrol');
+  expect(res.text).not.toContain('Set it up later');
+});
+
+test('announced for a site: enrolment is offered with the date and may be put off; the portal gets acr=pwd', async () => {
+  const site = await makeSite(p.deps, 'Announced Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'announced', enforceOn: inDays(30) });
+  const person = await makePerson(p.deps, { site: site.ods_code });
+  const { browser, req, res } = await afterPassword(person);
+  expect(stepOf(res.text)).toBe('enrol');
+  expect(res.text).toContain('Set it up later');
+  expect(res.text).toMatch(/From <strong>\d+ \w+ \d{4}<\/strong>/);
+  const done = await skip(browser, res.text);
+  expect(done.status).toBe(303);
+  const tokens = await portal.exchange(done.headers.location!, req);
+  expect(tokens.claims()).toMatchObject({ acr: 'pwd', amr: ['pwd'] });
+
+  // Someone at the same site who has an authenticator always uses it.
+  const enrolled = await makePerson(p.deps, { site: site.ods_code });
+  await signInTo(portal, new Browser(p.url), enrolled, p.clock, {}, {});
+  p.clock.advance(30);
+  const again = await afterPassword(enrolled);
+  expect(stepOf(again.res.text)).toBe('otp');
+});
+
+test('a portal that demands MFA never gets a password-only session, even while a policy is relaxed', async () => {
+  const site = await makeSite(p.deps, 'Relaxed Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'announced', enforceOn: inDays(30) });
+  const strict = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmRefer', requireMfa: true }));
+  for (const [which, params] of [[strict, {}], [portal, { acr_values: 'mfa' }]] as const) {
+    const person = await makePerson(p.deps, { site: site.ods_code });
+    const { res } = await afterPassword(person, which, params);
+    expect(stepOf(res.text)).toBe('enrol');
+    expect(res.text).not.toContain('Set it up later');
+  }
+});
+
+test('step-up: a password-only session meets a portal that demands MFA and is asked for the second factor only', async () => {
+  const site = await makeSite(p.deps, 'Step-up Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'grace', enforceOn: inDays(14), maxSkips: 3 });
+  const person = await makePerson(p.deps, { site: site.ods_code });
+  const { browser, res } = await afterPassword(person);
+  expect((await skip(browser, res.text)).status).toBe(303);
+
+  const strict = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'Outcomes4Health', requireMfa: true }));
+  const result = await signInTo(strict, browser, person, p.clock);
+  expect(result.steps).toEqual(['enrol', 'recovery-codes']);
+  expect(result.claims).toMatchObject({ acr: 'mfa', amr: ['pwd', 'otp', 'mfa'] });
+});
+
+test('grace: enrolment can be put off a set number of times, then it is required', async () => {
+  const site = await makeSite(p.deps, 'Grace Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'grace', enforceOn: inDays(14), maxSkips: 2 });
+  const person = await makePerson(p.deps, { site: site.ods_code });
+  for (const left of [2, 1]) {
+    const { browser, res } = await afterPassword(person);
+    expect(res.text).toContain(`put it off ${left} more time`);
+    expect((await skip(browser, res.text)).status).toBe(303);
+  }
+  const { browser, res } = await afterPassword(person);
+  expect(stepOf(res.text)).toBe('enrol');
+  expect(res.text).not.toContain('Set it up later');
+  // A hand-made skip is refused too, and nothing reaches the portal.
+  const forced = await skip(browser, res.text);
+  expect(forced.status).toBe(400);
+  expect(stepOf(forced.text)).toBe('enrol');
+});
+
+test('on the enforcement date announced and grace become enforced', async () => {
+  const site = await makeSite(p.deps, 'Dated Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'announced', enforceOn: inDays(7) });
+  const person = await makePerson(p.deps, { site: site.ods_code });
+  expect((await afterPassword(person)).res.text).toContain('Set it up later');
+  const saved = p.clock.offsetMs;
+  p.clock.advance(8 * 24 * 3600);
+  try {
+    const { res } = await afterPassword(person);
+    expect(stepOf(res.text)).toBe('enrol');
+    expect(res.text).not.toContain('Set it up later');
+  } finally {
+    p.clock.offsetMs = saved + 60_000;
+  }
+});
+
+test('off for a portal: no second factor is asked of people without one, while the site policy holds elsewhere', async () => {
+  const site = await makeSite(p.deps, 'Mixed Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'enforced' });
+  const lenient = await makeClient(p.deps, { name: 'Legacy portal' });
+  await setRolloutPolicy(p.deps, cli, { scope: 'client', clientId: lenient.client_id, state: 'off' });
+  const person = await makePerson(p.deps, { site: site.ods_code });
+  const lenientPortal = await Portal.connect(p.config.issuer, lenient);
+  const { res, req } = await afterPassword(person, lenientPortal);
+  expect(res.status).toBe(303);
+  expect((await lenientPortal.exchange(res.headers.location!, req)).claims()).toMatchObject({ acr: 'pwd' });
+  expect(stepOf((await afterPassword(person)).res.text)).toBe('enrol');
+});
+
+test('a policy needs a date when announced or in grace, and a real state', async () => {
+  await expect(setRolloutPolicy(p.deps, cli, { scope: 'global', state: 'announced' })).rejects.toThrow(/date/);
+  await expect(setRolloutPolicy(p.deps, cli, { scope: 'global', state: 'sometimes' })).rejects.toThrow(/state must be/);
+  await expect(setRolloutPolicy(p.deps, cli, { scope: 'site', site: 'ZZZ999', state: 'off' })).rejects.toThrow(/No site/);
+});
+
+test('readiness: who is not ready at a site, and why', async () => {
+  const site = await makeSite(p.deps, 'Readiness Pharmacy');
+  const ods = site.ods_code;
+  const ready = await makePerson(p.deps, { site: ods, name: 'Ready Person' });
+  const noCodes = await makePerson(p.deps, { site: ods, name: 'No Codes Left' });
+  for (const person of [ready, noCodes]) {
+    const credential = await beginEnrolment(p.deps, person.id);
+    const { rows } = await p.deps.db.query('SELECT secret_sealed FROM totp_credentials WHERE id = $1', [credential]);
+    const secret = p.deps.sealer.open(rows[0].secret_sealed);
+    await confirmEnrolment(p.deps, person.id, credential, totpCode(Secret.fromBase32(secret).base32, p.clock.now()));
+  }
+  await p.deps.db.query('UPDATE recovery_codes SET used_at = now() WHERE user_id = $1', [noCodes.id]);
+  await makePerson(p.deps, { site: ods, activate: true, name: 'Not Activated' });
+  await makePerson(p.deps, { site: ods, name: 'Not Enrolled' });
+  await createUser(p.deps, cli, { email: `pharmacy.${ods.toLowerCase()}@example.nhs.uk`, name: 'Shared Login', site: ods, password: 'a long shared phrase here' });
+  const gone = await makePerson(p.deps, { site: ods, name: 'Left Last Year' });
+  await disableUser(p.deps, cli, gone.email);
+
+  const [report] = await readiness(p.deps, [ods]);
+  expect(report).toMatchObject({ ods, people: 5, ready: 1 });
+  expect(report!.counts).toEqual({ 'shared-or-generic': 1, 'not-activated': 1, 'not-enrolled': 3, 'no-recovery-codes': 1, disabled: 1 });
+  const byName = Object.fromEntries(report!.notReady.map((n) => [n.name, n.reasons]));
+  expect(byName).toEqual({
+    'No Codes Left': ['no-recovery-codes'],
+    'Not Activated': ['not-activated', 'not-enrolled'],
+    'Not Enrolled': ['not-enrolled'],
+    'Shared Login': ['shared-or-generic', 'not-enrolled'],
+  });
+});
+
