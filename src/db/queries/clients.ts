@@ -70,3 +70,28 @@ export async function upsertBuiltInClient(db: Db, c: Omit<ClientRow, 'disabled_a
   );
   return rows[0]!;
 }
+
+export async function findClient(db: Db, clientId: string): Promise<ClientRow | undefined> {
+  const { rows } = await db.query<ClientRow>(`SELECT ${columns} FROM clients WHERE client_id = $1`, [clientId]);
+  return rows[0];
+}
+
+/** Replaces a portal's secret; false when it has none to replace (public or key-authenticated) or is unknown. */
+export async function replaceClientSecret(db: Db, clientId: string, sealed: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE clients SET secret_sealed = $2 WHERE client_id = $1 AND secret_sealed IS NOT NULL',
+    [clientId, sealed],
+  );
+  return rowCount === 1;
+}
+
+/** Disables (or, with `disabled` false, re-enables) a portal; false when it already was. */
+export async function setClientDisabled(db: Db, clientId: string, disabled: boolean): Promise<boolean> {
+  const { rowCount } = await db.query(
+    disabled
+      ? 'UPDATE clients SET disabled_at = now() WHERE client_id = $1 AND disabled_at IS NULL'
+      : 'UPDATE clients SET disabled_at = NULL WHERE client_id = $1 AND disabled_at IS NOT NULL',
+    [clientId],
+  );
+  return rowCount === 1;
+}
