@@ -53,3 +53,9 @@ export function splitName(name: string): { given_name: string; family_name: stri
   if (parts.length === 1) return { given_name: parts[0]!, family_name: '' };
   return { given_name: parts.slice(0, -1).join(' '), family_name: parts.at(-1)! };
 }
+
+/** Who can help this person at their sites: the site administrators, by name. */
+export async function helpersFor(deps: Deps, userId: string): Promise<{ name: string; email: string; site: string }[]> {
+  const rows = await memberships.listSiteAdminsFor(deps.db, userId);
+  return rows.map((r) => ({ name: r.name, email: r.email, site: r.site_name }));
+}

@@ -42,17 +42,30 @@ export async function viewEnrolment(deps: Deps, userId: string, email: string, c
   };
 }
 
+/** Why a code was or was not accepted: each gets its own advice. */
+export type CodeVerdict = 'ok' | 'wrong' | 'used' | 'clock';
+
+/** Steps either side that still count as "your device clock is off", not "wrong code". */
+const CLOCK_DRIFT_WINDOW = 10;
+
 /**
  * Accepts the code if it is right for this secret and its time step is later
  * than any step this person used before. The step is claimed in the store
  * with one atomic compare-and-raise, so a code works once, even when two
- * requests race on two processes.
+ * requests race on two processes. A code from a step just outside the window
+ * means the device clock is off.
  */
-async function acceptCode(deps: Deps, userId: string, secret: string, code: string): Promise<boolean> {
+async function judgeCode(deps: Deps, userId: string, secret: string, code: string): Promise<CodeVerdict> {
   const s = deps.settings.totp;
-  const step = matchStep(totpFor(secret, 'x', s), code, deps.now().getTime(), s.window);
-  if (step === undefined) return false;
-  return deps.store.raiseTo(`totp:last-step:${userId}`, step, s.period * (2 * s.window + 2));
+  const totp = totpFor(secret, 'x', s);
+  const now = deps.now().getTime();
+  const step = matchStep(totp, code, now, s.window);
+  if (step === undefined) return matchStep(totp, code, now, CLOCK_DRIFT_WINDOW) === undefined ? 'wrong' : 'clock';
+  return (await deps.store.raiseTo(`totp:last-step:${userId}`, step, s.period * (2 * s.window + 2))) ? 'ok' : 'used';
+}
+
+async function acceptCode(deps: Deps, userId: string, secret: string, code: string): Promise<boolean> {
+  return (await judgeCode(deps, userId, secret, code)) === 'ok';
 }
 
 /**
@@ -77,11 +90,16 @@ export async function confirmEnrolment(deps: Deps, userId: string, credentialId:
 }
 
 /** Checks an authenticator code at sign-in, under the second-factor brute-force limits. */
-export async function verifyTotp(deps: Deps, userId: string, code: string, ip: string): Promise<boolean> {
+export async function checkTotp(deps: Deps, userId: string, code: string, ip: string): Promise<CodeVerdict> {
   const attempt: Attempt = { kind: 'second-factor', account: userId, userId, ip };
   await assertMayTry(deps, attempt);
   const row = await totpCredentials.findConfirmedTotp(deps.db, userId);
-  const ok = row ? await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code) : false;
-  await (ok ? recordSuccess : recordFailure)(deps, attempt);
-  return ok;
+  const verdict = row ? await judgeCode(deps, userId, deps.sealer.open(row.secret_sealed), code) : 'wrong';
+  await (verdict === 'ok' ? recordSuccess : recordFailure)(deps, attempt);
+  return verdict;
+}
+
+/** The same check, as a yes or no. */
+export async function verifyTotp(deps: Deps, userId: string, code: string, ip: string): Promise<boolean> {
+  return (await checkTotp(deps, userId, code, ip)) === 'ok';
 }

@@ -2,6 +2,7 @@ import type { FlowState } from '../domain/sign-in-flows.js';
 import type { Step } from './step.js';
 import { password } from './steps/password.js';
 import { activate } from './steps/activate.js';
+import { sharedLogin } from './steps/shared-login.js';
 import { enrolAuthenticator } from './steps/enrol-authenticator.js';
 import { showRecoveryCodes } from './steps/show-recovery-codes.js';
 import { otp } from './steps/otp.js';
@@ -16,6 +17,7 @@ import { consent } from './steps/consent.js';
 export const STEPS: readonly Step[] = [
   password,
   activate,
+  sharedLogin,
   enrolAuthenticator,
   showRecoveryCodes,
   otp,
@@ -28,9 +30,9 @@ export function dueStep(state: FlowState): Step | undefined {
   return STEPS.find((s) => s.applies(state));
 }
 
-/** A step a link may open now: the one due, or an offered alternative. */
+/** A step a link may open now: the first one due (no jumping ahead past it), or an offered alternative. */
 export function reachableStep(state: FlowState, name: string): Step | undefined {
   const step = STEPS.find((s) => s.name === name);
   if (!step) return undefined;
-  return step.applies(state) || step.offered?.(state) ? step : undefined;
+  return step === dueStep(state) || step.offered?.(state) ? step : undefined;
 }

@@ -27,3 +27,65 @@ export async function listMembershipsOfUser(db: Db, userId: string): Promise<Mem
   );
   return rows;
 }
+
+export async function findMembershipRole(db: Db, userId: string, siteId: string): Promise<SiteRole | undefined> {
+  const { rows } = await db.query<{ role: SiteRole }>('SELECT role FROM memberships WHERE user_id = $1 AND site_id = $2', [userId, siteId]);
+  return rows[0]?.role;
+}
+
+/** Changes the role of an existing membership; false when there is none. */
+export async function updateMembershipRole(db: Db, userId: string, siteId: string, role: SiteRole): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE memberships SET role = $3 WHERE user_id = $1 AND site_id = $2', [userId, siteId, role]);
+  return rowCount === 1;
+}
+
+export async function deleteMembership(db: Db, userId: string, siteId: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM memberships WHERE user_id = $1 AND site_id = $2', [userId, siteId]);
+  return rowCount === 1;
+}
+
+export async function countMembershipsOfUser(db: Db, userId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM memberships WHERE user_id = $1', [userId]);
+  return rows[0]!.n;
+}
+
+/** What an administrator sees of each person at a site. */
+export interface SitePersonRow {
+  id: string;
+  email: string;
+  name: string;
+  status: 'invited' | 'active' | 'disabled';
+  role: SiteRole;
+  enrolled: boolean;
+  locked: boolean;
+  last_sign_in_at: Date | null;
+  total: number;
+}
+
+export async function listPeopleOfSite(db: Db, siteId: string, limit: number, offset: number): Promise<SitePersonRow[]> {
+  const { rows } = await db.query<SitePersonRow>(
+    `SELECT u.id, u.email, u.name, u.status, m.role, u.last_sign_in_at, (u.locked_at IS NOT NULL) AS locked,
+            EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS enrolled,
+            count(*) OVER ()::int AS total
+       FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE m.site_id = $1
+      ORDER BY u.name, u.email LIMIT $2 OFFSET $3`,
+    [siteId, limit, offset],
+  );
+  return rows;
+}
+
+/** The site administrators of every site this person works at (whom to ask for help). */
+export async function listSiteAdminsFor(db: Db, userId: string): Promise<{ name: string; email: string; site_name: string }[]> {
+  const { rows } = await db.query<{ name: string; email: string; site_name: string }>(
+    `SELECT DISTINCT u.name, u.email, s.name AS site_name
+       FROM memberships mine
+       JOIN memberships admin ON admin.site_id = mine.site_id AND admin.role = 'site-admin' AND admin.user_id <> mine.user_id
+       JOIN users u ON u.id = admin.user_id AND u.status = 'active'
+       JOIN sites s ON s.id = mine.site_id
+      WHERE mine.user_id = $1
+      ORDER BY s.name, u.name`,
+    [userId],
+  );
+  return rows;
+}

@@ -1,9 +1,18 @@
-import { verifyTotp } from '../../domain/authenticators.js';
+import { checkTotp, type CodeVerdict } from '../../domain/authenticators.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 
 export const otpDue = (s: FlowState) => s.prompt === 'login' && !!s.userId && !s.mfa && s.hasAuthenticator === true;
+
+/** What to tell the person about a code that did not work. */
+function advice(verdict: Exclude<CodeVerdict, 'ok'>, issuer: string, email: string): string {
+  switch (verdict) {
+    case 'used': return 'That code has been used already. Wait for your app to show a new code, then enter it.';
+    case 'clock': return 'That code is from a different time: the clock on your phone or computer may be wrong. Set its date and time to update automatically, then enter a new code.';
+    default: return `The code is not right. Check you are reading the entry labelled ${issuer} (${email}) in your app, and enter the code it shows now.`;
+  }
+}
 
 export const otp: Step = {
   name: 'otp',
@@ -25,12 +34,8 @@ export const otp: Step = {
     const code = (form.code ?? '').replace(/\s+/g, '');
     if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
     if (!/^\d{6}$/.test(code)) throw new InvalidInput('The code is 6 digits, like 123456', 'code');
-    if (!(await verifyTotp(c.deps, c.state.userId!, code, c.ip))) {
-      throw new Rejected(
-        `The code is not right, or was used already. Use the entry labelled ${c.deps.settings.totp.issuer} (${c.state.email}) and wait for a new code.`,
-        'code',
-      );
-    }
+    const verdict = await checkTotp(c.deps, c.state.userId!, code, c.ip);
+    if (verdict !== 'ok') throw new Rejected(advice(verdict, c.deps.settings.totp.issuer, c.state.email!), 'code');
     return { ...c.state, amr: [...new Set([...c.state.amr, 'otp', 'mfa'])], mfa: true };
   },
 };

@@ -1,4 +1,5 @@
 import { useRecoveryCode } from '../../domain/recovery-codes.js';
+import { helpersFor } from '../../domain/accounts.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 import { otpDue } from './otp.js';
@@ -9,7 +10,10 @@ export const recoveryCode: Step = {
   applies: () => false,
   offered: otpDue,
   async render(c, { errors }) {
-    return { template: 'recovery', model: { title: 'Use a recovery code', action: c.url('recovery'), otpUrl: c.url('otp'), errors } };
+    return {
+      template: 'recovery',
+      model: { title: 'Use a recovery code', action: c.url('recovery'), otpUrl: c.url('otp'), helpers: await helpersFor(c.deps, c.state.userId!), errors },
+    };
   },
   async submit(c, form) {
     const code = (form.recovery_code ?? '').trim();
