@@ -17,6 +17,11 @@ export const defaults = {
   ttl: {
     /** Absolute lifetime of a pharmid sign-in session. */
     session: 12 * 3600,
+    /**
+     * A session nobody has used for this long ends (a computer left signed in).
+     * Use is any pharmid page or portal sign-in, and any refresh of a portal's tokens.
+     */
+    sessionIdle: 2 * 3600,
     interaction: 3600,
     authorizationCode: 60,
     accessToken: 15 * 60,
@@ -27,6 +32,15 @@ export const defaults = {
   secureCookies: false,
   /** How often a process looks for rotated signing keys. */
   keysRefresh: 60,
+  /** MFA rollout notices: a reminder this many days before enforcement; each process looks this often. */
+  notices: { reminderDays: 7, interval: 300, from: 'pharmid <no-reply@pharmid.localhost>' },
+  /**
+   * Back-channel logout delivery to each portal: tries, each with a timeout,
+   * waiting `backoffMs`, then twice that, between them. The person's sign-out
+   * waits for delivery, so the worst case (a portal that hangs) is bounded:
+   * attempts × timeout plus the waits (about 7 s with these).
+   */
+  backchannelLogout: { attempts: 3, timeoutMs: 2000, backoffMs: 250 },
   /** Brute-force protection. Per-address limits count failures only, never successful sign-ins. */
   throttle: {
     /** Wrong passwords for one email before delays start; each further one doubles the delay. */

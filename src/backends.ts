@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { Config } from './config.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
 import type { Logger } from './log.js';
 import { createPool, type Pool } from './db/pool.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
@@ -55,4 +57,9 @@ export function buildDeps(config: Config, pool: Pool, store: KeyValueStore, now:
     },
     now,
   };
+}
+
+/** Where notices go: SMTP, or the outbox folder in the data directory. */
+export function buildMailer(config: Config): Mailer {
+  return createMailer({ smtpUrl: config.smtpUrl, from: config.notices.from, outboxDir: join(config.dataDir, 'outbox') });
 }

@@ -26,10 +26,17 @@ const envSchema = z.object({
   ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).optional(),
   TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').optional(),
   SESSION_TTL: z.coerce.number().int().min(60).optional(),
+  SESSION_IDLE_TTL: z.coerce.number().int().min(1).optional(),
+  BACKCHANNEL_LOGOUT_ATTEMPTS: z.coerce.number().int().min(1).max(10).optional(),
+  BACKCHANNEL_LOGOUT_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).optional(),
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(60).optional(),
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).optional(),
   INTERACTION_TTL: z.coerce.number().int().min(1).optional(),
   KEYS_REFRESH_SECONDS: z.coerce.number().int().min(1).optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  MAIL_FROM: z.string().min(3).max(200).optional(),
+  NOTICE_REMINDER_DAYS: z.coerce.number().int().min(1).max(90).optional(),
+  NOTICES_INTERVAL_SECONDS: z.coerce.number().int().min(1).optional(),
   PHARMID_PREVIOUS_SECRET_KEYS: z.string().optional(),
   OTP_MAX_FAILURES: z.coerce.number().int().min(1).max(100).optional(),
   OTP_LOCK_SECONDS: z.coerce.number().int().min(1).optional(),
@@ -63,6 +70,10 @@ export interface Config {
   ttl: Settings['ttl'];
   throttle: Settings['throttle'];
   keysRefresh: number;
+  /** SMTP when set; otherwise notices are written to an outbox folder in the data directory. */
+  smtpUrl?: string;
+  notices: Settings['notices'];
+  backchannelLogout: Settings['backchannelLogout'];
 }
 
 function merge(base: Settings, over: object): Settings {
@@ -150,6 +161,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     recoveryCodes: s.recoveryCodes,
     activationCodeTtl: s.activationCodeTtl,
     keysRefresh: e.KEYS_REFRESH_SECONDS ?? s.keysRefresh,
+    smtpUrl: e.SMTP_URL,
+    notices: {
+      reminderDays: e.NOTICE_REMINDER_DAYS ?? s.notices.reminderDays,
+      interval: e.NOTICES_INTERVAL_SECONDS ?? s.notices.interval,
+      from: e.MAIL_FROM ?? s.notices.from,
+    },
+    backchannelLogout: {
+      ...s.backchannelLogout,
+      attempts: e.BACKCHANNEL_LOGOUT_ATTEMPTS ?? s.backchannelLogout.attempts,
+      timeoutMs: e.BACKCHANNEL_LOGOUT_TIMEOUT_MS ?? s.backchannelLogout.timeoutMs,
+    },
     throttle: {
       ...s.throttle,
       secondFactorFailures: e.OTP_MAX_FAILURES ?? s.throttle.secondFactorFailures,
@@ -161,6 +183,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     ttl: {
       ...s.ttl,
       session: e.SESSION_TTL ?? s.ttl.session,
+      sessionIdle: e.SESSION_IDLE_TTL ?? s.ttl.sessionIdle,
       refreshToken: e.REFRESH_TOKEN_TTL ?? s.ttl.refreshToken,
       grant: Math.max(s.ttl.grant, e.REFRESH_TOKEN_TTL ?? 0),
       accessToken: e.ACCESS_TOKEN_TTL ?? s.ttl.accessToken,

@@ -11,7 +11,8 @@ import { accountPages } from './account/routes.js';
 
 /** Page areas for signed-in people, each in its own folder. */
 const PAGE_AREAS: PageRoutes[] = [accountPages];
-import { buildDeps, openBackends, type Backends } from './backends.js';
+import { buildDeps, buildMailer, openBackends, type Backends } from './backends.js';
+import { sendDueNotices } from './domain/notices.js';
 
 export interface Running {
   server: Server;
@@ -46,6 +47,14 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
   };
   const timer = setInterval(() => { refreshKeys().catch(() => {}); }, config.keysRefresh * 1000);
   timer.unref();
+  // MFA rollout notices: every process looks; a claim in Postgres makes each go once.
+  const mailer = buildMailer(config);
+  const noticeTimer = setInterval(() => {
+    sendDueNotices(deps, mailer, { reminderDays: config.notices.reminderDays, issuer: config.issuer })
+      .then((n) => { if (n) log.info({ notices: n, via: mailer.kind }, 'rollout notices sent'); })
+      .catch((err: Error) => log.warn({ err: { message: err.message } }, 'rollout notices could not be sent'));
+  }, config.notices.interval * 1000);
+  noticeTimer.unref();
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -61,6 +70,7 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
     refreshKeys,
     async close() {
       clearInterval(timer);
+      clearInterval(noticeTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

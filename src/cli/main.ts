@@ -2,12 +2,18 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config.js';
 import { PharmidError } from '../domain/errors.js';
 import { migrate } from '../db/migrate.js';
-import { openDatabase, buildDeps } from '../backends.js';
+import { openDatabase, buildDeps, buildMailer } from '../backends.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { COMMANDS as CORE, UsageError, type Command, type Flags } from './commands.js';
-import { ROLLOUT_COMMANDS } from './rollout-commands.js';
+import { rolloutCommands } from './rollout-commands.js';
+import type { Config } from '../config.js';
 
-const COMMANDS: Command[] = [...CORE, ...ROLLOUT_COMMANDS];
+/** The configuration of this run, once read (commands that mail need it). */
+let loaded: Readonly<Config> | undefined;
+const COMMANDS: Command[] = [
+  ...CORE,
+  ...rolloutCommands(() => ({ mailer: buildMailer(loaded!), reminderDays: loaded!.notices.reminderDays, issuer: loaded!.issuer })),
+];
 
 const HELP = [
   'usage: pharmid <group> <verb> [--flags] [--json]',
@@ -18,11 +24,15 @@ const HELP = [
 
 function parse(command: Command, args: string[]): Flags {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { json: { type: 'boolean' } };
+  // A command that lists `_` in its options takes positional arguments (a file), given to it as `_`.
+  const positional = '_' in command.options;
   for (const [name, o] of Object.entries(command.options)) {
+    if (name === '_') continue;
     options[name] = o.switch ? { type: 'boolean' } : { type: 'string', multiple: o.many === true };
   }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: positional });
+    return (positional ? { ...values, _: positionals } : values) as Flags;
   } catch (err) {
     throw new UsageError(`${(err as Error).message.split('\n')[0]} (usage: pharmid ${command.usage})`);
   }
@@ -47,6 +57,7 @@ export async function runCli(argv: string[], out = process.stdout, err = process
   let config;
   try {
     config = loadConfig();
+    loaded = config;
   } catch (e) {
     if (e instanceof ConfigError) return fail(e.message.replace(/\n\s*/g, ' '), 2);
     throw e;

@@ -1,5 +1,7 @@
 import { listPolicies, setRolloutPolicy } from '../domain/rollout.js';
 import { readiness, type SiteReadiness } from '../domain/readiness.js';
+import { sendDueNotices } from '../domain/notices.js';
+import type { Mailer } from '../mail/mailer.js';
 import type { RolloutScope } from '../db/queries/rollout-policies.js';
 import { UsageError, type Command } from './commands.js';
 
@@ -7,7 +9,21 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export const ROLLOUT_COMMANDS: Command[] = [
+/** The rollout commands; `notices send` needs the deployment's mailer and issuer. */
+export function rolloutCommands(mailing: () => { mailer: Mailer; reminderDays: number; issuer: string }): Command[] {
+  return [...ROLLOUT_COMMANDS, {
+    name: 'notices send',
+    usage: 'notices send   (sends the rollout notices now due; every server also does this on a timer)',
+    options: {},
+    async run(deps) {
+      const { mailer, ...opts } = mailing();
+      return { sent: await sendDueNotices(deps, mailer, opts), via: mailer.kind };
+    },
+    say: (r) => `${r.sent} notices sent (${r.via})`,
+  }];
+}
+
+const ROLLOUT_COMMANDS: Command[] = [
   {
     name: 'rollout set',
     usage: 'rollout set --scope global|site|client [--site CODE] [--client-id ID] --state off|announced|grace|enforced [--enforce-on YYYY-MM-DD] [--max-skips N]',
