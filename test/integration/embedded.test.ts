@@ -8,14 +8,15 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { freePort, TestClock } from '../helpers/pharmid.js';
 import { Portal } from '../helpers/portal.js';
 import { Browser } from '../helpers/browser.js';
 import { signInTo, type Person } from '../helpers/sign-in.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
 
 interface LogLine { level: number; msg: string; [key: string]: unknown }

@@ -68,7 +68,8 @@ test('secrets rekey: every sealed secret moves to the new key while both keys ar
 
     const counts = await rekeySecrets(after.deps, cli);
     expect(counts.totp_secrets).toBe(1);
-    expect(counts.client_secrets).toBe(1);
+    // The portal registered above, and pharmid's own portal (account and admin pages).
+    expect(counts.client_secrets).toBe(2);
     expect(counts.signing_keys).toBeGreaterThanOrEqual(2);
     const { rows } = await after.deps.db.query<{ sealed: string }>(
       `SELECT secret_sealed AS sealed FROM totp_credentials UNION ALL SELECT secret_sealed FROM clients

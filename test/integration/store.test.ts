@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/store/redis-store.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { StoreAdapter } from '../../src/store/oidc-adapter.js';
+import type { KeyValueStore } from '../../src/store/key-value-store.js';
+import { TEST_REDIS_URL } from '../helpers/backends.js';
+
+/** A Redis key prefix of this file's own, swept afterwards. */
+const prefix = `pharmid-test:store:${process.pid}:${randomBytes(4).toString('hex')}:`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+afterAll(async () => {
+  const redis = new Redis(TEST_REDIS_URL);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+const implementations: [string, () => Promise<KeyValueStore>][] = [
+  ['RedisStore', () => new RedisStore(TEST_REDIS_URL, prefix).connect()],
+  ['MemoryStore', async () => new MemoryStore()],
+];
+
+describe.each(implementations)('%s', (kind, open) => {
+  let store: KeyValueStore;
+  /** A key of this test's own. */
+  const k = (name: string) => `${name}:${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => { store = await open(); });
+  afterAll(async () => { await store.close(); });
+
+  test('kind and ping', async () => {
+    expect(store.kind).toBe(kind === 'RedisStore' ? 'redis' : 'memory');
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  test('set and get; a missing key is null', async () => {
+    const key = k('plain');
+    expect(await store.get(key)).toBeNull();
+    await store.set(key, 'value one');
+    expect(await store.get(key)).toBe('value one');
+    await store.set(key, 'value two');
+    expect(await store.get(key)).toBe('value two');
+  });
+
+  test('getMany keeps order and gives null for missing keys', async () => {
+    const [a, b, c] = [k('a'), k('b'), k('c')];
+    await store.set(a, '1');
+    await store.set(c, '3');
+    expect(await store.getMany([a, b, c])).toEqual(['1', null, '3']);
+    expect(await store.getMany([])).toEqual([]);
+  });
+
+
+  test('TTLs: values, sets, raised counters, claimed records and adapter records expire; one wait for all', async () => {
+    const short = k('ttl');
+    const lasting = k('no-ttl');
+    const longer = k('ttl-long');
+    await store.set(short, 'gone soon', 1);
+    await store.set(lasting, 'stays');
+    await store.set(longer, 'stays a while', 60);
+    expect(await store.get(short)).toBe('gone soon');
+
+    // A set lives as long as its longest TTL: a shorter later TTL does not cut it short.
+    const set = k('set-ttl');
+    await store.addToSet(set, 'long', 60);
+    await store.addToSet(set, 'short', 1);
+    const brief = k('set-brief');
+    await store.addToSet(brief, 'a', 1);
+
+    const raised = k('raise-ttl');
+    expect(await store.raiseTo(raised, 7, 1)).toBe(true);
+
+    // Claiming a field keeps the record's TTL.
+    const claimed = k('json-ttl');
+    await store.set(claimed, JSON.stringify({ jti: 'abc' }), 1);
+    expect(await store.claimJsonField(claimed, 'consumed', 1)).toBe(true);
+
+    const interactions = new StoreAdapter('Interaction', store);
+    const interaction = k('int');
+    await interactions.upsert(interaction, { iat: 1, uid: k('uid') }, 1);
+    expect(await interactions.find(interaction)).toBeDefined();
+
+    // A long-lived refresh token keeps its grant index alive after a short-lived access token joins it.
+    const grantId = k('grant');
+    const refresh = new StoreAdapter('RefreshToken', store);
+    const rt = k('r');
+    await refresh.upsert(rt, { grantId }, 60);
+    await new StoreAdapter('AccessToken', store).upsert(k('a'), { grantId }, 1);
+
+    await sleep(1_100);
+
+    expect(await store.getMany([short, lasting, longer])).toEqual([null, 'stays', 'stays a while']);
+    expect((await store.members(set)).sort()).toEqual(['long', 'short']);
+    expect(await store.members(brief)).toEqual([]);
+    expect(await store.get(raised)).toBeNull();
+    expect(await store.raiseTo(raised, 7, 60)).toBe(true);
+    expect(await store.get(claimed)).toBeNull();
+    expect(await interactions.find(interaction)).toBeUndefined();
+    await refresh.revokeByGrantId(grantId);
+    expect(await refresh.find(rt)).toBeUndefined();
+  });
+
+  test('del removes one or several keys, and tolerates none', async () => {
+    const [a, b, c] = [k('a'), k('b'), k('c')];
+    await Promise.all([store.set(a, '1'), store.set(b, '2'), store.set(c, '3')]);
+    await store.del(a, b);
+    expect(await store.getMany([a, b, c])).toEqual([null, null, '3']);
+    await store.del();
+    await store.del(k('never-set'));
+    expect(await store.get(c)).toBe('3');
+  });
+
+  test('addToSet and members: members are unique; a missing set is empty', async () => {
+    const key = k('set');
+    expect(await store.members(key)).toEqual([]);
+    await store.addToSet(key, 'x', 60);
+    await store.addToSet(key, 'y', 60);
+    await store.addToSet(key, 'x', 60);
+    expect((await store.members(key)).sort()).toEqual(['x', 'y']);
+    await store.del(key);
+    expect(await store.members(key)).toEqual([]);
+  });
+
+
+  test('raiseTo stores only greater values', async () => {
+    const key = k('raise');
+    expect(await store.raiseTo(key, 5, 60)).toBe(true);
+    expect(await store.get(key)).toBe('5');
+    expect(await store.raiseTo(key, 5, 60)).toBe(false);
+    expect(await store.raiseTo(key, 4, 60)).toBe(false);
+    expect(await store.get(key)).toBe('5');
+    expect(await store.raiseTo(key, 6, 60)).toBe(true);
+    expect(await store.get(key)).toBe('6');
+  });
+
+  test('raiseTo compares numbers, not strings', async () => {
+    const key = k('raise-num');
+    expect(await store.raiseTo(key, 9, 60)).toBe(true);
+    expect(await store.raiseTo(key, 10, 60)).toBe(true);
+    expect(await store.raiseTo(key, 9, 60)).toBe(false);
+  });
+
+  test('raiseTo is atomic: 100 concurrent calls with one value, exactly one wins', async () => {
+    const key = k('raise-race');
+    const results = await Promise.all(Array.from({ length: 100 }, () => store.raiseTo(key, 56_666_667, 60)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.get(key)).toBe('56666667');
+  });
+
+
+  test('claimJsonField sets an absent field once only, keeping the rest', async () => {
+    const key = k('json');
+    await store.set(key, JSON.stringify({ jti: 'abc', grantId: 'g1' }), 60);
+    expect(await store.claimJsonField(key, 'consumed', 1_700_000_000)).toBe(true);
+    expect(await store.claimJsonField(key, 'consumed', 1_700_000_001)).toBe(false);
+    expect(JSON.parse((await store.get(key))!)).toEqual({ jti: 'abc', grantId: 'g1', consumed: 1_700_000_000 });
+  });
+
+  test('claimJsonField on a missing key claims nothing and creates nothing', async () => {
+    const key = k('json-missing');
+    expect(await store.claimJsonField(key, 'consumed', 1)).toBe(false);
+    expect(await store.get(key)).toBeNull();
+  });
+
+  test('claimJsonField under a race: exactly one of 50 wins', async () => {
+    const key = k('json-race');
+    await store.set(key, JSON.stringify({ jti: 'abc' }), 60);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.claimJsonField(key, 'consumed', 1000 + i)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+
+  describe('oidc adapter', () => {
+    const payload = (extra: Record<string, unknown> = {}) => ({ iat: 1, exp: 2, kind: 'x', ...extra });
+
+    test('upsert and find; an unknown id is undefined', async () => {
+      const adapter = new StoreAdapter('Session', store);
+      const id = k('sess');
+      expect(await adapter.find(id)).toBeUndefined();
+      await adapter.upsert(id, payload({ accountId: 'u1' }), 60);
+      expect(await adapter.find(id)).toEqual(payload({ accountId: 'u1' }));
+      await adapter.upsert(id, payload({ accountId: 'u2' }), 60);
+      expect((await adapter.find(id))!.accountId).toBe('u2');
+    });
+
+    test('records of one model are not seen by another', async () => {
+      const id = k('shared-id');
+      await new StoreAdapter('AccessToken', store).upsert(id, payload(), 60);
+      expect(await new StoreAdapter('RefreshToken', store).find(id)).toBeUndefined();
+    });
+
+
+    test('destroy removes a record', async () => {
+      const adapter = new StoreAdapter('Grant', store);
+      const id = k('grant');
+      await adapter.upsert(id, payload(), 60);
+      await adapter.destroy(id);
+      expect(await adapter.find(id)).toBeUndefined();
+    });
+
+    test('findByUid finds the session by its uid', async () => {
+      const adapter = new StoreAdapter('Session', store);
+      const id = k('sess');
+      const uid = k('uid');
+      await adapter.upsert(id, payload({ uid }), 60);
+      expect(await adapter.findByUid(uid)).toEqual(payload({ uid }));
+      expect(await adapter.findByUid(k('other-uid'))).toBeUndefined();
+    });
+
+    test('findByUserCode finds the device code by its user code', async () => {
+      const adapter = new StoreAdapter('DeviceCode', store);
+      const id = k('dc');
+      await adapter.upsert(id, payload({ userCode: 'ABCD-EFGH' }), 60);
+      expect((await adapter.findByUserCode('ABCD-EFGH'))!.userCode).toBe('ABCD-EFGH');
+    });
+
+    test('consumeOnce marks consumed once; consume after that leaves it consumed', async () => {
+      const adapter = new StoreAdapter('AuthorizationCode', store);
+      const id = k('code');
+      await adapter.upsert(id, payload({ grantId: 'g' }), 60);
+      expect((await adapter.find(id))!.consumed).toBeUndefined();
+      expect(await adapter.consumeOnce(id)).toBe(true);
+      const consumed = (await adapter.find(id))!.consumed;
+      expect(typeof consumed).toBe('number');
+      expect(Math.abs(consumed! - Date.now() / 1000)).toBeLessThan(5);
+      expect(await adapter.consumeOnce(id)).toBe(false);
+      await adapter.consume(id);
+      expect((await adapter.find(id))!.consumed).toBe(consumed);
+      expect(await adapter.consumeOnce(k('missing'))).toBe(false);
+    });
+
+    test('consumeOnce under a race: exactly one of 20 wins', async () => {
+      const adapter = new StoreAdapter('RefreshToken', store);
+      const id = k('rt');
+      await adapter.upsert(id, payload({ grantId: 'g' }), 60);
+      const wins = await Promise.all(Array.from({ length: 20 }, () => adapter.consumeOnce(id)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+    });
+
+    test('revokeByGrantId removes every token of that grant, in every model, and nothing else', async () => {
+      const grantId = k('grant');
+      const otherGrant = k('grant');
+      const codes = new StoreAdapter('AuthorizationCode', store);
+      const access = new StoreAdapter('AccessToken', store);
+      const refresh = new StoreAdapter('RefreshToken', store);
+      const [c1, a1, a2, r1, rOther] = [k('c'), k('a'), k('a'), k('r'), k('r')];
+      await codes.upsert(c1, payload({ grantId }), 60);
+      await access.upsert(a1, payload({ grantId }), 60);
+      await access.upsert(a2, payload({ grantId }), 60);
+      await refresh.upsert(r1, payload({ grantId }), 600);
+      await refresh.upsert(rOther, payload({ grantId: otherGrant }), 600);
+
+      await access.revokeByGrantId(grantId);
+
+      expect(await codes.find(c1)).toBeUndefined();
+      expect(await access.find(a1)).toBeUndefined();
+      expect(await access.find(a2)).toBeUndefined();
+      expect(await refresh.find(r1)).toBeUndefined();
+      expect(await refresh.find(rOther)).toBeDefined();
+      // The index itself is gone: a second revocation finds nothing to do.
+      expect(await store.members(`oidc:grant-index:${grantId}`)).toEqual([]);
+    });
+
+  });
+});

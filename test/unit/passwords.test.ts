@@ -1,0 +1,87 @@
+import { checkNewPassword, PASSWORD_MAX, PASSWORD_MIN, PasswordHasher } from '../../src/domain/passwords.js';
+import { InvalidInput } from '../../src/domain/errors.js';
+
+const email = 'sam.patel@example.nhs.uk';
+
+describe('checkNewPassword', () => {
+  test('the limits are 8 and 256', () => {
+    expect(PASSWORD_MIN).toBe(8);
+    expect(PASSWORD_MAX).toBe(256);
+  });
+
+  test('8 and 256 characters are accepted; 7 and 257 are not', () => {
+    const word = 'qzvkwpxm'; // eight characters no list of common passwords holds
+    expect(() => checkNewPassword(word, email)).not.toThrow();
+    expect(() => checkNewPassword(word.repeat(32), email)).not.toThrow();
+    expect(() => checkNewPassword(word.slice(0, 7), email)).toThrow(/at least 8/);
+    expect(() => checkNewPassword(`${word.repeat(32)}q`, email)).toThrow(/256 characters or fewer/);
+  });
+
+  test('common passwords are refused, whatever their length', () => {
+    for (const common of ['password', '12345678', 'iloveyou', 'qwertyuiop']) {
+      expect(() => checkNewPassword(common, email)).toThrow(/most common/);
+    }
+  });
+
+  test('control characters are refused', () => {
+    expect(() => checkNewPassword('plum orchard\nriver', email)).toThrow(/control characters/);
+    expect(() => checkNewPassword('plum\u0000orchard', email)).toThrow(/control characters/);
+  });
+
+  test('length counts characters, not UTF-16 units', () => {
+    // Eight emoji are 16 UTF-16 units but eight characters.
+    expect(() => checkNewPassword('🍑'.repeat(7), email)).toThrow(/at least 8/);
+    expect(() => checkNewPassword('🍑'.repeat(8), email)).not.toThrow();
+    expect(() => checkNewPassword('🍑'.repeat(256), email)).not.toThrow();
+  });
+
+  test('no composition rules: a lower-case passphrase is fine', () => {
+    expect(() => checkNewPassword('plum orchard river', email)).not.toThrow();
+  });
+
+  test('a password containing the email local part, in any case, is refused', () => {
+    expect(() => checkNewPassword('my-SAM.PATEL-password', email)).toThrow(/email name/);
+    expect(() => checkNewPassword('sam.patel', email)).toThrow(InvalidInput);
+  });
+
+  test('a very short local part does not forbid passwords that happen to contain it', () => {
+    expect(() => checkNewPassword('jolly good orchard', 'jo@example.nhs.uk')).not.toThrow();
+  });
+
+  test('the error names the new_password field', () => {
+    try {
+      checkNewPassword('short', email);
+      throw new Error('expected a refusal');
+    } catch (e) {
+      expect(e).toBeInstanceOf(InvalidInput);
+      expect((e as InvalidInput).field).toBe('new_password');
+    }
+  });
+});
+
+describe('PasswordHasher', () => {
+  const hasher = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1 });
+
+  test('hashes with argon2id and verifies only the right password', async () => {
+    const hash = await hasher.hash('plum orchard river');
+    expect(hash).toMatch(/^\$argon2id\$/);
+    expect(await hasher.verify(hash, 'plum orchard river')).toBe(true);
+    expect(await hasher.verify(hash, 'plum orchard rivet')).toBe(false);
+    expect(await hasher.verify('not a hash', 'x')).toBe(false);
+    expect(await hasher.verifyNothing('x')).toBe(false);
+  });
+
+  test('runs at most maxConcurrent hashes at once; the rest queue', async () => {
+    const work = [hasher.hash('a'.repeat(8)), hasher.hash('b'.repeat(8)), hasher.hash('c'.repeat(8))];
+    expect(hasher.queueDepth).toBe(2);
+    await Promise.all(work);
+    expect(hasher.queueDepth).toBe(0);
+  });
+
+  test('needsRehash when the parameters changed', async () => {
+    const hash = await hasher.hash('plum orchard river');
+    expect(hasher.needsRehash(hash)).toBe(false);
+    const stronger = new PasswordHasher({ memoryKiB: 16_384, timeCost: 2, parallelism: 1, maxConcurrent: 1 });
+    expect(stronger.needsRehash(hash)).toBe(true);
+  });
+});
