@@ -22,7 +22,8 @@ interface Settings { port: number; user: string; password: string }
 
 const DATABASE = 'pharmid';
 
-function freePort(): Promise<number> {
+/** A port nothing listens on now (for the embedded engine's first start, and for tests). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -1,20 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startPharmid, type Running } from '../../src/server.js';
 import { createTestBackends, type TestBackends } from './backends.js';
+import { freePort } from '../../src/db/embedded.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A clock the test can move; TOTP and everything else that asks `deps.now` follow it. */
 export class TestClock {
