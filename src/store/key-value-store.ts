@@ -19,6 +19,12 @@ export interface KeyValueStore {
    * was stored. One atomic operation, so two racing callers cannot both win.
    */
   raiseTo(key: string, value: number, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Writes a JSON object, keeping the entries of its map `field` that the
+   * stored object has and the new one lacks: writers racing on one record
+   * each add their own entries and none is lost. One atomic operation.
+   */
+  setMergingMap(key: string, json: string, field: string, ttlSeconds: number): Promise<void>;
   /** Sets a field of a stored JSON object only if it is absent: true when this call set it. */
   claimJsonField(key: string, field: string, value: number): Promise<boolean>;
   ping(): Promise<void>;

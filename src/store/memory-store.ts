@@ -65,6 +65,14 @@ export class MemoryStore implements KeyValueStore {
     return true;
   }
 
+  async setMergingMap(key: string, json: string, field: string, ttlSeconds: number) {
+    const next = JSON.parse(json) as Record<string, unknown>;
+    const cur = this.live(key)?.value;
+    const old = typeof cur === 'string' ? (JSON.parse(cur) as Record<string, unknown>)[field] : undefined;
+    if (old && typeof old === 'object') next[field] = { ...(old as object), ...((next[field] as object | undefined) ?? {}) };
+    this.entries.set(key, { value: JSON.stringify(next), expiresAt: this.expiry(ttlSeconds) });
+  }
+
   async claimJsonField(key: string, field: string, value: number) {
     const e = this.live(key);
     if (!e || typeof e.value !== 'string') return false;

@@ -26,7 +26,14 @@ export class StoreAdapter {
 
   async upsert(id: string, payload: OidcPayload, expiresIn: number): Promise<void> {
     const key = this.key(id);
-    await this.store.set(key, JSON.stringify(payload), expiresIn);
+    if (this.name === 'Session') {
+      // One browser reaching several portals at once (restored tabs) writes its session from
+      // several requests at once; each adds its portal's authorization and none may be lost.
+      // (Authorizations leave a session only with the whole session, at sign-out.)
+      await this.store.setMergingMap(key, JSON.stringify(payload), 'authorizations', expiresIn);
+    } else {
+      await this.store.set(key, JSON.stringify(payload), expiresIn);
+    }
     if (GRANTABLE.has(this.name) && payload.grantId) {
       await this.store.addToSet(StoreAdapter.grantKey(payload.grantId), key, expiresIn);
     }

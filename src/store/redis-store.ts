@@ -7,6 +7,21 @@ if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1`;
 
+const SET_MERGING_MAP = `
+local new = cjson.decode(ARGV[1])
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local old = cjson.decode(cur)[ARGV[2]]
+  if type(old) == 'table' then
+    if type(new[ARGV[2]]) ~= 'table' then new[ARGV[2]] = {} end
+    for k, v in pairs(old) do
+      if new[ARGV[2]][k] == nil then new[ARGV[2]][k] = v end
+    end
+  end
+end
+redis.call('SET', KEYS[1], cjson.encode(new), 'EX', ARGV[3])
+return 1`;
+
 const CLAIM_JSON_FIELD = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
@@ -38,6 +53,7 @@ export class RedisStore implements KeyValueStore {
     this.client.on('error', () => {});
     this.client.defineCommand('raiseTo', { numberOfKeys: 1, lua: RAISE_TO });
     this.client.defineCommand('claimJsonField', { numberOfKeys: 1, lua: CLAIM_JSON_FIELD });
+    this.client.defineCommand('setMergingMap', { numberOfKeys: 1, lua: SET_MERGING_MAP });
   }
 
   /** Resolves once connected (or rejects after the connect timeout). */
@@ -76,6 +92,11 @@ export class RedisStore implements KeyValueStore {
     const r = await (this.client as unknown as { raiseTo(k: string, v: number, t: number): Promise<number> })
       .raiseTo(key, value, Math.max(1, Math.ceil(ttlSeconds)));
     return r === 1;
+  }
+
+  async setMergingMap(key: string, json: string, field: string, ttlSeconds: number) {
+    await (this.client as unknown as { setMergingMap(k: string, j: string, f: string, t: number): Promise<number> })
+      .setMergingMap(key, json, field, Math.max(1, Math.ceil(ttlSeconds)));
   }
 
   async claimJsonField(key: string, field: string, value: number) {

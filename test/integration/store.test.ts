@@ -44,6 +44,23 @@ describe.each(implementations)('%s', (kind, open) => {
     expect(await store.get(key)).toBe('value two');
   });
 
+  test('setMergingMap: racing writers each keep their map entries; other fields are the last write', async () => {
+    const key = k('session');
+    await store.setMergingMap(key, JSON.stringify({ loginTs: 1, amr: ['pwd', 'otp', 'mfa'], authorizations: {} }), 'authorizations', 60);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.setMergingMap(
+      key, JSON.stringify({ loginTs: 2, amr: ['pwd', 'otp', 'mfa'], authorizations: { [`portal-${i}`]: { grantId: `g${i}`, sid: `s${i}` } } }),
+      'authorizations', 60,
+    )));
+    const stored = JSON.parse((await store.get(key))!);
+    expect(Object.keys(stored.authorizations).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `portal-${i}`).sort());
+    expect(stored.authorizations['portal-7']).toEqual({ grantId: 'g7', sid: 's7' });
+    expect(stored.loginTs).toBe(2);
+    expect(stored.amr).toEqual(['pwd', 'otp', 'mfa']);
+    // A newer entry for the same portal replaces the older one.
+    await store.setMergingMap(key, JSON.stringify({ loginTs: 3, authorizations: { 'portal-7': { grantId: 'newer' } } }), 'authorizations', 60);
+    expect(JSON.parse((await store.get(key))!).authorizations['portal-7']).toEqual({ grantId: 'newer' });
+  });
+
   test('getMany keeps order and gives null for missing keys', async () => {
     const [a, b, c] = [k('a'), k('b'), k('c')];
     await store.set(a, '1');

@@ -304,12 +304,12 @@ describe('authorization codes', () => {
 });
 
 describe('single sign-on', () => {
-  // BUG: each authorization request loads the whole session, records its
-  // portal's grant in it and saves it back. Requests that overlap (a browser
-  // restoring several portal tabs at once) overwrite each other, so every
-  // portal but the last loses its grant from the session, and oidc-provider
-  // then treats its session-bound code as "not found": invalid_grant.
-  test.failing('five portals reached at once from one signed-in browser all get their tokens', async () => {
+  // Each authorization request loads the whole session, records its portal's
+  // grant in it and saves it back. Requests that overlap (a browser restoring
+  // several portal tabs at once) would overwrite each other, and every portal
+  // but the last would find its session-bound code "not found"; the store
+  // merges the sessions' authorizations atomically instead.
+  test('five portals reached at once from one signed-in browser all get their tokens', async () => {
     const someone = await makePerson(pharmid.deps);
     const own = new Browser(pharmid.url);
     await signInTo(portal, own, someone, pharmid.clock);
