@@ -5,6 +5,7 @@ import type { Actor } from '../domain/audit.js';
 import { rekeySecrets } from '../domain/rekey.js';
 import { rotateSigningKeys } from '../domain/signing-keys.js';
 import type { Deps } from '../domain/deps.js';
+import { ADMIN_COMMANDS } from './admin-commands.js';
 
 /** Flags as parsed: a string, a list for repeatable flags, or true for switches. */
 export type Flags = Record<string, string | string[] | boolean | undefined>;
@@ -183,4 +184,5 @@ export const COMMANDS: Command[] = [
     },
     say: (r) => `re-sealed under key ${r.key_id}: ${Object.entries(r.resealed as Record<string, number>).map(([k, n]) => `${n} ${k}`).join(', ')}`,
   },
+  ...ADMIN_COMMANDS,
 ];

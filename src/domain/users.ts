@@ -11,28 +11,31 @@ import { Conflict, InvalidInput, NotFound } from './errors.js';
 import { normaliseEmail } from './email.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, randomCode } from './secrets.js';
-import { requireSite } from './sites.js';
+import { assertRoomAt, requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
 import { clearLocks } from './attempts.js';
 import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
 
+/** Where an administrative act came from, for the audit trail. */
+export interface ActContext { ip?: string; siteId?: string }
+
 export const SITE_ROLES: readonly SiteRole[] = ['member', 'site-admin'];
 
-function checkRole(role: string | undefined): SiteRole {
+export function checkRole(role: string | undefined): SiteRole {
   const r = (role ?? 'member') as SiteRole;
   if (!SITE_ROLES.includes(r)) throw new InvalidInput(`role must be one of ${SITE_ROLES.join(', ')}`, 'role');
   return r;
 }
 
-function checkName(input: string): string {
+export function checkName(input: string): string {
   const name = input.normalize('NFC').trim();
   if (name.length < 1 || name.length > 200) throw new InvalidInput('Enter a name of 1 to 200 characters', 'name');
   return name;
 }
 
 /** A new single-use activation code (replacing any earlier one), shown as XXXXX-XXXXX. */
-async function issueActivationCode(deps: Deps, db: Db, userId: string): Promise<string> {
+export async function issueActivationCode(deps: Deps, db: Db, userId: string): Promise<string> {
   const code = randomCode(10);
   await activationCodes.replaceActivationCode(db, userId, hashCode(code), deps.settings.activationCodeTtl);
   return `${code.slice(0, 5)}-${code.slice(5)}`;
@@ -54,6 +57,7 @@ export interface CreatedUser { user: UserRow; activationCode?: string }
 export async function createUser(
   deps: Deps, actor: Actor,
   input: { email: string; name: string; site: string; role?: string; password?: string },
+  context: ActContext = {},
 ): Promise<CreatedUser> {
   const { email, key } = normaliseEmail(input.email);
   const name = checkName(input.name);
@@ -62,6 +66,7 @@ export async function createUser(
   const site = await requireSite(deps, input.site);
   const hash = input.password !== undefined ? await deps.passwords.hash(input.password) : undefined;
   return withTransaction(deps.db, async (tx) => {
+    await assertRoomAt(tx, site);
     if (await users.findUserByEmailKey(tx, key)) throw new Conflict(`Someone already has the email ${email}: each person needs their own`, 'email');
     let user: UserRow;
     try {
@@ -74,63 +79,65 @@ export async function createUser(
     let activationCode: string | undefined;
     if (hash) await passwords.upsertPasswordHash(tx, user.id, hash);
     else activationCode = await issueActivationCode(deps, tx, user.id);
-    await audit(tx, actor, { action: 'user.add', outcome: 'success', targetUser: user.id, siteId: site.id, details: { role } });
+    await audit(tx, actor, { action: 'user.add', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
     return { user, activationCode };
   });
 }
 
 /** Gives an existing person another site (locums), or changes their role there. */
-export async function linkUser(deps: Deps, actor: Actor, input: { email: string; site: string; role?: string }): Promise<{ user: UserRow; site: string; role: SiteRole }> {
+export async function linkUser(deps: Deps, actor: Actor, input: { email: string; site: string; role?: string }, context: ActContext = {}): Promise<{ user: UserRow; site: string; role: SiteRole }> {
   const role = checkRole(input.role);
   const user = await requireUser(deps, input.email);
   const site = await requireSite(deps, input.site);
   await withTransaction(deps.db, async (tx) => {
+    // A new site counts against its cap; a role change at a site they already have does not.
+    if (user.status !== 'disabled' && !(await memberships.findMembershipRole(tx, user.id, site.id))) await assertRoomAt(tx, site);
     await memberships.upsertMembership(tx, user.id, site.id, role);
-    await audit(tx, actor, { action: 'user.link', outcome: 'success', targetUser: user.id, siteId: site.id, details: { role } });
+    await audit(tx, actor, { action: 'user.link', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
   });
   return { user, site: site.ods_code, role };
 }
 
 /** Removes the authenticator and recovery codes: enrolment is forced at the next sign-in. */
-export async function resetMfa(deps: Deps, actor: Actor, email: string): Promise<UserRow> {
+export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow> {
   const user = await requireUser(deps, email);
   await withTransaction(deps.db, async (tx) => {
     await totpCredentials.deleteTotpCredentials(tx, user.id);
     await recoveryCodes.deleteRecoveryCodes(tx, user.id);
     await users.revokeUserSessions(tx, user.id);
-    await audit(tx, actor, { action: 'user.reset-mfa', outcome: 'success', targetUser: user.id });
+    await audit(tx, actor, { action: 'user.reset-mfa', outcome: 'success', targetUser: user.id, ...context });
   });
   return user;
 }
 
 /** Removes the password and issues an activation code to choose a new one. */
-export async function resetPassword(deps: Deps, actor: Actor, email: string): Promise<{ user: UserRow; activationCode: string }> {
+export async function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<{ user: UserRow; activationCode: string }> {
   const user = await requireUser(deps, email);
   if (user.status === 'disabled') throw new Conflict(`${user.email} is disabled; enable them first`);
   const activationCode = await withTransaction(deps.db, async (tx) => {
     await passwords.deletePassword(tx, user.id);
     const code = await issueActivationCode(deps, tx, user.id);
     await users.revokeUserSessions(tx, user.id);
-    await audit(tx, actor, { action: 'user.reset-password', outcome: 'success', targetUser: user.id });
+    await audit(tx, actor, { action: 'user.reset-password', outcome: 'success', targetUser: user.id, ...context });
     return code;
   });
   return { user, activationCode };
 }
 
-export async function disableUser(deps: Deps, actor: Actor, email: string): Promise<UserRow> {
+export async function disableUser(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow> {
   const user = await requireUser(deps, email);
   await withTransaction(deps.db, async (tx) => {
     await users.setUserStatus(tx, user.id, 'disabled');
     await users.revokeUserSessions(tx, user.id);
-    await audit(tx, actor, { action: 'user.disable', outcome: 'success', targetUser: user.id });
+    await audit(tx, actor, { action: 'user.disable', outcome: 'success', targetUser: user.id, ...context });
   });
   return { ...user, status: 'disabled' };
 }
 
 /** Lifts every brute-force lock on a person (temporary and permanent). */
-export async function unlockUser(deps: Deps, actor: Actor, email: string): Promise<UserRow> {
+export async function unlockUser(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow> {
   const user = await requireUser(deps, email);
   await clearLocks(deps, user.id, normaliseEmail(user.email).key);
-  await audit(deps.db, actor, { action: 'user.unlock', outcome: 'success', targetUser: user.id });
+  await audit(deps.db, actor, { action: 'user.unlock', outcome: 'success', targetUser: user.id, ...context });
   return user;
 }

@@ -40,3 +40,47 @@ export async function listAuditEventsForUser(db: Db, userId: string, limit = 100
   );
   return rows;
 }
+
+export interface AuditFilter {
+  /** An action, or the start of one ('user.' matches every act on people). */
+  action?: string;
+  outcome?: AuditOutcome;
+  /** The email key of the person acted upon. */
+  targetEmailKey?: string;
+  from?: Date;
+  to?: Date;
+}
+
+/** An event with the names an administrator reads (emails, ODS code) beside the ids. */
+export interface SiteAuditRow extends AuditRow {
+  actor_email: string | null;
+  target_email: string | null;
+  site_ods: string | null;
+  total: number;
+}
+
+/**
+ * A site's trail: events about the site, and events about no site in
+ * particular (sign-ins, resets) whose person works at the site. Newest first.
+ */
+export async function listAuditEventsForSite(db: Db, siteId: string, f: AuditFilter, limit: number, offset: number): Promise<SiteAuditRow[]> {
+  const action = f.action ? `${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+  const { rows } = await db.query<SiteAuditRow>(
+    `SELECT e.id, e.occurred_at, e.actor, e.action, e.outcome, e.target_user, e.site_id, e.ip, e.details,
+            au.email AS actor_email, tu.email AS target_email, s.ods_code AS site_ods,
+            count(*) OVER ()::int AS total
+       FROM audit_events e
+       LEFT JOIN users tu ON tu.id = e.target_user
+       LEFT JOIN users au ON e.actor = 'user:' || au.id::text
+       LEFT JOIN sites s ON s.id = e.site_id
+      WHERE (e.site_id = $1 OR (e.site_id IS NULL AND e.target_user IN (SELECT user_id FROM memberships WHERE site_id = $1)))
+        AND ($2::text IS NULL OR e.action LIKE $2)
+        AND ($3::text IS NULL OR e.outcome = $3)
+        AND ($4::text IS NULL OR tu.email_key = $4)
+        AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
+        AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
+      ORDER BY e.occurred_at DESC, e.id DESC LIMIT $7 OFFSET $8`,
+    [siteId, action, f.outcome ?? null, f.targetEmailKey ?? null, f.from ?? null, f.to ?? null, limit, offset],
+  );
+  return rows;
+}

@@ -70,3 +70,44 @@ export async function clearSecondFactorFailures(db: Db, id: string): Promise<voi
 export async function unlockUser(db: Db, id: string): Promise<void> {
   await db.query('UPDATE users SET second_factor_failures = 0, locked_at = NULL WHERE id = $1', [id]);
 }
+
+/**
+ * Re-enables a disabled person: active again if they have a password, else
+ * invited. One conditional UPDATE; undefined when they were not disabled.
+ */
+export async function enableUser(db: Db, id: string): Promise<UserStatus | undefined> {
+  const { rows } = await db.query<{ status: UserStatus }>(
+    `UPDATE users u SET status = CASE WHEN EXISTS (SELECT 1 FROM passwords p WHERE p.user_id = u.id) THEN 'active' ELSE 'invited' END
+      WHERE u.id = $1 AND u.status = 'disabled' RETURNING u.status`,
+    [id],
+  );
+  return rows[0]?.status;
+}
+
+/** Disables a person; false when they already were. */
+export async function disableUser(db: Db, id: string): Promise<boolean> {
+  const { rowCount } = await db.query("UPDATE users SET status = 'disabled' WHERE id = $1 AND status <> 'disabled'", [id]);
+  return rowCount === 1;
+}
+
+export interface UserSearchRow extends UserRow { sites: string[]; total: number }
+
+/**
+ * People whose email or name contains `text` (case-insensitive), limited to
+ * members of `siteIds` (null: everyone), a page at a time.
+ */
+export async function searchUsers(db: Db, text: string, siteIds: string[] | null, limit: number, offset: number): Promise<UserSearchRow[]> {
+  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const { rows } = await db.query<UserSearchRow>(
+    `SELECT ${columns.split(', ').map((c) => `u.${c}`).join(', ')},
+            coalesce((SELECT array_agg(s.ods_code ORDER BY s.ods_code) FROM memberships m JOIN sites s ON s.id = m.site_id
+                       WHERE m.user_id = u.id), '{}') AS sites,
+            count(*) OVER ()::int AS total
+       FROM users u
+      WHERE (u.email_key LIKE $1 OR lower(u.name) LIKE $1)
+        AND ($2::uuid[] IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.site_id = ANY($2::uuid[])))
+      ORDER BY u.name, u.email LIMIT $3 OFFSET $4`,
+    [pattern, siteIds, limit, offset],
+  );
+  return rows;
+}

@@ -1,0 +1,176 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type Koa from 'koa';
+import type { PageContext } from '../http/pages.js';
+import { NotFound, PharmidError } from '../domain/errors.js';
+import {
+  addPerson, changePersonRole, disablePerson, enablePerson, linkPerson, resetPersonMfa, resetPersonPassword,
+  searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
+} from '../domain/admin-people.js';
+import { addSiteAsAdmin, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin-sites.js';
+import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
+import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin-portals.js';
+import { supportedSiteIds } from '../domain/authorization.js';
+import { bearerPerson } from './bearer.js';
+import { auditQuery, linkInput, locumInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
+import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson } from './present.js';
+
+/** Errors as JSON with the field at fault; a 401 says how to authenticate (RFC 6750). */
+const jsonErrors: Koa.Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } catch (err) {
+    if (!(err instanceof PharmidError)) throw err;
+    ctx.status = err.status;
+    if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer realm="pharmid", error="invalid_token"');
+    ctx.body = { error: err.code, error_description: err.message, ...(err.field ? { field: err.field } : {}) };
+  }
+};
+
+const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }) as unknown as Koa.Middleware;
+
+/**
+ * /api/admin: the admin console's acts as JSON, one to one, for people's
+ * scripts and tools. Bearer tokens that pharmid issued (see bearer.ts); the
+ * same domain functions, so the same authorization module, as the console.
+ *
+ *   GET    /me                                 who the token speaks for
+ *   GET    /sites  · POST /sites               sites in reach (paged) · add a site (superadmin)
+ *   GET    /sites/:ods · PATCH /sites/:ods     a site and its administrator warning · name, address, user_cap
+ *   GET    /sites/:ods/people                  people with status, role, enrolled, last sign-in (paged)
+ *   POST   /sites/:ods/people                  {email, name, role?} → 201 with activation_code (shown once)
+ *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too
+ *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
+ *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
+ *   POST   /people/:id/reset-password          → activation_code (shown once)
+ *   POST   /people/:id/{reset-mfa,unlock,disable,enable}
+ *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
+ *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
+ *   POST   /portals/:id/{rotate-secret,disable,enable}
+ *
+ * Lists take ?page= (from 1) and ?per_page= (1 to 100, 50 by default) and
+ * answer {items, page, per_page, total}. Errors: {error, error_description, field?}.
+ */
+export function adminApi({ deps, provider }: PageContext): Router {
+  const router = new Router({ prefix: '/api/admin' });
+  router.use(jsonErrors);
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  if (!provider) throw new Error('the admin API needs the provider to check its tokens');
+  router.use(bearerPerson(deps, provider));
+  router.use(json);
+  const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
+  const body = (ctx: Koa.Context) => ctx.request.body;
+  const q = (ctx: Koa.Context) => queryOf(ctx.query);
+
+  /** Who the token speaks for, and how far they reach (their sites are at GET /sites). */
+  router.get('/me', async (ctx) => {
+    const { principal: p } = req(ctx);
+    const roles = [p.superadmin && 'superadmin', p.helpdesk && 'helpdesk', p.commissionerOf.size > 0 && 'commissioner'].filter(Boolean);
+    ctx.body = { id: p.userId, org_roles: roles, every_site: supportedSiteIds(p) === null };
+  });
+
+  router.get('/sites', async (ctx) => {
+    ctx.body = pageJson(await sitesInReach(deps, req(ctx), pageOf(ctx.query)), siteJson);
+  });
+  router.post('/sites', async (ctx) => {
+    const i = parseInput(siteInput, body(ctx));
+    ctx.status = 201;
+    ctx.body = siteJson(await addSiteAsAdmin(deps, req(ctx), { ods: i.ods, name: i.name, kind: i.kind, address: i.address, userCap: i.user_cap }));
+  });
+  router.get('/sites/:ods', async (ctx) => {
+    const o = await siteOverview(deps, req(ctx), ctx.params.ods!, { perPage: 1 });
+    ctx.body = { ...siteJson(o.site), warning: o.warning ?? null };
+  });
+  router.patch('/sites/:ods', async (ctx) => {
+    const i = parseInput(siteUpdate, body(ctx));
+    ctx.body = siteJson(await updateSiteAsAdmin(deps, req(ctx), ctx.params.ods!, { name: i.name, address: i.address, userCap: i.user_cap }));
+  });
+  router.get('/sites/:ods/people', async (ctx) => {
+    const o = await siteOverview(deps, req(ctx), ctx.params.ods!, pageOf(ctx.query));
+    ctx.body = { ...pageJson(o.people, sitePersonJson), warning: o.warning ?? null };
+  });
+  router.post('/sites/:ods/people', async (ctx) => {
+    const i = parseInput(personInput, body(ctx));
+    const r = await addPerson(deps, req(ctx), ctx.params.ods!, i);
+    ctx.status = 201;
+    ctx.body = { id: r.user.id, email: r.user.email, name: r.user.name, status: r.user.status, site: r.site.ods_code, role: r.role, activation_code: r.activationCode };
+  });
+  router.post('/sites/:ods/locums', async (ctx) => {
+    const i = parseInput(locumInput, body(ctx));
+    const r = await linkPerson(deps, req(ctx), { email: i.email }, { site: ctx.params.ods!, role: i.role });
+    ctx.status = 201;
+    ctx.body = { id: r.user.id, email: r.user.email, site: r.site.ods_code, role: r.role };
+  });
+  router.get('/sites/:ods/audit', async (ctx) => {
+    ctx.body = pageJson(await siteAudit(deps, req(ctx), ctx.params.ods!, parseInput(auditQuery, q(ctx)), pageOf(ctx.query)), auditJson);
+  });
+  router.get('/sites/:ods/audit.csv', async (ctx) => {
+    const { filename, csv } = await siteAuditCsv(deps, req(ctx), ctx.params.ods!, parseInput(auditQuery, q(ctx)));
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.attachment(filename);
+    ctx.body = csv;
+  });
+
+  router.get('/people', async (ctx) => {
+    const { q: text } = parseInput(searchQuery, q(ctx));
+    ctx.body = pageJson(await searchPeople(deps, req(ctx), text ?? '', pageOf(ctx.query)), personSummaryJson);
+  });
+  router.get('/people/:id', async (ctx) => {
+    ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
+  });
+  router.post('/people/:id/reset-password', async (ctx) => {
+    const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
+    ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
+  });
+  const simple = { 'reset-mfa': resetPersonMfa, unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
+  for (const [name, act] of Object.entries(simple)) {
+    router.post(`/people/:id/${name}`, async (ctx) => {
+      const user = await act(deps, req(ctx), ctx.params.id!);
+      ctx.body = { id: user.id, email: user.email, status: user.status, done: name };
+    });
+  }
+  router.post('/people/:id/sites', async (ctx) => {
+    const i = parseInput(linkInput, body(ctx));
+    const r = await linkPerson(deps, req(ctx), { id: ctx.params.id! }, i);
+    ctx.status = 201;
+    ctx.body = { id: r.user.id, email: r.user.email, site: r.site.ods_code, role: r.role };
+  });
+  router.patch('/people/:id/sites/:ods', async (ctx) => {
+    const { role } = parseInput(roleInput, body(ctx));
+    ctx.body = { id: ctx.params.id, site: ctx.params.ods!.toUpperCase(), role: await changePersonRole(deps, req(ctx), ctx.params.id!, ctx.params.ods!, role) };
+  });
+  router.delete('/people/:id/sites/:ods', async (ctx) => {
+    await unlinkPerson(deps, req(ctx), ctx.params.id!, ctx.params.ods!);
+    ctx.status = 204;
+  });
+
+  router.get('/portals', async (ctx) => {
+    ctx.body = { items: (await portalsForAdmin(deps, req(ctx))).map(portalJson) };
+  });
+  router.post('/portals', async (ctx) => {
+    const i = parseInput(portalInput, body(ctx));
+    ctx.status = 201;
+    ctx.body = portalJson(await registerPortal(deps, req(ctx), {
+      name: i.name, redirectUris: i.redirect_uris, postLogoutRedirectUris: i.post_logout_redirect_uris,
+      backchannelLogoutUri: i.backchannel_logout_uri, firstParty: i.first_party, requireMfa: i.require_mfa,
+    }));
+  });
+  router.post('/portals/:id/rotate-secret', async (ctx) => {
+    ctx.body = portalJson(await rotatePortalSecret(deps, req(ctx), ctx.params.id!));
+  });
+  router.post('/portals/:id/disable', async (ctx) => {
+    await disablePortal(deps, req(ctx), ctx.params.id!, true);
+    ctx.body = { client_id: ctx.params.id, disabled: true };
+  });
+  router.post('/portals/:id/enable', async (ctx) => {
+    await disablePortal(deps, req(ctx), ctx.params.id!, false);
+    ctx.body = { client_id: ctx.params.id, disabled: false };
+  });
+  router.all('/{*rest}', () => {
+    throw new NotFound('No such admin API endpoint (nor method)');
+  });
+  return router;
+}

@@ -1,0 +1,163 @@
+import { withTransaction, type Db } from '../db/pool.js';
+import * as users from '../db/queries/users.js';
+import * as memberships from '../db/queries/memberships.js';
+import * as sitesQ from '../db/queries/sites.js';
+import type { SiteRow } from '../db/queries/sites.js';
+import type { SiteRole } from '../db/queries/memberships.js';
+import { authorize } from './authorization.js';
+import { InvalidInput, PharmidError } from './errors.js';
+import { normaliseEmail } from './email.js';
+import { normaliseOds } from './ods.js';
+import { checkName, checkRole, issueActivationCode } from './users.js';
+import { assertRoomAt } from './sites.js';
+import { audit } from './audit.js';
+import { parseCsv } from './csv.js';
+import { findGenericMailbox } from './generic-mailboxes.js';
+import type { AdminRequest } from './admin-people.js';
+import type { Deps } from './deps.js';
+
+export type ProblemKind = 'format' | 'invalid-email' | 'generic-mailbox' | 'shared-email' | 'duplicate-row' | 'invalid-name'
+  | 'invalid-role' | 'invalid-site' | 'unknown-site' | 'existing-account' | 'over-cap' | 'forbidden';
+
+export interface ImportProblem { line: number; email?: string; kind: ProblemKind; message: string }
+
+export interface ImportedPerson { email: string; name: string; site: string; role: SiteRole; activation_code?: string; existing: boolean }
+
+export interface ImportReport {
+  dry_run: boolean;
+  /** True only when every row was written (one transaction). */
+  written: boolean;
+  rows: number;
+  people: ImportedPerson[];
+  problems: ImportProblem[];
+}
+
+interface Row { line: number; email: string; key: string; name: string; ods: string; role: SiteRole }
+
+const MAX_ROWS = 5_000;
+const COLUMNS = ['email', 'name', 'site', 'role'] as const;
+
+/** Checks each row on its own and the file as a whole; nothing here reads the database. */
+function readRows(text: string, problems: ImportProblem[]): { rows: Row[]; count: number } {
+  const table = parseCsv(text);
+  const header = (table.shift() ?? []).map((h) => h.trim().toLowerCase());
+  const at = Object.fromEntries(COLUMNS.map((c) => [c, header.indexOf(c)])) as Record<(typeof COLUMNS)[number], number>;
+  if (at.email < 0 || at.name < 0 || at.site < 0) throw new InvalidInput('The first line must name the columns: email,name,site[,role]');
+  if (table.length > MAX_ROWS) throw new InvalidInput(`At most ${MAX_ROWS} people in one file`);
+  const rows: Row[] = [];
+  table.forEach((fields, i) => {
+    const line = i + 2;
+    const raw = (c: number) => (c >= 0 ? fields[c] ?? '' : '');
+    const problem = (kind: ProblemKind, message: string, email?: string) => problems.push({ line, kind, message, ...(email ? { email } : {}) });
+    let email: string;
+    let key: string;
+    try {
+      ({ email, key } = normaliseEmail(raw(at.email)));
+    } catch {
+      problem('invalid-email', `"${raw(at.email).slice(0, 80)}" is not an email address`);
+      return;
+    }
+    const fails = problems.length;
+    let name = '';
+    let ods = '';
+    let role: SiteRole = 'member';
+    try { name = checkName(raw(at.name)); } catch (e) { problem('invalid-name', (e as Error).message, email); }
+    try { ods = normaliseOds(raw(at.site)); } catch (e) { problem('invalid-site', (e as Error).message, email); }
+    try { role = checkRole(raw(at.role).trim() || undefined); } catch (e) { problem('invalid-role', (e as Error).message, email); }
+    const generic = ods ? findGenericMailbox(email, ods) : findGenericMailbox(email);
+    if (generic) problem('generic-mailbox', generic, email);
+    if (problems.length === fails) rows.push({ line, email, key, name, ods, role });
+  });
+  // One email, one person: rows sharing an email must be the same person at different sites (a locum).
+  const byKey = new Map<string, Row[]>();
+  for (const r of rows) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+  for (const same of byKey.values()) {
+    if (same.length < 2) continue;
+    const lines = same.map((r) => r.line).join(', ');
+    const names = new Set(same.map((r) => r.name.toLowerCase()));
+    for (const r of same) {
+      if (names.size > 1) {
+        problems.push({ line: r.line, email: r.email, kind: 'shared-email', message: `${r.email} is shared by different people (lines ${lines}): each person needs their own email` });
+      } else if (same.some((o) => o !== r && o.ods === r.ods)) {
+        problems.push({ line: r.line, email: r.email, kind: 'duplicate-row', message: `${r.email} is listed twice for ${r.ods} (lines ${lines})` });
+      }
+    }
+  }
+  return { rows, count: table.length };
+}
+
+class RollBack extends Error {}
+
+/**
+ * `pharmid user import`: creates people and their memberships from a CSV
+ * (email,name,site[,role]). The whole file is one transaction: every row is
+ * written, or none. A dry run does the same work and rolls it back, so it
+ * reports exactly what a real run would refuse.
+ */
+export async function importUsers(deps: Deps, r: AdminRequest, text: string, opts: { dryRun: boolean }): Promise<ImportReport> {
+  const problems: ImportProblem[] = [];
+  const { rows, count } = readRows(text, problems);
+  const people: ImportedPerson[] = [];
+  const bad = new Set(problems.map((p) => p.line));
+  const good = rows.filter((row) => !bad.has(row.line));
+  try {
+    await withTransaction(deps.db, async (tx) => {
+      await writeRows(deps, tx, r, good, problems, people);
+      if (problems.length || opts.dryRun) throw new RollBack();
+    });
+  } catch (err) {
+    if (!(err instanceof RollBack)) throw err;
+    problems.sort((a, b) => a.line - b.line);
+    return { dry_run: opts.dryRun, written: false, rows: count, people: people.map(({ activation_code: _, ...p }) => p), problems };
+  }
+  return { dry_run: false, written: true, rows: count, people, problems };
+}
+
+async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], problems: ImportProblem[], people: ImportedPerson[]) {
+  const sites = new Map<string, SiteRow>();
+  for (const ods of new Set(rows.map((row) => row.ods))) {
+    const site = await sitesQ.findSiteByOds(tx, ods);
+    if (site) sites.set(ods, site);
+  }
+  const newAt = new Map<string, number>();
+  const created = new Map<string, string>();
+  for (const row of rows) {
+    const site = sites.get(row.ods);
+    const problem = (kind: ProblemKind, message: string) => problems.push({ line: row.line, email: row.email, kind, message });
+    if (!site) { problem('unknown-site', `No site has ODS code ${row.ods}`); continue; }
+    try {
+      await authorize(deps, r.principal, 'user.add', { siteId: site.id, role: row.role }, r);
+    } catch (e) { problem('forbidden', (e as Error).message); continue; }
+    let userId = created.get(row.key);
+    const existing = userId ? undefined : await users.findUserByEmailKey(tx, row.key);
+    if (existing && existing.name.toLowerCase() !== row.name.toLowerCase()) {
+      problem('existing-account', `${row.email} already belongs to someone else (${existing.name}): each person needs their own email`);
+      continue;
+    }
+    if (existing) userId = existing.id;
+    if (userId && (await memberships.findMembershipRole(tx, userId, site.id))) continue;
+    if (!userId) {
+      const user = await users.insertUser(tx, { email: row.email, emailKey: row.key, name: row.name, status: 'invited' });
+      userId = user.id;
+      created.set(row.key, userId);
+      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId) });
+    } else {
+      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: true });
+    }
+    await memberships.upsertMembership(tx, userId, site.id, row.role);
+    newAt.set(site.id, (newAt.get(site.id) ?? 0) + 1);
+    await audit(tx, r.principal.actor, { action: existing ? 'user.link' : 'user.add', outcome: 'success', targetUser: userId, siteId: site.id, ip: r.ip, details: { role: row.role, import: true } });
+  }
+  // The caps, once every row is in: the count already includes the new people.
+  for (const site of sites.values()) {
+    if (!newAt.has(site.id)) continue;
+    try {
+      await assertRoomAt(tx, site, 0);
+    } catch (e) {
+      if (!(e instanceof PharmidError)) throw e;
+      const line = rows.find((row) => row.ods === site.ods_code)!.line;
+      problems.push({ line, kind: 'over-cap', message: `${site.ods_code}: ${newAt.get(site.id)} new people would pass its limit of ${site.user_cap} active people` });
+    }
+  }
+  await audit(tx, r.principal.actor, { action: 'user.import', outcome: 'success', ip: r.ip, details: { rows: rows.length, people: people.length } });
+}
