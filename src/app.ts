@@ -16,6 +16,7 @@ import { ownPortal } from './http/own-portal.js';
 import type { PageRoutes } from './http/pages.js';
 import { interactionRoutes } from './interactions/router.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
+import { signInSessions } from './oidc/sign-in-sessions.js';
 import type { PrivateJwk } from './domain/signing-keys.js';
 
 /** The provider's own pages (errors, sign-out) drawn with pharmid's templates. */
@@ -105,7 +106,8 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages 
   const pageForm = formBody(csrf);
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? portal.load(ctx, next) : next()));
   app.use(portal.routes(pageForm).routes());
-  for (const router of (extraPages ?? [])) app.use(router({ deps, config, render, requireSignIn: portal.requireSignIn, pageForm }).routes());
+  const sessions = signInSessions({ provider: () => current.provider, deps });
+  for (const router of (extraPages ?? [])) app.use(router({ deps, config, render, requireSignIn: portal.requireSignIn, pageForm, sessions, provider: () => current.provider }).routes());
 
   // While Redis is away, sign-in and token requests get a clear 503 at once instead of a hang or a 500.
   app.use(async (ctx, next) => {

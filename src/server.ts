@@ -8,9 +8,10 @@ import { buildApp } from './app.js';
 import { ensureOwnPortal } from './domain/clients.js';
 import type { PageRoutes } from './http/pages.js';
 import { accountPages } from './account/routes.js';
+import { ADMIN_AREAS } from './admin/areas.js';
 
 /** Page areas for signed-in people, each in its own folder. */
-const PAGE_AREAS: PageRoutes[] = [accountPages];
+const PAGE_AREAS: PageRoutes[] = [accountPages, ...ADMIN_AREAS];
 import { buildDeps, buildMailer, openBackends, type Backends } from './backends.js';
 import { sendDueNotices } from './domain/notices.js';
 

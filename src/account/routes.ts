@@ -3,25 +3,53 @@ import type { PageContext } from '../http/pages.js';
 import type { Person } from '../http/own-portal.js';
 import { listSites } from '../domain/accounts.js';
 import { unusedRecoveryCodes } from '../domain/recovery-codes.js';
+import { sessionRow } from './present.js';
+import { sessionRoutes } from './sessions.js';
+import { passwordRoutes } from './password.js';
+import { authenticatorRoutes } from './authenticator.js';
 
-/** /account: a person's own page. */
-export function accountPages({ deps, render, requireSignIn }: PageContext): Router {
+/** What the account page says after a change (from `?done=`). */
+const DONE: Record<string, string> = {
+  password: 'Your password has been changed.',
+  authenticator: 'Your new authenticator app is set up. Your old one no longer works.',
+  'recovery-codes': 'You have new recovery codes. The old ones no longer work.',
+  session: 'That session has been signed out, and its portals told.',
+};
+
+/** /account: a person's own page — details, sessions, password, authenticator, recovery codes. */
+export function accountPages(context: PageContext): Router {
+  const { deps, render, requireSignIn, sessions } = context;
   const router = new Router({ prefix: '/account' });
   router.use(requireSignIn);
 
   router.get('/', async (ctx) => {
     const { user } = ctx.state.person as Person;
+    const [sites, recoveryCodesLeft, list, currentId] = await Promise.all([
+      listSites(deps, user.id),
+      unusedRecoveryCodes(deps, user.id),
+      sessions ? sessions.list(user.id) : Promise.resolve([]),
+      sessions ? sessions.currentId(ctx.cookies) : Promise.resolve(undefined),
+    ]);
+    const done = typeof ctx.query.done === 'string' ? DONE[ctx.query.done] : undefined;
     await render(ctx, {
       template: 'account/index',
       model: {
         title: 'Your account',
         name: user.name,
         email: user.email,
-        sites: await listSites(deps, user.id),
-        recoveryCodesLeft: await unusedRecoveryCodes(deps, user.id),
+        sites,
+        recoveryCodesLeft,
+        done,
+        showSessions: Boolean(sessions),
+        sessions: list.map((s) => sessionRow(s, currentId)),
+        endAllAction: '/account/sessions/end-all',
         signOutAction: '/portal/sign-out',
       },
     });
   });
+
+  sessionRoutes(router, context);
+  passwordRoutes(router, context);
+  authenticatorRoutes(router, context);
   return router;
 }

@@ -1,7 +1,9 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
+import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Deps } from '../domain/deps.js';
+import type { SignInSessions } from '../domain/sessions.js';
 import type { Render } from './render.js';
 
 /** What a page area (account, admin) is given by the app. */
@@ -13,6 +15,10 @@ export interface PageContext {
   requireSignIn: Koa.Middleware;
   /** Parses a posted form and checks its CSRF token. */
   pageForm: Koa.Middleware[];
+  /** The provider of the moment (made again when signing keys rotate): for areas that accept pharmid's own bearer tokens. */
+  provider?: () => Provider;
+  /** A person's sign-in sessions: listed and ended (portals told by back-channel logout). */
+  sessions?: SignInSessions;
 }
 
 export type PageRoutes = (ctx: PageContext) => Router;

@@ -6,6 +6,8 @@ import type { PrivateJwk } from '../domain/signing-keys.js';
 import { adapterFactory } from './adapter.js';
 import { findAccountFor } from './find-account.js';
 import { buildPolicy } from './policy.js';
+import { outgoingFetch, retryBackchannelLogout } from './backchannel.js';
+import { sessionTtl, trackSessions } from './session-activity.js';
 
 /** How the provider's own pages (errors, sign-out) are drawn; handed in by the app. */
 export interface ProviderPages {
@@ -119,7 +121,8 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
       AuthorizationCode: ttl.authorizationCode,
       IdToken: ttl.idToken,
       Interaction: ttl.interaction,
-      Session: ttl.session,
+      // Idle timeout from the last use, never beyond the absolute lifetime from the sign-in.
+      Session: sessionTtl(ttl),
       Grant: ttl.grant,
       RefreshToken: (_ctx, token) => {
         // A refresh token never outlives the sign-in it came from by more than the configured lifetime.
@@ -129,6 +132,8 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
         return Math.max(1, left);
       },
     },
+    // Back-channel logout to portals: its own timeout; a portal on localhost reachable outside production.
+    fetch: outgoingFetch({ allowLoopback: config.env !== 'production', logoutTimeoutMs: config.backchannelLogout.timeoutMs }),
     renderError: async (ctx, out, err) => pages.error(ctx, out as { error: string; error_description?: string }, err as Error),
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
@@ -137,5 +142,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
   };
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  retryBackchannelLogout(provider, deps, config.backchannelLogout);
+  trackSessions(provider, deps, ttl);
   return provider;
 }

@@ -1,0 +1,120 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import type { PageContext } from '../http/pages.js';
+import type { Person } from '../http/own-portal.js';
+import {
+  finishAuthenticatorChange, pendingAuthenticator, proveAuthenticator, regenerateRecoveryCodes,
+  startAuthenticatorChange, takeNewRecoveryCodes,
+} from '../domain/self-service.js';
+import type { FieldError } from '../interactions/step.js';
+import { backToAccount, fieldsOf, handleForm } from './forms.js';
+
+/** What each use of "prove your current code" is for. */
+const PROOFS = {
+  authenticator: {
+    title: 'Change your authenticator app',
+    intro: 'First, enter the code your current authenticator app shows. Then you will set up the new one. Your current app stops working as soon as the new one is set up.',
+    button: 'Continue',
+  },
+  'recovery-codes': {
+    title: 'Get new recovery codes',
+    intro: 'Enter the code your authenticator app shows. You will get 10 new recovery codes, and every old one stops working.',
+    button: 'Get new recovery codes',
+  },
+} as const;
+
+/**
+ * Change authenticator (prove the current code, enrol a new one, the old one
+ * stops at once) and new recovery codes (prove the code; shown once).
+ */
+export function authenticatorRoutes(router: Router, { render, pageForm, deps, config }: PageContext): void {
+  const prove = (ctx: Koa.Context, purpose: keyof typeof PROOFS, errors: FieldError[] = [], status = 200) => render(ctx, {
+    template: 'account/prove-code',
+    model: { ...PROOFS[purpose], action: `/account/${purpose}`, issuer: config.totp.issuer, errors },
+  }, status);
+
+  const enrolPage = async (ctx: Koa.Context, errors: FieldError[] = [], status = 200) => {
+    const { user } = ctx.state.person as Person;
+    const view = await pendingAuthenticator(deps, user);
+    if (!view) {
+      ctx.status = 303;
+      ctx.redirect('/account/authenticator');
+      return;
+    }
+    await render(ctx, {
+      template: 'account/new-authenticator',
+      model: {
+        title: 'Set up your new authenticator app',
+        action: '/account/authenticator/new',
+        ...view,
+        digits: config.totp.digits,
+        period: config.totp.period,
+        errors,
+      },
+    }, status);
+  };
+
+  router.get('/authenticator', (ctx) => prove(ctx, 'authenticator'));
+  router.post('/authenticator', ...pageForm, async (ctx) => {
+    const { user } = ctx.state.person as Person;
+    const form = fieldsOf(ctx);
+    const proved = await handleForm(
+      async () => {
+        await proveAuthenticator(deps, user, form.code ?? '', ctx.ip);
+        await startAuthenticatorChange(deps, user);
+      },
+      (errors, status) => prove(ctx, 'authenticator', errors, status),
+    );
+    if (!proved) return;
+    ctx.status = 303;
+    ctx.redirect('/account/authenticator/new');
+  });
+
+  router.get('/authenticator/new', (ctx) => enrolPage(ctx));
+  router.post('/authenticator/new', ...pageForm, async (ctx) => {
+    const { user } = ctx.state.person as Person;
+    const form = fieldsOf(ctx);
+    const done = await handleForm(
+      () => finishAuthenticatorChange(deps, user, form.code ?? '', ctx.ip),
+      (errors, status) => enrolPage(ctx, errors, status),
+    );
+    if (!done) return;
+    ctx.status = 303;
+    ctx.redirect('/account/recovery-codes/new?after=authenticator');
+  });
+
+  router.get('/recovery-codes', (ctx) => prove(ctx, 'recovery-codes'));
+  router.post('/recovery-codes', ...pageForm, async (ctx) => {
+    const { user } = ctx.state.person as Person;
+    const form = fieldsOf(ctx);
+    const done = await handleForm(
+      async () => {
+        await proveAuthenticator(deps, user, form.code ?? '', ctx.ip);
+        await regenerateRecoveryCodes(deps, user, ctx.ip);
+      },
+      (errors, status) => prove(ctx, 'recovery-codes', errors, status),
+    );
+    if (!done) return;
+    ctx.status = 303;
+    ctx.redirect('/account/recovery-codes/new');
+  });
+
+  /** The new codes, shown once: reloading the page finds nothing and goes back to the account page. */
+  router.get('/recovery-codes/new', async (ctx) => {
+    const { user } = ctx.state.person as Person;
+    const codes = await takeNewRecoveryCodes(deps, user);
+    if (!codes) {
+      ctx.status = 303;
+      ctx.redirect('/account');
+      return;
+    }
+    await render(ctx, {
+      template: 'account/new-recovery-codes',
+      model: {
+        title: 'Save your new recovery codes',
+        codes,
+        afterAuthenticator: ctx.query.after === 'authenticator',
+      },
+    });
+  });
+}

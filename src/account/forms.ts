@@ -1,0 +1,40 @@
+import type Koa from 'koa';
+import { PharmidError } from '../domain/errors.js';
+import type { FieldError } from '../interactions/step.js';
+
+/** A posted form's fields as strings (repeated names and objects count as absent; NULs dropped). */
+export function fieldsOf(ctx: Koa.Context): Record<string, string> {
+  const out: Record<string, string> = {};
+  const body = ctx.request.body as unknown;
+  if (body && typeof body === 'object') {
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      if (typeof v === 'string') out[k] = v.replace(/\0/g, '');
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs a form's work; a PharmidError that names a field is shown on the same
+ * page again (with its status), anything else goes to the error middleware.
+ * True when the work succeeded.
+ */
+export async function handleForm(
+  work: () => Promise<void>,
+  showAgain: (errors: FieldError[], status: number) => Promise<void>,
+): Promise<boolean> {
+  try {
+    await work();
+    return true;
+  } catch (err) {
+    if (!(err instanceof PharmidError) || !err.field) throw err;
+    await showAgain([{ field: err.field, message: err.message }], err.status);
+    return false;
+  }
+}
+
+/** After a change: back to the account page, which says what was done. */
+export function backToAccount(ctx: Koa.Context, done: string): void {
+  ctx.status = 303;
+  ctx.redirect(`/account?done=${encodeURIComponent(done)}`);
+}

@@ -1,0 +1,103 @@
+import { withTransaction } from '../db/pool.js';
+import * as passwords from '../db/queries/passwords.js';
+import * as recoveryCodes from '../db/queries/recovery-codes.js';
+import type { UserRow } from '../db/queries/users.js';
+import { InvalidInput, Rejected, TooManyAttempts } from './errors.js';
+import { checkNewPassword } from './passwords.js';
+import { checkPassword } from './sign-in.js';
+import { beginEnrolment, confirmEnrolment, verifyTotp, viewEnrolment, type EnrolmentView } from './authenticators.js';
+import { newRecoveryCodes } from './recovery-codes.js';
+import { audit } from './audit.js';
+import type { Deps } from './deps.js';
+
+/**
+ * What a signed-in person changes for themselves on the account page. Each
+ * change first proves the factor it replaces (the current password, the
+ * current authenticator code), under the same brute-force limits as sign-in.
+ */
+
+/** How long a person has, after proving their code, to finish setting up a new authenticator. */
+const CHANGE_WINDOW = 15 * 60;
+/** New recovery codes wait this long to be shown, once. */
+const SHOW_WINDOW = 10 * 60;
+
+const changeKey = (userId: string) => `account:new-authenticator:${userId}`;
+const codesKey = (userId: string) => `account:new-recovery-codes:${userId}`;
+
+/** Same field name on the account page as at sign-in, so a lock names the right input. */
+function onField<T>(field: string, work: () => Promise<T>): Promise<T> {
+  return work().catch((err: unknown) => {
+    if (err instanceof TooManyAttempts) throw new TooManyAttempts(err.message, field, err.retryAfterSeconds);
+    throw err;
+  });
+}
+
+export async function changePassword(deps: Deps, user: UserRow, current: string, next: string, ip: string): Promise<void> {
+  if (!current) throw new InvalidInput('Enter your current password', 'current_password');
+  if (!next) throw new InvalidInput('Enter a new password', 'new_password');
+  const checked = await onField('current_password', () => checkPassword(deps, user.email, current, ip));
+  if (!checked.ok || checked.user?.id !== user.id) throw new Rejected('Your current password is not right', 'current_password');
+  if (next === current) throw new InvalidInput('Your new password must be different from your current one', 'new_password');
+  checkNewPassword(next, user.email);
+  const hash = await deps.passwords.hash(next);
+  await withTransaction(deps.db, async (tx) => {
+    await passwords.upsertPasswordHash(tx, user.id, hash);
+    await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-password', outcome: 'success', targetUser: user.id, ip });
+  });
+}
+
+/** Checks the code from the person's current authenticator (brute-force limited; a code works once). */
+export async function proveAuthenticator(deps: Deps, user: UserRow, input: string, ip: string): Promise<void> {
+  const code = input.replace(/\s+/g, '');
+  if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
+  if (!/^\d{6}$/.test(code)) throw new InvalidInput('The code is 6 digits, like 123456', 'code');
+  if (!(await verifyTotp(deps, user.id, code, ip))) {
+    throw new Rejected('The code is not right, or was used already. Wait for your app to show a new code.', 'code');
+  }
+}
+
+/** After the current code was proved: a new secret, pending until a code from it confirms it. */
+export async function startAuthenticatorChange(deps: Deps, user: UserRow): Promise<void> {
+  const credentialId = await beginEnrolment(deps, user.id);
+  await deps.store.set(changeKey(user.id), credentialId, CHANGE_WINDOW);
+}
+
+/** The pending new authenticator to show (QR code, manual key); undefined when none was started or it expired. */
+export async function pendingAuthenticator(deps: Deps, user: UserRow): Promise<EnrolmentView | undefined> {
+  const credentialId = await deps.store.get(changeKey(user.id));
+  return credentialId ? viewEnrolment(deps, user.id, user.email, credentialId) : undefined;
+}
+
+/**
+ * Confirms the new authenticator with one of its codes: it becomes the only
+ * one (the old stops working at once) and new recovery codes replace the
+ * old, kept to be shown once.
+ */
+export async function finishAuthenticatorChange(deps: Deps, user: UserRow, input: string, ip: string): Promise<void> {
+  const code = input.replace(/\s+/g, '');
+  if (!code) throw new InvalidInput('Enter the 6-digit code from your new authenticator', 'code');
+  const credentialId = await deps.store.get(changeKey(user.id));
+  if (!credentialId) throw new InvalidInput('This change has expired. Start again.', 'code');
+  const codes = await confirmEnrolment(deps, user.id, credentialId, code);
+  await deps.store.del(changeKey(user.id));
+  await deps.store.set(codesKey(user.id), deps.sealer.seal(JSON.stringify(codes)), SHOW_WINDOW);
+  await audit(deps.db, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
+}
+
+/** Ten new recovery codes replace every old one (used or not); kept to be shown once. */
+export async function regenerateRecoveryCodes(deps: Deps, user: UserRow, ip: string): Promise<void> {
+  const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
+  await withTransaction(deps.db, async (tx) => {
+    await recoveryCodes.replaceRecoveryCodes(tx, user.id, hashes);
+    await audit(tx, { kind: 'user', id: user.id }, { action: 'account.regenerate-recovery-codes', outcome: 'success', targetUser: user.id, ip });
+  });
+  await deps.store.set(codesKey(user.id), deps.sealer.seal(JSON.stringify(plain)), SHOW_WINDOW);
+}
+
+/** The new recovery codes, once: a second look finds nothing. */
+export async function takeNewRecoveryCodes(deps: Deps, user: UserRow): Promise<string[] | undefined> {
+  const sealed = await deps.store.get(codesKey(user.id));
+  if (!sealed) return undefined;
+  await deps.store.del(codesKey(user.id));
+  return JSON.parse(deps.sealer.open(sealed)) as string[];
+}

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Secret, TOTP } from 'otpauth';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CHROMIUM = '/usr/bin/chromium';
+export const ARTIFACTS = join(ROOT, 'test-artifacts', 'browser');
+const AXE = join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
+
+/** Debian's chromium, driven by playwright-core (no browser download). */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does this in CI`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A running `node dist/src/main.js` (built by `npm test`'s pretest), with its output kept for failures. */
+export interface PharmidProcess { url: string; child: ChildProcess; output(): string; stop(): Promise<void> }
+
+export async function startPharmidProcess(env: Record<string, string>, port: number): Promise<PharmidProcess> {
+  if (!existsSync(join(ROOT, 'dist/src/main.js'))) throw new Error('dist/ is missing: run npm run build (npm test does it first)');
+  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (c: Buffer) => { text += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { text += c.toString(); });
+  const url = `http://localhost:${port}`;
+  const until = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pharmid exited (${child.exitCode}):\n${text}`);
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > until) throw new Error(`pharmid did not become ready:\n${text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    child,
+    output: () => text,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Authenticator codes as an app computes them, never reusing a time step a person already used. */
+export class Authenticator {
+  private lastStep = 0;
+
+  constructor(readonly secret: string) {}
+
+  static fromKey(shown: string): Authenticator {
+    return new Authenticator(shown.replace(/\s+/g, ''));
+  }
+
+  private totp() {
+    return new TOTP({ secret: Secret.fromBase32(this.secret), digits: 6, period: 30, algorithm: 'SHA1' });
+  }
+
+  /** The code now, marking this time step used. */
+  code(): string {
+    this.lastStep = Math.floor(Date.now() / 30_000);
+    return this.totp().generate();
+  }
+
+  /** Milliseconds until a step later than the last used one begins. */
+  waitForFreshStep(): number {
+    return Math.max(0, (this.lastStep + 1) * 30_000 - Date.now() + 50);
+  }
+}
+
+export interface A11yFinding { page: string; id: string; impact: string; help: string; targets: string[] }
+
+/**
+ * Every pharmid page the test shows goes through `look`: a screenshot in
+ * test-artifacts/browser, and (when axe-core is installed) an axe run whose
+ * serious and critical violations are kept for one assertion at the end.
+ */
+export class PageChecks {
+  readonly findings: A11yFinding[] = [];
+  readonly pages: string[] = [];
+  readonly axeSource = existsSync(AXE) ? readFileSync(AXE, 'utf8') : undefined;
+  private n = 0;
+
+  constructor() {
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }
+
+  async look(page: Page, name: string): Promise<void> {
+    this.n += 1;
+    this.pages.push(name);
+    await page.screenshot({ path: join(ARTIFACTS, `${String(this.n).padStart(2, '0')}-${name}.png`), fullPage: true });
+    if (!this.axeSource) return;
+    // Runs through the DevTools protocol, so the pages' strict CSP (no inline script) does not block it.
+    await page.evaluate(this.axeSource);
+    const violations = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      const result = await axe.run(document, { resultTypes: ['violations'] });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+    });
+    for (const v of violations) {
+      if (v.impact === 'serious' || v.impact === 'critical') this.findings.push({ page: name, ...v });
+    }
+  }
+}
