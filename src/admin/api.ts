@@ -11,6 +11,8 @@ import { addSiteAsAdmin, siteOverview, sitesInReach, updateSiteAsAdmin } from '.
 import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
 import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin-portals.js';
 import { supportedSiteIds } from '../domain/authorization.js';
+import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
+import { policyInput } from './console-rollout.js';
 import { bearerPerson } from './bearer.js';
 import { auditQuery, linkInput, locumInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson } from './present.js';
@@ -47,6 +49,8 @@ const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'u
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
  *   POST   /portals/:id/{rotate-secret,disable,enable}
+ *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?}
+ *   GET    /sites/:ods/readiness.csv           who is not ready at a site, and why
  *
  * Lists take ?page= (from 1) and ?per_page= (1 to 100, 50 by default) and
  * answer {items, page, per_page, total}. Errors: {error, error_description, field?}.
@@ -109,6 +113,33 @@ export function adminApi({ deps, provider }: PageContext): Router {
   });
   router.get('/sites/:ods/audit.csv', async (ctx) => {
     const { filename, csv } = await siteAuditCsv(deps, req(ctx), ctx.params.ods!, parseInput(auditQuery, q(ctx)));
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.attachment(filename);
+    ctx.body = csv;
+  });
+
+  router.get('/rollout', async (ctx) => {
+    const o = await rolloutOverview(deps, req(ctx));
+    ctx.body = {
+      policies: o.policies.map((p) => ({
+        scope: p.scope, site: p.site, client_id: p.clientId, state: p.state, enforce_on: p.enforceOn?.toISOString() ?? null, max_skips: p.maxSkips,
+      })),
+      sites: o.sites.map((s) => ({
+        ods: s.ods, name: s.name, people: s.people, ready: s.ready, counts: s.counts, state: s.state,
+        enforce_on: s.enforceOn?.toISOString() ?? null, not_ready: s.notReady,
+      })),
+    };
+  });
+  router.post('/rollout', async (ctx) => {
+    const raw = body(ctx) as Record<string, unknown> | undefined;
+    const i = parseInput(policyInput, raw && typeof raw.max_skips === 'number' ? { ...raw, max_skips: String(raw.max_skips) } : raw);
+    const p = await setPolicyAsAdmin(deps, req(ctx), {
+      scope: i.scope, site: i.site, clientId: i.client_id, state: i.state, enforceOn: i.enforce_on, maxSkips: i.max_skips,
+    });
+    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
+  });
+  router.get('/sites/:ods/readiness.csv', async (ctx) => {
+    const { filename, csv } = await readinessCsv(deps, req(ctx), ctx.params.ods!);
     ctx.type = 'text/csv; charset=utf-8';
     ctx.attachment(filename);
     ctx.body = csv;

@@ -22,6 +22,7 @@ export function sitePages(router: Router, { deps, render, pageForm }: PageContex
       model: {
         title: 'Administration', sites: list.items, pages: pagination(ctx, list),
         maySearch: can(r.principal, 'user.search'), mayManagePortals: can(r.principal, 'client.manage'), mayAddSites: can(r.principal, 'site.add'),
+        mayViewRollout: can(r.principal, 'rollout.view'),
       },
     });
   });

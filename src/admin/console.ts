@@ -7,6 +7,7 @@ import type { AdminRequest } from '../domain/admin-people.js';
 import { sitePages } from './console-sites.js';
 import { peoplePages } from './console-people.js';
 import { portalPages } from './console-portals.js';
+import { rolloutPages } from './console-rollout.js';
 
 /**
  * /admin: the admin console, a first-party portal of pharmid (signed in with
@@ -24,6 +25,7 @@ export function adminPages(page: PageContext): Router {
   sitePages(router, page);
   peoplePages(router, page);
   portalPages(router, page);
+  rolloutPages(router, page);
   router.all('/{*rest}', () => {
     throw new NotFound('Page not found.');
   });

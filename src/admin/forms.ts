@@ -46,6 +46,7 @@ export const DONE: Record<string, string> = {
   'site-saved': 'The site was saved.',
   'portal-disabled': 'The portal is disabled: it cannot sign anyone in, and its tokens are refused.',
   'portal-enabled': 'The portal is enabled again.',
+  'rollout-saved': 'The policy was saved. It applies from the next sign-in; the change is in the audit trail.',
 };
 
 export function doneMessage(ctx: Koa.Context): string | undefined {

@@ -1,4 +1,6 @@
-import { listPolicies, setRolloutPolicy } from '../domain/rollout.js';
+import { listPolicies } from '../domain/rollout.js';
+import { setPolicyAsAdmin } from '../domain/admin-rollout.js';
+import { OPERATOR } from '../domain/authorization.js';
 import { readiness, type SiteReadiness } from '../domain/readiness.js';
 import { sendDueNotices } from '../domain/notices.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -28,13 +30,13 @@ const ROLLOUT_COMMANDS: Command[] = [
     name: 'rollout set',
     usage: 'rollout set --scope global|site|client [--site CODE] [--client-id ID] --state off|announced|grace|enforced [--enforce-on YYYY-MM-DD] [--max-skips N]',
     options: { scope: {}, site: {}, 'client-id': {}, state: {}, 'enforce-on': {}, 'max-skips': {} },
-    async run(deps, actor, f) {
+    async run(deps, _actor, f) {
       const scope = text(f.scope);
       if (!scope) throw new UsageError('--scope is required');
       if (!text(f.state)) throw new UsageError('--state is required');
       const maxSkips = text(f['max-skips']);
       if (maxSkips !== undefined && !/^\d+$/.test(maxSkips)) throw new UsageError('--max-skips takes a whole number');
-      const p = await setRolloutPolicy(deps, actor, {
+      const p = await setPolicyAsAdmin(deps, { principal: OPERATOR }, {
         scope: scope as RolloutScope, site: text(f.site), clientId: text(f['client-id']), state: text(f.state)!,
         enforceOn: text(f['enforce-on']), maxSkips: maxSkips === undefined ? undefined : Number(maxSkips),
       });

@@ -21,7 +21,8 @@ export type Act =
   | 'console.open' | 'site.view' | 'site.audit' | 'site.add' | 'site.update'
   | 'user.search' | 'user.view' | 'user.add' | 'user.link' | 'user.unlink' | 'user.role'
   | 'user.reset-password' | 'user.reset-mfa' | 'user.unlock' | 'user.disable' | 'user.enable'
-  | 'client.manage' | 'org-role.grant';
+  | 'client.manage' | 'org-role.grant'
+  | 'rollout.view' | 'rollout.set-global' | 'rollout.set-site' | 'rollout.set-portal' | 'readiness.view';
 
 export interface Principal {
   actor: Actor;
@@ -107,6 +108,9 @@ const administersAllTheirSites: Check = (p, t) => {
   return p.superadmin || (ids.length > 0 && ids.every((id) => administers(p, id)))
     || 'This person also works at a site you do not administer: remove them from your site instead.';
 };
+/** A site's MFA rollout is set by its commissioner (or a superadmin); its administrators may look. */
+const commissionsSite: Check = (p, t) => p.superadmin || (t.siteId !== undefined && p.commissionerOf.has(t.siteId))
+  || "Only the site's commissioner or a superadmin can set its MFA rollout.";
 const roleNeedsAdministrator: Check = (p, t) => t.role !== 'site-admin' || administers(p, t.siteId) || 'Only an administrator of the site can make someone an administrator.';
 
 const personSupport = [notSelf, notPrivileged, reachesPerson, coversTheirAdminSites];
@@ -132,6 +136,11 @@ const RULES: Record<Act, Check[]> = {
   'user.enable': personAdministration,
   'client.manage': [superadminOnly],
   'org-role.grant': [superadminOnly],
+  'rollout.view': [anyReach],
+  'rollout.set-global': [superadminOnly],
+  'rollout.set-portal': [superadminOnly],
+  'rollout.set-site': [commissionsSite],
+  'readiness.view': [supportsSite],
 };
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };

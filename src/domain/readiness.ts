@@ -1,13 +1,7 @@
 import { listReadiness, type ReadinessRow } from '../db/queries/readiness.js';
 import { requireSite } from './sites.js';
 import type { Deps } from './deps.js';
-
-/** Mailboxes that belong to a place or a team, not a person: the shared logins MFA breaks. */
-const GENERIC = /^(pharmacy|practice|info|admin|office|reception|enquiries|enquiry|contact|team|staff|dispensary|shared|general|mail|surgery|manager|locum|nhs|gp|chemist|shop|store)([._-]?[a-z0-9]{0,6})?$/i;
-
-export function looksShared(email: string): boolean {
-  return GENERIC.test(email.split('@')[0] ?? '');
-}
+import { looksShared } from './generic-mailboxes.js';
 
 export type NotReadyReason = 'shared-or-generic' | 'not-activated' | 'not-enrolled' | 'no-recovery-codes' | 'disabled';
 

@@ -126,22 +126,38 @@ const ACTS: Record<string, Act> = {
     const c = await makeClient(p.deps);
     return outcome(via === 'api' ? await api(a, 'post', `/portals/${c.client_id}/disable`) : await form(a, `/portals/${c.client_id}/disable`));
   },
+  'see the MFA rollout': async (a, via) => outcome(via === 'api' ? await api(a, 'get', '/rollout') : await page(a, '/rollout')),
+  'export the site\'s readiness': async (a, via, site) => outcome(via === 'api' ? await api(a, 'get', `/sites/${site}/readiness.csv`) : await page(a, `/sites/${site}/readiness.csv`)),
+  'set the site\'s MFA rollout': async (a, via, site) => {
+    const body = { scope: 'site', site, state: 'announced', enforce_on: '2099-01-01' };
+    return outcome(via === 'api' ? await api(a, 'post', '/rollout', body) : await form(a, '/rollout', body));
+  },
+  'set the MFA rollout for everyone': async (a, via) => {
+    const body = { scope: 'global', state: 'enforced' };
+    return outcome(via === 'api' ? await api(a, 'post', '/rollout', body) : await form(a, '/rollout', body));
+  },
 };
 
-const SUPPORT = ['see the site\'s people', 'read the site\'s audit trail', 'export the audit trail', 'link a locum as member', 'find a person', 'see a person', 'reset-password', 'reset-mfa', 'unlock'];
+const SUPPORT = ['see the site\'s people', 'read the site\'s audit trail', 'export the audit trail', 'link a locum as member', 'find a person', 'see a person', 'reset-password', 'reset-mfa', 'unlock', 'export the site\'s readiness'];
 const ADMINISTER = ['add a person', 'change a role', 'remove from the site', 'disable', 'enable'];
 
 /** [own site A, other site B] for each act. */
 function expected(role: Role, act: string): [boolean, boolean] {
   if (role === 'superadmin') return [true, true];
   if (role === 'member') return [false, false];
+  // Anyone who looks after a site sees the rollout; a site's commissioner sets its policy.
+  if (act === 'see the MFA rollout') return [true, true];
+  if (act === 'set the site\'s MFA rollout') return role === 'commissioner' ? [true, false] : [false, false];
   if (SUPPORT.includes(act)) return role === 'helpdesk' ? [true, true] : [true, false];
   if (ADMINISTER.includes(act)) return role === 'site-admin' ? [true, false] : [false, false];
   return [false, false];
 }
 
 test('the matrix lists every act', () => {
-  expect(Object.keys(ACTS).sort()).toEqual([...SUPPORT, ...ADMINISTER, 'change the site', 'register a portal', 'rotate a portal secret', 'disable a portal'].sort());
+  expect(Object.keys(ACTS).sort()).toEqual([
+    ...SUPPORT, ...ADMINISTER, 'change the site', 'register a portal', 'rotate a portal secret', 'disable a portal',
+    'see the MFA rollout', 'set the site\'s MFA rollout', 'set the MFA rollout for everyone',
+  ].sort());
 });
 
 describe.each(['api', 'console'] as Channel[])('through the %s', (via) => {

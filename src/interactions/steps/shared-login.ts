@@ -1,4 +1,4 @@
-import { looksShared } from '../../domain/readiness.js';
+import { looksShared } from '../../domain/generic-mailboxes.js';
 import { helpersFor } from '../../domain/accounts.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { Step } from '../step.js';

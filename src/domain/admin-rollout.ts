@@ -1,0 +1,83 @@
+import { authorize, can, supportedSiteIds } from './authorization.js';
+import { listPolicies, setRolloutPolicy, type PolicyInput } from './rollout.js';
+import { readiness, type SiteReadiness } from './readiness.js';
+import { requireSite } from './sites.js';
+import { listSites } from '../db/queries/sites.js';
+import { formatCsv } from './csv.js';
+import type { AdminRequest } from './admin-people.js';
+import type { Deps } from './deps.js';
+
+export interface PolicyView {
+  scope: 'global' | 'site' | 'client';
+  site: string | null;
+  siteName: string | null;
+  clientId: string | null;
+  portal: string | null;
+  state: string;
+  enforceOn: Date | null;
+  maxSkips: number;
+}
+
+export interface RolloutOverview {
+  policies: PolicyView[];
+  /** Readiness of each site in reach, with the date its policy enforces MFA. */
+  sites: (SiteReadiness & { state: string; enforceOn: Date | null })[];
+  maySetGlobal: boolean;
+  maySetPortals: boolean;
+  /** Sites whose policy the asker may set. */
+  settableSites: { ods: string; name: string }[];
+}
+
+/**
+ * The MFA rollout as an administrator sees it: the policies that touch their
+ * reach and each site's readiness beside its enforcement date. Superadmins set
+ * global and portal policies, commissioners their sites'; site administrators look.
+ */
+export async function rolloutOverview(deps: Deps, r: AdminRequest): Promise<RolloutOverview> {
+  await authorize(deps, r.principal, 'rollout.view', {}, r);
+  const reach = supportedSiteIds(r.principal);
+  const allSites = await listSites(deps.db);
+  const inReach = allSites.filter((s) => reach === null || reach.includes(s.id));
+  const ods = new Set(inReach.map((s) => s.ods_code));
+  const policies: PolicyView[] = (await listPolicies(deps))
+    .filter((p) => p.scope !== 'site' || (p.ods_code !== null && ods.has(p.ods_code)))
+    .map((p) => ({
+      scope: p.scope, site: p.ods_code, siteName: inReach.find((s) => s.ods_code === p.ods_code)?.name ?? null,
+      clientId: p.client_id, portal: p.client_name, state: p.state, enforceOn: p.enforce_on, maxSkips: p.max_skips,
+    }));
+  const global = policies.find((p) => p.scope === 'global');
+  const report = inReach.length ? await readiness(deps, [...ods]) : [];
+  return {
+    policies,
+    sites: report.map((s) => {
+      const own = policies.find((p) => p.scope === 'site' && p.site === s.ods) ?? global;
+      return { ...s, state: own?.state ?? 'enforced', enforceOn: own?.enforceOn ?? null };
+    }),
+    maySetGlobal: can(r.principal, 'rollout.set-global'),
+    maySetPortals: can(r.principal, 'rollout.set-portal'),
+    settableSites: inReach.filter((s) => can(r.principal, 'rollout.set-site', { siteId: s.id })).map((s) => ({ ods: s.ods_code, name: s.name })),
+  };
+}
+
+/** Sets a policy after asking the authorization module about its scope. */
+export async function setPolicyAsAdmin(deps: Deps, r: AdminRequest, input: PolicyInput) {
+  if (input.scope === 'site') {
+    const site = await requireSite(deps, input.site ?? '');
+    await authorize(deps, r.principal, 'rollout.set-site', { siteId: site.id }, r);
+  } else {
+    await authorize(deps, r.principal, input.scope === 'client' ? 'rollout.set-portal' : 'rollout.set-global', {}, r);
+  }
+  return setRolloutPolicy(deps, r.principal.actor, input);
+}
+
+/** One site's readiness as CSV: who is not ready, and why. */
+export async function readinessCsv(deps: Deps, r: AdminRequest, ods: string): Promise<{ filename: string; csv: string }> {
+  const site = await requireSite(deps, ods);
+  await authorize(deps, r.principal, 'readiness.view', { siteId: site.id }, r);
+  const [report] = await readiness(deps, [site.ods_code]);
+  const csv = formatCsv(
+    ['site', 'email', 'name', 'role', 'status', 'reasons'],
+    (report?.notReady ?? []).map((p) => [site.ods_code, p.email, p.name, p.role, p.status, p.reasons.join(' ')]),
+  );
+  return { filename: `readiness-${site.ods_code}.csv`, csv };
+}
