@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { createRemoteJWKSet } from 'jose';
 import { LogoutTokenRejected, ReplayCache, validateLogoutToken } from './logout-token.js';
 import { messagePage, signedInPage, signedOutPage, type PortalLook } from './pages.js';
+import { HttpError, cookiesOf, readForm, redirect, send } from './http.js';
 
 /**
  * A small relying party (a "portal") built with openid-client, as a real
@@ -55,53 +56,6 @@ export interface RunningPortal {
   /** Every session ended by a back-channel logout, in order (tests look). */
   readonly backchannelEnded: { sid?: string; sub?: string }[];
   close(): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, readonly body: Record<string, string>) { super(body.error_description ?? body.error); }
-}
-
-const FORM_LIMIT = 64 * 1024;
-
-function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
-      reject(new HttpError(400, { error: 'invalid_request', error_description: 'expected application/x-www-form-urlencoded' }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > FORM_LIMIT) {
-        reject(new HttpError(400, { error: 'invalid_request', error_description: 'request body too large' }));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', reject);
-  });
-}
-
-function cookiesOf(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
-  }
-  return out;
-}
-
-function send(res: ServerResponse, status: number, body: string, type = 'text/html; charset=utf-8', headers: Record<string, string | string[]> = {}) {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
-  res.end(body);
-}
-
-function redirect(res: ServerResponse, location: string, cookies: string[] = []) {
-  res.writeHead(303, { location, 'cache-control': 'no-store', ...(cookies.length ? { 'set-cookie': cookies } : {}) });
-  res.end();
 }
 
 export async function startPortal(opts: PortalOptions): Promise<RunningPortal> {

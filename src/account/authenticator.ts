@@ -6,8 +6,7 @@ import {
   finishAuthenticatorChange, pendingAuthenticator, proveAuthenticator, regenerateRecoveryCodes,
   startAuthenticatorChange, takeNewRecoveryCodes,
 } from '../domain/self-service.js';
-import type { FieldError } from '../interactions/step.js';
-import { backToAccount, fieldsOf, handleForm } from './forms.js';
+import { fieldsOf, handleForm, type FieldError } from './forms.js';
 
 /** What each use of "prove your current code" is for. */
 const PROOFS = {

@@ -1,6 +1,8 @@
 import type Koa from 'koa';
 import { PharmidError } from '../domain/errors.js';
-import type { FieldError } from '../interactions/step.js';
+
+/** A message shown beside the field it is about (or in the summary alone). */
+export interface FieldError { field?: string; message: string }
 
 /** A posted form's fields as strings (repeated names and objects count as absent; NULs dropped). */
 export function fieldsOf(ctx: Koa.Context): Record<string, string> {

@@ -4,8 +4,7 @@ import type { PageContext } from '../http/pages.js';
 import type { Person } from '../http/own-portal.js';
 import { PASSWORD_HINT } from '../domain/passwords.js';
 import { changePassword } from '../domain/self-service.js';
-import type { FieldError } from '../interactions/step.js';
-import { backToAccount, fieldsOf, handleForm } from './forms.js';
+import { backToAccount, fieldsOf, handleForm, type FieldError } from './forms.js';
 
 /** Change password: the current one, then a new one under the sign-in password policy. */
 export function passwordRoutes(router: Router, { render, pageForm, deps }: PageContext): void {

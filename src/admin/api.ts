@@ -44,8 +44,8 @@ const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'u
  *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
  *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
- *   POST   /people/:id/reset-password          → activation_code (shown once)
- *   POST   /people/:id/{reset-mfa,unlock,disable,enable}
+ *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once)
+ *   POST   /people/:id/{unlock,disable,enable}
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
  *   POST   /portals/:id/{rotate-secret,disable,enable}
@@ -156,7 +156,11 @@ export function adminApi({ deps, provider }: PageContext): Router {
     const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
     ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
   });
-  const simple = { 'reset-mfa': resetPersonMfa, unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
+  router.post('/people/:id/reset-mfa', async (ctx) => {
+    const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
+    ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
+  });
+  const simple = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(simple)) {
     router.post(`/people/:id/${name}`, async (ctx) => {
       const user = await act(deps, req(ctx), ctx.params.id!);

@@ -69,7 +69,20 @@ export function peoplePages(router: Router, { deps, render, pageForm }: PageCont
     }, (errors, status) => personPage(ctx, errors, status));
   });
 
-  const acts = { 'reset-mfa': resetPersonMfa, unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
+  router.post('/people/:id/reset-mfa', ...pageForm, async (ctx) => {
+    await tryForm(async () => {
+      const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
+      await render(ctx, {
+        template: 'admin/code-shown',
+        model: {
+          title: 'Two-step sign-in reset', heading: `${user.name} will set up a new authenticator`, email: user.email, code: activationCode,
+          mfaReset: true, back: personPath(user.id), backText: `Back to ${user.name}`,
+        },
+      });
+    }, (errors, status) => personPage(ctx, errors, status));
+  });
+
+  const acts = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(acts)) {
     router.post(`/people/:id/${name}`, ...pageForm, async (ctx) => {
       await tryForm(async () => {

@@ -82,10 +82,10 @@ export const COMMANDS: Command[] = [
     usage: 'user reset-mfa --email E',
     options: { email: {} },
     async run(deps, actor, f) {
-      const u = await resetMfa(deps, actor, one(f, 'email'));
-      return { id: u.id, email: u.email, mfa: 'reset' };
+      const { user, activationCode } = await resetMfa(deps, actor, one(f, 'email'));
+      return { id: user.id, email: user.email, mfa: 'reset', activation_code: activationCode };
     },
-    say: (r) => `${r.email} will set up a new authenticator at their next sign-in; their sessions have ended`,
+    say: (r) => `${r.email} signs in with their password and the one-time code ${r.activation_code}, then sets up a new authenticator; their sessions have ended`,
   },
   {
     name: 'user reset-password',

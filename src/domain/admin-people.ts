@@ -111,7 +111,7 @@ export async function resetPersonPassword(deps: Deps, r: AdminRequest, id: strin
   return resetPassword(deps, r.principal.actor, user.email, { ip: r.ip });
 }
 
-export async function resetPersonMfa(deps: Deps, r: AdminRequest, id: string): Promise<UserRow> {
+export async function resetPersonMfa(deps: Deps, r: AdminRequest, id: string) {
   const { user } = await loadTarget(deps, r, id, 'user.reset-mfa');
   return resetMfa(deps, r.principal.actor, user.email, { ip: r.ip });
 }

@@ -17,6 +17,8 @@ export interface FlowState {
   hasAuthenticator?: boolean;
   /** What the rollout policy asks of this sign-in (known once the password is checked). */
   requirement?: MfaRequirement;
+  /** An administrator reset the person's MFA: their one-time code comes before enrolment. */
+  resetCodePending?: boolean;
   /** The person put enrolment off (allowed only while the policy lets them). */
   enrolmentSkipped?: boolean;
   /** The second factor is done. */

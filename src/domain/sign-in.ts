@@ -4,7 +4,7 @@ import * as passwords from '../db/queries/passwords.js';
 import * as activationCodes from '../db/queries/activation-codes.js';
 import type { UserRow } from '../db/queries/users.js';
 import { emailKey } from './email.js';
-import { InvalidInput } from './errors.js';
+import { InvalidInput, Rejected } from './errors.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, normaliseCode } from './secrets.js';
 import type { Deps } from './deps.js';
@@ -90,4 +90,23 @@ export function signInTimestamp(user: Pick<UserRow, 'sessions_revoked_at'>, now:
   const ts = Math.floor(now.getTime() / 1000);
   if (!user.sessions_revoked_at) return ts;
   return Math.max(ts, Math.floor(user.sessions_revoked_at.getTime() / 1000) + 1);
+}
+
+/** After an administrator reset the person's MFA, they have a one-time code to give with their password. */
+export function awaitsResetCode(deps: Deps, userId: string): Promise<boolean> {
+  return activationCodes.hasLiveActivationCode(deps.db, userId);
+}
+
+/**
+ * Uses the one-time code of an MFA reset (under the activation code's
+ * brute-force limits): one DELETE whose row count decides.
+ */
+export async function confirmResetCode(deps: Deps, userId: string, code: string, ip: string): Promise<void> {
+  const attempt: Attempt = { kind: 'activation', account: userId, userId, ip };
+  await assertMayTry(deps, attempt);
+  if (!(await activationCodes.consumeActivationCode(deps.db, userId, hashCode(normaliseCode(code))))) {
+    await recordFailure(deps, attempt);
+    throw new Rejected('That code is not right, or has expired. Ask your site administrator for a new one.', 'activation_code');
+  }
+  await recordSuccess(deps, attempt);
 }

@@ -98,16 +98,22 @@ export async function linkUser(deps: Deps, actor: Actor, input: { email: string;
   return { user, site: site.ods_code, role };
 }
 
-/** Removes the authenticator and recovery codes: enrolment is forced at the next sign-in. */
-export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow> {
+/**
+ * Removes the authenticator and recovery codes and issues a one-time code:
+ * at the next sign-in the person gives their password and that code (so a
+ * stolen password alone cannot enrol a new authenticator), then enrols.
+ */
+export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<{ user: UserRow; activationCode: string }> {
   const user = await requireUser(deps, email);
-  await withTransaction(deps.db, async (tx) => {
+  const activationCode = await withTransaction(deps.db, async (tx) => {
     await totpCredentials.deleteTotpCredentials(tx, user.id);
     await recoveryCodes.deleteRecoveryCodes(tx, user.id);
+    const code = await issueActivationCode(deps, tx, user.id);
     await users.revokeUserSessions(tx, user.id);
     await audit(tx, actor, { action: 'user.reset-mfa', outcome: 'success', targetUser: user.id, ...context });
+    return code;
   });
-  return user;
+  return { user, activationCode };
 }
 
 /** Removes the password and issues an activation code to choose a new one. */

@@ -3,6 +3,7 @@ import type { Step } from './step.js';
 import { password } from './steps/password.js';
 import { activate } from './steps/activate.js';
 import { sharedLogin } from './steps/shared-login.js';
+import { resetCode } from './steps/reset-code.js';
 import { enrolAuthenticator } from './steps/enrol-authenticator.js';
 import { showRecoveryCodes } from './steps/show-recovery-codes.js';
 import { otp } from './steps/otp.js';
@@ -18,6 +19,7 @@ export const STEPS: readonly Step[] = [
   password,
   activate,
   sharedLogin,
+  resetCode,
   enrolAuthenticator,
   showRecoveryCodes,
   otp,

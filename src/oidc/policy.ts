@@ -17,11 +17,11 @@ export function buildPolicy(deps: Deps) {
   const login = policy.get('login')!;
   // findAccount yields nothing for a disabled person or a sign-in older than an
   // administrative reset: such a session counts as signed out.
-  login.checks.add(new Check('account_signed_out', 'the session ended (the person was disabled or reset)', (ctx: KoaContextWithOIDC) => {
+  login.checks.add(new Check('account_signed_out', 'the session ended (the person was disabled or reset)', 'login_required', (ctx: KoaContextWithOIDC) => {
     const { session, account } = ctx.oidc;
     return session?.accountId && !account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
-  login.checks.add(new Check('mfa_required', 'a second factor is required', async (ctx: KoaContextWithOIDC) => {
+  login.checks.add(new Check('mfa_required', 'a second factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId || session.acr === 'mfa' || !client) return Check.NO_NEED_TO_PROMPT;
     // A password-only session (a rollout grace period) steps up when the portal or the policy now requires MFA.

@@ -48,6 +48,9 @@ async function remember(deps: Deps, limits: SessionLimits, session: LiveSession,
  * signed in with lives on (idle timeout starts again). Skipped when the
  * session was saved moments ago (within a minute, or a quarter of the idle
  * timeout), so a burst of refreshes from several portals writes once.
+ * The session is saved whole, as read; a portal's sign-in saving it in the
+ * same instant keeps its authorization because the store merges sessions'
+ * authorizations (src/store/oidc-adapter.ts).
  */
 async function extendByRefresh(provider: Provider, deps: Deps, limits: SessionLimits, sessionUid: string): Promise<void> {
   const session = await provider.Session.findByUid(sessionUid);
@@ -93,14 +96,15 @@ export function trackSessions(provider: Provider, deps: Deps, limits: SessionLim
     const current = oidc.session as LiveSession | undefined;
     if (current) dateSessionCookie(ctx, provider.cookieName('session'), current, limits);
     if (ctx.status >= 400) return;
+    // Bookkeeping: if the store fails here, the answer already made (a sign-in, new tokens) still stands.
     if (oidc.route === 'authorization' || oidc.route === 'resume') {
       const session = oidc.session as LiveSession | undefined;
       if (session?.accountId && !(session as { destroyed?: boolean }).destroyed) {
-        await remember(deps, limits, session, ctx.get('user-agent') || undefined);
+        await remember(deps, limits, session, ctx.get('user-agent') || undefined).catch(() => {});
       }
     } else if (oidc.route === 'token' && oidc.params?.grant_type === 'refresh_token') {
       const sessionUid = (oidc.entities.RefreshToken as { sessionUid?: string } | undefined)?.sessionUid;
-      if (sessionUid) await extendByRefresh(provider, deps, limits, sessionUid);
+      if (sessionUid) await extendByRefresh(provider, deps, limits, sessionUid).catch(() => {});
     }
   });
 }

@@ -9,6 +9,8 @@ export interface Person {
   password: string;
   /** For a first sign-in with an activation code. */
   activationCode?: string;
+  /** The one-time code an administrator's MFA reset gave them. */
+  resetCode?: string;
   /** Base32 secret of an enrolled authenticator (filled in by enrolment). */
   totpSecret?: string;
   recoveryCodes?: string[];
@@ -72,6 +74,10 @@ export async function driveSignIn(
       case 'activate':
         res = await browser.submit(action, { email: person.email, activation_code: person.activationCode!, new_password: person.password });
         person.activationCode = undefined;
+        break;
+      case 'reset-code':
+        res = await browser.submit(action, { activation_code: person.resetCode! });
+        person.resetCode = undefined;
         break;
       case 'enrol': {
         const { secret } = enrolmentOf(res.text);

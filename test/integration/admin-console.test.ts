@@ -51,13 +51,17 @@ test('a site administrator adds a person, who activates and enrols; a reset of t
   expect(textOf(/id="person-enrolled"[^>]*>[^<]*/.exec(personPage.text)![0])).toContain('Set up');
   const reset = await browser.submit(`/admin/people/${row.id}/reset-mfa`, {});
   expect(reset.status).toBe(200);
-  expect(textOf(reset.text)).toContain('will set up a new authenticator at their next sign-in');
-  expect(textOf(/id="person-enrolled"[^>]*>[^<]*/.exec(reset.text)![0])).toContain('Not set up');
+  expect(textOf(reset.text)).toContain('pharmid then asks for this code, and takes them through setting up a new authenticator app');
+  const resetCode = /id="activation-code"[^>]*>([^<]+)</.exec(reset.text)![1]!.trim();
+  const after = await browser.open(`/admin/people/${row.id}`);
+  expect(textOf(/id="person-enrolled"[^>]*>[^<]*/.exec(after.text)![0])).toContain('Not set up');
+  expect(after.text).not.toContain(resetCode);
   const [resetRow] = await auditRows('user.reset-mfa', row.id);
   expect(resetRow).toMatchObject({ actor: `user:${admin.id}`, outcome: 'success' });
 
-  // Signing in again asks for the password, then enrolment.
-  expect(await signInFresh(p, nina)).toEqual(['password', 'enrol', 'recovery-codes']);
+  // Signing in again asks for the password and the one-time code, then enrolment:
+  // the password alone cannot put a new authenticator on the account.
+  expect(await signInFresh(p, { ...nina, resetCode })).toEqual(['password', 'reset-code', 'enrol', 'recovery-codes']);
 });
 
 test('every console form is refused without its CSRF token, and nothing is written', async () => {

@@ -102,3 +102,20 @@ test('a shared mailbox where MFA is required gets a page that says what to do, a
   const offered = await later.submit(formAction(again.text, '/interaction/')!, { email, password });
   expect(stepOf(offered.text)).toBe('enrol');
 });
+
+test('after an MFA reset a password alone cannot enrol a new authenticator: the one-time code comes first', async () => {
+  const person = await enrolled();
+  const { resetMfa } = await import('../../src/domain/users.js');
+  const { activationCode } = await resetMfa(p.deps, cli, person.email);
+  const browser = new Browser(p.url);
+  const page = await browser.open((await portal.authorizationRequest()).url);
+  const codePage = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: person.password });
+  expect(stepOf(codePage.text)).toBe('reset-code');
+  // Jumping to enrolment by hand does not get round it.
+  const jump = await browser.agent.get(new URL(formAction(codePage.text, '/interaction/')!.replace(/reset-code$/, 'enrol'), p.url).pathname).redirects(0);
+  expect(jump.status).toBe(303);
+  const wrong = await browser.submit(formAction(codePage.text, '/interaction/')!, { activation_code: 'AAAAA-BBBBB' });
+  expect(wrong.status).toBe(401);
+  const right = await browser.submit(formAction(codePage.text, '/interaction/')!, { activation_code: activationCode });
+  expect(stepOf(right.text)).toBe('enrol');
+});

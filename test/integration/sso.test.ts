@@ -57,10 +57,10 @@ test("the two portals' ID tokens name the same person, signed in at the same mom
 
 /** Each reset, how the person can sign in after it (undefined: not at all), and the steps they then see. */
 const RESETS: [string, string, (person: Person) => Promise<Person | undefined>, string[] | undefined][] = [
-  ['an MFA reset', 'a new sign-in enrols a new authenticator', async (p) => {
-    await resetMfa(pharmid.deps, cli, p.email);
-    return { ...p, totpSecret: undefined };
-  }, ['password', 'enrol', 'recovery-codes']],
+  ['an MFA reset', 'a new sign-in with the one-time code enrols a new authenticator', async (p) => {
+    const { activationCode } = await resetMfa(pharmid.deps, cli, p.email);
+    return { ...p, totpSecret: undefined, resetCode: activationCode };
+  }, ['password', 'reset-code', 'enrol', 'recovery-codes']],
   ['a password reset', 'a new sign-in with the new activation code works', async (p) => {
     const { activationCode } = await resetPassword(pharmid.deps, cli, p.email);
     return { ...p, activationCode, password: 'a brand new passphrase' };

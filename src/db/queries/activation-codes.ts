@@ -20,3 +20,8 @@ export async function consumeActivationCode(db: Db, userId: string, codeHash: st
   );
   return rowCount === 1;
 }
+
+export async function hasLiveActivationCode(db: Db, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM activation_codes WHERE user_id = $1 AND expires_at > now()', [userId]);
+  return rowCount === 1;
+}
