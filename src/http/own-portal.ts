@@ -19,6 +19,11 @@ export interface Person {
 }
 
 interface StoredSession { userId: string; acr: string; amr: string[]; authTime: number; idToken: string }
+
+/** How long a page session may last from now: the idle timeout, never past the absolute lifetime of the sign-in. */
+function lifeLeft(authTime: number, absolute: number, idle: number, now = Date.now()): number {
+  return Math.min(idle, authTime + absolute - Math.floor(now / 1000));
+}
 interface PendingSignIn { verifier: string; nonce: string; returnTo: string }
 
 const COOKIE = 'pharmid.portal';
@@ -89,9 +94,12 @@ export function ownPortal(opts: { config: Config; deps: Deps; secret: () => stri
     if (raw) {
       const s = JSON.parse(raw) as StoredSession;
       const user = await findUser(deps, s.userId);
-      if (user && signInStillValid(user, s.authTime)) {
+      const left = lifeLeft(s.authTime, ttl, config.ttl.sessionIdle);
+      if (user && left > 0 && signInStillValid(user, s.authTime)) {
         ctx.state.person = { user, acr: s.acr, amr: s.amr, authTime: s.authTime } satisfies Person;
         ctx.state.ownSessionId = id;
+        // Each use restarts the idle clock, as it does for pharmid's sign-in session.
+        await deps.store.set(`own-portal:session:${id}`, raw, left);
       }
     }
     await next();
@@ -133,7 +141,7 @@ export function ownPortal(opts: { config: Config; deps: Deps; secret: () => stri
       idToken: tokens.id_token!,
     };
     const id = randomBytes(24).toString('base64url');
-    await deps.store.set(`own-portal:session:${id}`, JSON.stringify(session), ttl);
+    await deps.store.set(`own-portal:session:${id}`, JSON.stringify(session), lifeLeft(session.authTime, ttl, config.ttl.sessionIdle));
     ctx.cookies.set(COOKIE, id, { ...cookieOptions, maxAge: ttl * 1000 });
     ctx.redirect(pending.returnTo);
   });

@@ -55,3 +55,21 @@ test('the sign-in callback never redirects off pharmid', () => {
     expect(safeReturnTo(bad)).toBe('/account');
   }
 });
+
+test('the account page session ends after the idle timeout, like the sign-in session', async () => {
+  const idle = await startTestPharmid({ SESSION_IDLE_TTL: '2' });
+  try {
+    const person = await makePerson(idle.deps);
+    const browser = new Browser(idle.url);
+    const first = await browser.agent.get('/account').redirects(0);
+    await driveSignIn(browser, first.headers.location!, person, idle.clock);
+    expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_200));
+    // Used within the timeout: still signed in, and the clock starts again.
+    expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2_600));
+    expect((await browser.agent.get('/account').redirects(0)).status).toBe(302);
+  } finally {
+    await idle.stop();
+  }
+});
