@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import type { Command, Flags } from './commands.js';
+import type { Command } from './commands.js';
+import { many, one, opt, type Flags } from './flags.js';
 import { OPERATOR, loadPrincipal, type Principal } from '../domain/authorization.js';
 import type { Actor } from '../domain/audit.js';
 import { InvalidInput } from '../domain/errors.js';
@@ -19,22 +20,6 @@ import type { Deps } from '../domain/deps.js';
 async function asking(deps: Deps, actor: Actor): Promise<AdminRequest> {
   const principal: Principal = actor.kind === 'user' ? await loadPrincipal(deps, actor.id) : OPERATOR;
   return { principal };
-}
-
-function one(f: Flags, name: string): string {
-  const v = f[name];
-  if (typeof v !== 'string' || !v.trim()) throw new InvalidInput(`--${name} is required`);
-  return v;
-}
-
-function opt(f: Flags, name: string): string | undefined {
-  const v = f[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function many(f: Flags, name: string): string[] {
-  const v = f[name];
-  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 function capFlag(v: string | undefined): number | null | undefined {

@@ -5,10 +5,10 @@ import type { Actor } from '../domain/audit.js';
 import { rekeySecrets } from '../domain/rekey.js';
 import { rotateSigningKeys } from '../domain/signing-keys.js';
 import type { Deps } from '../domain/deps.js';
+import { many, one, opt, UsageError, type Flags } from './flags.js';
 import { ADMIN_COMMANDS } from './admin-commands.js';
 
-/** Flags as parsed: a string, a list for repeatable flags, or true for switches. */
-export type Flags = Record<string, string | string[] | boolean | undefined>;
+export { UsageError, type Flags };
 
 export interface Command {
   /** `group verb`, as typed. */
@@ -19,24 +19,6 @@ export interface Command {
   run(deps: Deps, actor: Actor, f: Flags): Promise<Record<string, unknown>>;
   /** One line (or a few) for people; --json prints the object itself. */
   say(result: Record<string, unknown>): string;
-}
-
-export class UsageError extends Error {}
-
-function one(f: Flags, name: string): string {
-  const v = f[name];
-  if (typeof v !== 'string' || !v.trim()) throw new UsageError(`--${name} is required`);
-  return v;
-}
-
-function opt(f: Flags, name: string): string | undefined {
-  const v = f[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function many(f: Flags, name: string): string[] {
-  const v = f[name];
-  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 export const COMMANDS: Command[] = [

@@ -5,11 +5,8 @@ import { readiness, type SiteReadiness } from '../domain/readiness.js';
 import { sendDueNotices } from '../domain/notices.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { RolloutScope } from '../db/queries/rollout-policies.js';
-import { UsageError, type Command } from './commands.js';
-
-function text(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
+import type { Command } from './commands.js';
+import { many, one, opt, UsageError } from './flags.js';
 
 /** The rollout commands; `notices send` needs the deployment's mailer and issuer. */
 export function rolloutCommands(mailing: () => { mailer: Mailer; reminderDays: number; issuer: string }): Command[] {
@@ -31,14 +28,12 @@ const ROLLOUT_COMMANDS: Command[] = [
     usage: 'rollout set --scope global|site|client [--site CODE] [--client-id ID] --state off|announced|grace|enforced [--enforce-on YYYY-MM-DD] [--max-skips N]',
     options: { scope: {}, site: {}, 'client-id': {}, state: {}, 'enforce-on': {}, 'max-skips': {} },
     async run(deps, _actor, f) {
-      const scope = text(f.scope);
-      if (!scope) throw new UsageError('--scope is required');
-      if (!text(f.state)) throw new UsageError('--state is required');
-      const maxSkips = text(f['max-skips']);
+      const scope = one(f, 'scope');
+      const maxSkips = opt(f, 'max-skips');
       if (maxSkips !== undefined && !/^\d+$/.test(maxSkips)) throw new UsageError('--max-skips takes a whole number');
       const p = await setPolicyAsAdmin(deps, { principal: OPERATOR }, {
-        scope: scope as RolloutScope, site: text(f.site), clientId: text(f['client-id']), state: text(f.state)!,
-        enforceOn: text(f['enforce-on']), maxSkips: maxSkips === undefined ? undefined : Number(maxSkips),
+        scope: scope as RolloutScope, site: opt(f, 'site'), clientId: opt(f, 'client-id'), state: one(f, 'state'),
+        enforceOn: opt(f, 'enforce-on'), maxSkips: maxSkips === undefined ? undefined : Number(maxSkips),
       });
       return { id: p.id, scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
     },
@@ -68,8 +63,8 @@ const ROLLOUT_COMMANDS: Command[] = [
     usage: 'readiness [--site CODE ...]',
     options: { site: { many: true } },
     async run(deps, _actor, f) {
-      const sites = Array.isArray(f.site) ? f.site : text(f.site) ? [text(f.site)!] : undefined;
-      return { sites: await readiness(deps, sites) };
+      const sites = many(f, 'site');
+      return { sites: await readiness(deps, sites.length ? sites : undefined) };
     },
     say: (r) => (r.sites as SiteReadiness[]).map((s) => [
       `${s.ods} ${s.name}: ${s.ready} of ${s.people} ready`,

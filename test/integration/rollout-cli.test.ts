@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestBackends, type TestBackends } from '../helpers/backends.js';
+import { cli } from '../helpers/cli.js';
+
+/** `pharmid rollout set|list`, `readiness` and `notices send`, as an operator runs them. */
+const KEYS = ['NODE_ENV', 'DATABASE_URL', 'PHARMID_SECRET_KEY', 'COOKIE_KEYS', 'LOG_LEVEL', 'PHARMID_DATA_DIR', 'REDIS_URL'];
+const saved: Record<string, string | undefined> = {};
+let backends: TestBackends;
+let dataDir: string;
+
+beforeAll(async () => {
+  backends = await createTestBackends();
+  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-rollout-cli-'));
+  for (const k of KEYS) saved[k] = process.env[k];
+  delete process.env.REDIS_URL;
+  Object.assign(process.env, {
+    NODE_ENV: 'test', DATABASE_URL: backends.databaseUrl, PHARMID_SECRET_KEY: randomBytes(32).toString('base64'),
+    COOKIE_KEYS: 'k', LOG_LEVEL: 'silent', PHARMID_DATA_DIR: dataDir,
+  });
+});
+afterAll(async () => {
+  for (const k of KEYS) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  rmSync(dataDir, { recursive: true, force: true });
+  await backends.drop();
+});
+
+test('announce MFA for a site, see who is not ready, send the notices once', async () => {
+  expect((await cli('site', 'add', '--ods', 'CLI01', '--name', 'Cli Pharmacy')).code).toBe(0);
+  expect((await cli('user', 'add', '--email', 'rae.ready@example.nhs.uk', '--name', 'Rae Ready', '--site', 'CLI01')).code).toBe(0);
+  expect((await cli('user', 'add', '--email', 'pharmacy@cli.example', '--name', 'Shared', '--site', 'CLI01', '--password', 'the counter phrase')).code).toBe(0);
+
+  const empty = await cli('rollout', 'list');
+  expect(empty.stdout).toContain('no rollout policies: MFA is enforced everywhere');
+
+  const set = await cli('rollout', 'set', '--scope', 'site', '--site', 'cli01', '--state', 'announced', '--enforce-on', '2099-06-01', '--json');
+  expect(set.code).toBe(0);
+  expect(set.json).toMatchObject({ scope: 'site', state: 'announced', enforce_on: '2099-06-01T00:00:00.000Z', max_skips: 3 });
+  expect((await cli('rollout', 'list', '--json')).json.policies).toEqual([
+    expect.objectContaining({ scope: 'site', site: 'CLI01', state: 'announced' }),
+  ]);
+
+  const report = await cli('readiness', '--site', 'CLI01', '--json');
+  expect(report.json.sites[0]).toMatchObject({ ods: 'CLI01', people: 2, ready: 0 });
+  expect(report.json.sites[0].notReady.map((n: { email: string; reasons: string[] }) => `${n.email}: ${n.reasons.join(' ')}`)).toEqual([
+    'rae.ready@example.nhs.uk: not-activated not-enrolled',
+    'pharmacy@cli.example: shared-or-generic not-enrolled',
+  ]);
+
+  const sent = await cli('notices', 'send', '--json');
+  expect(sent.json).toEqual({ sent: 2, via: 'outbox' });
+  expect(readdirSync(join(dataDir, 'outbox'))).toHaveLength(2);
+  expect((await cli('notices', 'send', '--json')).json).toEqual({ sent: 0, via: 'outbox' });
+});
+
+test('bad policies are refused with a reason and change nothing', async () => {
+  for (const argv of [
+    ['rollout', 'set', '--scope', 'global', '--state', 'grace'],
+    ['rollout', 'set', '--scope', 'global', '--state', 'maybe'],
+    ['rollout', 'set', '--scope', 'site', '--site', 'NOPE1', '--state', 'off'],
+    ['rollout', 'set', '--scope', 'global', '--state', 'announced', '--enforce-on', 'next tuesday'],
+    ['rollout', 'set', '--state', 'off'],
+  ]) {
+    const r = await cli(...argv);
+    expect({ argv, failed: r.code !== 0 }).toEqual({ argv, failed: true });
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  }
+  expect((await cli('rollout', 'list', '--json')).json.policies).toHaveLength(1);
+});
