@@ -89,8 +89,10 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   }
 
   async function show(ctx: Koa.Context, step: Step, c: StepContext, ttl: number, errors: FieldError[] = [], values: Record<string, string> = {}, status = 200) {
+    const before = JSON.stringify(c.state);
     const view = await step.render(c, { errors, values });
-    await saveFlow(deps, c.state, ttl);
+    // Drawing a page rarely changes the state (enrolment does: its pending secret); save only then.
+    if (JSON.stringify(c.state) !== before) await saveFlow(deps, c.state, ttl);
     onStep?.(step.name, errors.length ? 'failed' : 'shown');
     await render(ctx, view, status);
   }

@@ -49,6 +49,8 @@ export class RedisStore implements KeyValueStore {
       connectTimeout: 2_000,
       commandTimeout: 2_000,
       retryStrategy: (times) => Math.min(times * 100, 1_000),
+      // Commands issued in the same tick share one round trip (a sign-in step issues several).
+      enableAutoPipelining: true,
     });
     this.client.on('error', () => {});
     this.client.defineCommand('raiseTo', { numberOfKeys: 1, lua: RAISE_TO });
