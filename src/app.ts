@@ -14,6 +14,7 @@ import { serveAssets } from './http/assets.js';
 import { csrfProtection, formBody } from './http/csrf.js';
 import { ownPortal } from './http/own-portal.js';
 import type { PageRoutes } from './http/pages.js';
+import type { Mailer } from './mail/mailer.js';
 import { interactionRoutes } from './interactions/router.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { signInSessions } from './oidc/sign-in-sessions.js';
@@ -53,13 +54,14 @@ export interface AppParts {
   ownPortalSecret: () => string;
   /** Page areas for signed-in people (account, admin). */
   extraPages?: PageRoutes[];
+  mailer?: Mailer;
 }
 
 /** Paths of pharmid's own pages (not the protocol endpoints, not bearer-token APIs). */
 const OWN_PAGES = /^\/(interaction|portal|account|admin)(\/|$)/;
 
 /** The composition of one pharmid process's HTTP side. */
-export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
+export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer(config.env === 'production');
   const pages = providerPages(render);
 
@@ -107,7 +109,7 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages 
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? portal.load(ctx, next) : next()));
   app.use(portal.routes(pageForm).routes());
   const sessions = signInSessions({ provider: () => current.provider, deps });
-  for (const router of (extraPages ?? [])) app.use(router({ deps, config, render, requireSignIn: portal.requireSignIn, pageForm, sessions, provider: () => current.provider }).routes());
+  for (const router of (extraPages ?? [])) app.use(router({ deps, config, render, requireSignIn: portal.requireSignIn, pageForm, sessions, mailer, provider: () => current.provider }).routes());
 
   // While Redis is away, sign-in and token requests get a clear 503 at once instead of a hang or a 500.
   app.use(async (ctx, next) => {

@@ -35,7 +35,8 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
   const grace = config.ttl.idToken + config.keysRefresh;
   let keys = await loadSigningKeys(deps, grace);
   const ownPortalSecret = await ensureOwnPortal(deps, config.issuer);
-  const built = buildApp({ config, deps, keys, log, ownPortalSecret: () => ownPortalSecret, extraPages: PAGE_AREAS });
+  const mailer = buildMailer(config);
+  const built = buildApp({ config, deps, keys, log, ownPortalSecret: () => ownPortalSecret, extraPages: PAGE_AREAS, mailer });
   const { app } = built;
   const kids = (k: { kid: string }[]) => k.map((j) => j.kid).join(' ');
   const refreshKeys = async () => {
@@ -49,7 +50,6 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
   const timer = setInterval(() => { refreshKeys().catch(() => {}); }, config.keysRefresh * 1000);
   timer.unref();
   // MFA rollout notices: every process looks; a claim in Postgres makes each go once.
-  const mailer = buildMailer(config);
   const noticeTimer = setInterval(() => {
     sendDueNotices(deps, mailer, { reminderDays: config.notices.reminderDays, issuer: config.issuer })
       .then((n) => { if (n) log.info({ notices: n, via: mailer.kind }, 'rollout notices sent'); })

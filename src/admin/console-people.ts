@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
+import { mailActivationCode } from '../domain/code-mail.js';
 import {
   changePersonRole, disablePerson, enablePerson, linkPerson, resetPersonMfa, resetPersonPassword,
   searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
@@ -14,7 +15,7 @@ const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
 const personPath = (id: string) => `/admin/people/${encodeURIComponent(id)}`;
 
 /** Searching for people, a person's page, and every act on a person. */
-export function peoplePages(router: Router, { deps, render, pageForm }: PageContext): void {
+export function peoplePages(router: Router, { deps, render, pageForm, config, mailer }: PageContext): void {
   router.get('/people', async (ctx) => {
     const { q } = parseInput(searchQuery, queryOf(ctx.query));
     let errors: FieldError[] = [];
@@ -59,10 +60,11 @@ export function peoplePages(router: Router, { deps, render, pageForm }: PageCont
   router.post('/people/:id/reset-password', ...pageForm, async (ctx) => {
     await tryForm(async () => {
       const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
+      const emailed = await mailActivationCode(mailer, config.issuer, user, activationCode, 'password-reset');
       await render(ctx, {
         template: 'admin/code-shown',
         model: {
-          title: 'Password reset', heading: `${user.name} needs to choose a new password`, email: user.email, code: activationCode,
+          title: 'Password reset', heading: `${user.name} needs to choose a new password`, email: user.email, code: activationCode, emailed,
           reset: true, back: personPath(user.id), backText: `Back to ${user.name}`,
         },
       });
@@ -72,10 +74,11 @@ export function peoplePages(router: Router, { deps, render, pageForm }: PageCont
   router.post('/people/:id/reset-mfa', ...pageForm, async (ctx) => {
     await tryForm(async () => {
       const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
+      const emailed = await mailActivationCode(mailer, config.issuer, user, activationCode, 'mfa-reset');
       await render(ctx, {
         template: 'admin/code-shown',
         model: {
-          title: 'Two-step sign-in reset', heading: `${user.name} will set up a new authenticator`, email: user.email, code: activationCode,
+          title: 'Two-step sign-in reset', heading: `${user.name} will set up a new authenticator`, email: user.email, code: activationCode, emailed,
           mfaReset: true, back: personPath(user.id), backText: `Back to ${user.name}`,
         },
       });

@@ -6,6 +6,9 @@ import type { AdminRequest } from '../domain/admin-people.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { ROLLOUT_STATES } from '../domain/rollout.js';
 import { parseInput } from './schemas.js';
+import { authorize, can } from '../domain/authorization.js';
+import { listOutbox } from '../domain/outbox.js';
+import { join } from 'node:path';
 import { backTo, doneMessage, fieldsOf, tryForm, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -31,7 +34,7 @@ export const policyInput = z.object({
 });
 
 /** /admin/rollout: MFA rollout policies and each site's readiness beside its enforcement date. */
-export function rolloutPages(router: Router, { deps, render, pageForm }: PageContext): void {
+export function rolloutPages(router: Router, { deps, config, render, pageForm, mailer }: PageContext): void {
   async function show(ctx: Koa.Context, errors: FieldError[] = [], values: Record<string, string> = {}, status = 200) {
     const o = await rolloutOverview(deps, req(ctx));
     await render(ctx, {
@@ -41,6 +44,7 @@ export function rolloutPages(router: Router, { deps, render, pageForm }: PageCon
         policies: o.policies.map((p) => ({ ...p, enforceOnText: dayOf(p.enforceOn), stateName: STATE_NAMES[p.state] })),
         sites: o.sites.map((s) => ({ ...s, enforceOnText: dayOf(s.enforceOn) })),
         maySetGlobal: o.maySetGlobal, maySetPortals: o.maySetPortals, settableSites: o.settableSites,
+        mayViewOutbox: can(req(ctx).principal, 'notices.view'),
         crumbs: [{ href: '/admin', text: 'Administration' }],
       },
     }, status);
@@ -57,6 +61,18 @@ export function rolloutPages(router: Router, { deps, render, pageForm }: PageCon
       backTo(ctx, '/admin/rollout', 'rollout-saved');
     }, (errors, status) => show(ctx, errors, values, status));
   });
+  /** Notices written to the outbox folder when pharmid has no SMTP (superadmins: they name other people). */
+  router.get('/outbox', async (ctx) => {
+    await authorize(deps, req(ctx).principal, 'notices.view', {}, req(ctx));
+    await render(ctx, {
+      template: 'admin/outbox',
+      model: {
+        title: 'Notices sent', smtp: mailer?.kind === 'smtp', messages: await listOutbox(join(config.dataDir, 'outbox')),
+        crumbs: [{ href: '/admin', text: 'Administration' }, { href: '/admin/rollout', text: 'MFA rollout' }],
+      },
+    });
+  });
+
   router.get('/sites/:ods/readiness.csv', async (ctx) => {
     const { filename, csv } = await readinessCsv(deps, req(ctx), ctx.params.ods!);
     ctx.type = 'text/csv; charset=utf-8';

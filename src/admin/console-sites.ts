@@ -6,6 +6,7 @@ import { addSiteAsAdmin, siteForChanging, siteOverview, sitesInReach, updateSite
 import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
 import { authorize, can } from '../domain/authorization.js';
 import { SITE_KINDS } from '../domain/sites.js';
+import { mailActivationCode } from '../domain/code-mail.js';
 import { auditQuery, locumInput, pageOf, parseInput, personInput, queryOf, siteInput, siteUpdate } from './schemas.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
 
@@ -13,7 +14,7 @@ const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
 const sitePath = (ods: string) => `/admin/sites/${encodeURIComponent(ods)}`;
 
 /** The console's home, sites, their people, adding people, and each site's audit trail. */
-export function sitePages(router: Router, { deps, render, pageForm }: PageContext): void {
+export function sitePages(router: Router, { deps, config, render, pageForm, mailer }: PageContext): void {
   router.get('/', async (ctx) => {
     const r = req(ctx);
     const list = await sitesInReach(deps, r, pageOf(ctx.query));
@@ -93,11 +94,12 @@ export function sitePages(router: Router, { deps, render, pageForm }: PageContex
     await tryForm(async () => {
       const i = parseInput(personInput, values);
       const r = await addPerson(deps, req(ctx), ctx.params.ods!, i);
+      const emailed = await mailActivationCode(mailer, config.issuer, r.user, r.activationCode, 'new-account');
       await render(ctx, {
         template: 'admin/code-shown',
         model: {
           title: 'Person added', heading: `${r.user.name} has been added to ${r.site.name}`, email: r.user.email, code: r.activationCode,
-          back: sitePath(r.site.ods_code), backText: `Back to ${r.site.name}`,
+          emailed, back: sitePath(r.site.ods_code), backText: `Back to ${r.site.name}`,
         },
       }, 201);
     }, (errors, status) => personForm(ctx, errors, values, status));

@@ -22,7 +22,7 @@ export type Act =
   | 'user.search' | 'user.view' | 'user.add' | 'user.link' | 'user.unlink' | 'user.role'
   | 'user.reset-password' | 'user.reset-mfa' | 'user.unlock' | 'user.disable' | 'user.enable'
   | 'client.manage' | 'org-role.grant'
-  | 'rollout.view' | 'rollout.set-global' | 'rollout.set-site' | 'rollout.set-portal' | 'readiness.view';
+  | 'rollout.view' | 'rollout.set-global' | 'rollout.set-site' | 'rollout.set-portal' | 'readiness.view' | 'notices.view';
 
 export interface Principal {
   actor: Actor;
@@ -141,6 +141,7 @@ const RULES: Record<Act, Check[]> = {
   'rollout.set-portal': [superadminOnly],
   'rollout.set-site': [commissionsSite],
   'readiness.view': [supportsSite],
+  'notices.view': [superadminOnly],
 };
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };

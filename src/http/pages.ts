@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Deps } from '../domain/deps.js';
 import type { SignInSessions } from '../domain/sessions.js';
 import type { Render } from './render.js';
+import type { Mailer } from '../mail/mailer.js';
 
 /** What a page area (account, admin) is given by the app. */
 export interface PageContext {
@@ -17,6 +18,8 @@ export interface PageContext {
   pageForm: Koa.Middleware[];
   /** The provider of the moment (made again when signing keys rotate): for areas that accept pharmid's own bearer tokens. */
   provider?: () => Provider;
+  /** Mail (SMTP, or the outbox folder): activation codes go by email when SMTP is set. */
+  mailer?: Mailer;
   /** A person's sign-in sessions: listed and ended (portals told by back-channel logout). */
   sessions?: SignInSessions;
 }

@@ -1,0 +1,40 @@
+import type { Mailer } from '../mail/mailer.js';
+
+export type CodePurpose = 'new-account' | 'password-reset' | 'mfa-reset';
+
+const WHAT: Record<CodePurpose, { subject: string; body: string }> = {
+  'new-account': {
+    subject: 'Your pharmid account',
+    body: 'An account has been made for you. On pharmid\'s sign-in page choose "Activate your account", enter your email, this code and a password of your choosing, then set up your authenticator app.',
+  },
+  'password-reset': {
+    subject: 'Choose a new pharmid password',
+    body: 'Your password was reset. On pharmid\'s sign-in page choose "Activate your account", enter your email, this code and a new password.',
+  },
+  'mfa-reset': {
+    subject: 'Your two-step sign-in was reset',
+    body: 'Your authenticator was removed. Sign in with your email and password as usual; pharmid then asks for this code and takes you through setting up a new authenticator app.',
+  },
+};
+
+/**
+ * Emails an activation code to its person when pharmid has SMTP (the code is
+ * always shown once to the administrator too). Without SMTP nothing is sent:
+ * codes are not written to the development outbox. True when sent.
+ */
+export async function mailActivationCode(
+  mailer: Mailer | undefined, issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose,
+): Promise<boolean> {
+  if (mailer?.kind !== 'smtp') return false;
+  const w = WHAT[purpose];
+  try {
+    await mailer.send({
+      to: to.email,
+      subject: w.subject,
+      text: `Dear ${to.name},\n\n${w.body}\n\nYour one-time code: ${code}\nIt works once, within 72 hours. If you did not expect this, tell your site administrator.\n\npharmid (${issuer})\n`,
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
