@@ -57,33 +57,32 @@ export function peoplePages(router: Router, { deps, render, pageForm, config, ma
 
   router.get('/people/:id', (ctx) => personPage(ctx));
 
-  router.post('/people/:id/reset-password', ...pageForm, async (ctx) => {
-    await tryForm(async () => {
-      const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
-      const emailed = await mailActivationCode(mailer, config.issuer, user, activationCode, 'password-reset');
-      await render(ctx, {
-        template: 'admin/code-shown',
-        model: {
-          title: 'Password reset', heading: `${user.name} needs to choose a new password`, email: user.email, code: activationCode, emailed,
-          reset: true, back: personPath(user.id), backText: `Back to ${user.name}`,
-        },
-      });
-    }, (errors, status) => personPage(ctx, errors, status));
-  });
-
-  router.post('/people/:id/reset-mfa', ...pageForm, async (ctx) => {
-    await tryForm(async () => {
-      const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
-      const emailed = await mailActivationCode(mailer, config.issuer, user, activationCode, 'mfa-reset');
-      await render(ctx, {
-        template: 'admin/code-shown',
-        model: {
-          title: 'Two-step sign-in reset', heading: `${user.name} will set up a new authenticator`, email: user.email, code: activationCode, emailed,
-          mfaReset: true, back: personPath(user.id), backText: `Back to ${user.name}`,
-        },
-      });
-    }, (errors, status) => personPage(ctx, errors, status));
-  });
+  /** Resets that issue a one-time code: shown once here, and emailed when pharmid has SMTP. */
+  const resets = {
+    'reset-password': {
+      act: resetPersonPassword, purpose: 'password-reset', title: 'Password reset',
+      heading: (name: string) => `${name} needs to choose a new password`, flag: { reset: true },
+    },
+    'reset-mfa': {
+      act: resetPersonMfa, purpose: 'mfa-reset', title: 'Two-step sign-in reset',
+      heading: (name: string) => `${name} will set up a new authenticator`, flag: { mfaReset: true },
+    },
+  } as const;
+  for (const [name, r] of Object.entries(resets)) {
+    router.post(`/people/:id/${name}`, ...pageForm, async (ctx) => {
+      await tryForm(async () => {
+        const { user, activationCode } = await r.act(deps, req(ctx), ctx.params.id!);
+        const emailed = await mailActivationCode(mailer, config.issuer, user, activationCode, r.purpose);
+        await render(ctx, {
+          template: 'admin/code-shown',
+          model: {
+            title: r.title, heading: r.heading(user.name), email: user.email, code: activationCode, emailed,
+            ...r.flag, back: personPath(user.id), backText: `Back to ${user.name}`,
+          },
+        });
+      }, (errors, status) => personPage(ctx, errors, status));
+    });
+  }
 
   const acts = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(acts)) {
