@@ -122,3 +122,19 @@ export async function signInTo(portal: Portal, browser: Browser, person: Person,
   const tokens = await portal.exchange(result.callback, req);
   return { ...result, tokens, claims: tokens.claims()! };
 }
+
+/**
+ * Opens a portal's sign-in in a new browser (or the one given) and answers
+ * the password page; returns the browser, the request, the answer and the
+ * next step's form action (when the answer is a step page).
+ */
+export async function afterPasswordStep(
+  base: string, portal: Portal, person: Pick<Person, 'email' | 'password'>,
+  opts: { password?: string; params?: Record<string, string>; browser?: Browser } = {},
+) {
+  const browser = opts.browser ?? new Browser(base);
+  const req = await portal.authorizationRequest(opts.params);
+  const page = await browser.open(req.url);
+  const res = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: opts.password ?? person.password });
+  return { browser, req, res, action: formAction(res.text, '/interaction/') };
+}

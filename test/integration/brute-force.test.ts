@@ -3,16 +3,14 @@ import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
-import { signInTo, stepOf, totpCode, type Person } from '../helpers/sign-in.js';
+import { afterPasswordStep, signInTo, stepOf, totpCode, type Person } from '../helpers/sign-in.js';
 import { unlockUser } from '../../src/domain/users.js';
 
 /** Opens a portal's sign-in and answers the password page; returns the OTP page's action. */
-async function toCodeStep(p: TestPharmid, portal: Portal, person: Person, browser = new Browser(p.url)) {
-  const req = await portal.authorizationRequest();
-  const page = await browser.open(req.url);
-  const res = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: person.password });
+async function toCodeStep(p: TestPharmid, portal: Portal, person: Person) {
+  const { browser, res, action } = await afterPasswordStep(p.url, portal, person);
   expect(stepOf(res.text)).toBe('otp');
-  return { browser, action: formAction(res.text, '/interaction/')! };
+  return { browser, action: action! };
 }
 
 function wrongCode(right: string): string {
@@ -111,9 +109,7 @@ describe('the limit over any period', () => {
 });
 
 async function tryPassword(p: TestPharmid, portal: Portal, person: Person, password: string) {
-  const browser = new Browser(p.url);
-  const page = await browser.open((await portal.authorizationRequest()).url);
-  return browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password });
+  return (await afterPasswordStep(p.url, portal, person, { password })).res;
 }
 
 describe('passwords', () => {

@@ -3,7 +3,7 @@ import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
-import { signInTo, stepOf, totpCode, type Person } from '../helpers/sign-in.js';
+import { afterPasswordStep, signInTo, stepOf, totpCode, type Person } from '../helpers/sign-in.js';
 import { createUser } from '../../src/domain/users.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 
@@ -19,11 +19,9 @@ beforeAll(async () => {
 afterAll(() => p.stop());
 
 async function toCodePage(person: Person) {
-  const browser = new Browser(p.url);
-  const page = await browser.open((await portal.authorizationRequest()).url);
-  const res = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: person.password });
+  const { browser, res, action } = await afterPasswordStep(p.url, portal, person);
   expect(stepOf(res.text)).toBe('otp');
-  return { browser, action: formAction(res.text, '/interaction/')! };
+  return { browser, action: action! };
 }
 
 function errorText(html: string): string {

@@ -2,7 +2,7 @@ import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
-import { signInTo, stepOf, type Person } from '../helpers/sign-in.js';
+import { afterPasswordStep, signInTo, stepOf, type Person } from '../helpers/sign-in.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { readiness } from '../../src/domain/readiness.js';
 import { createUser, disableUser } from '../../src/domain/users.js';
@@ -26,12 +26,8 @@ function inDays(days: number): string {
 }
 
 /** Password in; returns the page that follows (enrolment, code, or the redirect to the portal). */
-async function afterPassword(person: Person, which = portal, params: Record<string, string> = {}) {
-  const browser = new Browser(p.url);
-  const req = await which.authorizationRequest(params);
-  const page = await browser.open(req.url);
-  const res = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: person.password });
-  return { browser, req, res };
+function afterPassword(person: Person, which = portal, params: Record<string, string> = {}) {
+  return afterPasswordStep(p.url, which, person, { params });
 }
 
 async function skip(browser: Browser, page: string) {
