@@ -104,11 +104,11 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   const interactions = interactionRoutes({ provider: () => current.provider, deps, render, csrf, onStep: metrics.countStep });
   app.use(interactions.routes());
 
-  const portal = ownPortal({ config, deps, secret: ownPortalSecret, render });
+  const sessions = signInSessions({ provider: () => current.provider, deps });
+  const portal = ownPortal({ config, deps, secret: ownPortalSecret, render, liveSession: (ctx) => sessions.currentId(ctx.cookies) });
   const pageForm = formBody(csrf);
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? portal.load(ctx, next) : next()));
   app.use(portal.routes(pageForm).routes());
-  const sessions = signInSessions({ provider: () => current.provider, deps });
   for (const router of (extraPages ?? [])) app.use(router({ deps, config, render, requireSignIn: portal.requireSignIn, pageForm, sessions, mailer, provider: () => current.provider }).routes());
 
   // While Redis is away, sign-in and token requests get a clear 503 at once instead of a hang or a 500.

@@ -18,7 +18,11 @@ export interface Person {
   authTime: number;
 }
 
-interface StoredSession { userId: string; acr: string; amr: string[]; authTime: number; idToken: string }
+interface StoredSession {
+  userId: string; acr: string; amr: string[]; authTime: number; idToken: string;
+  /** The pharmid sign-in session this page session came from: it ends with it. */
+  sessionUid?: string;
+}
 
 /** How long a page session may last from now: the idle timeout, never past the absolute lifetime of the sign-in. */
 function lifeLeft(authTime: number, absolute: number, idle: number, now = Date.now()): number {
@@ -41,7 +45,11 @@ export function safeReturnTo(value: unknown, fallback = '/account'): string {
  * real authorization code flow (openid-client). The token request goes to
  * this process directly, so it needs no route out to the public address.
  */
-export function ownPortal(opts: { config: Config; deps: Deps; secret: () => string; render: Render }) {
+export function ownPortal(opts: {
+  config: Config; deps: Deps; secret: () => string; render: Render;
+  /** The uid of this browser's live pharmid sign-in session, if any. */
+  liveSession(ctx: Koa.Context): Promise<string | undefined>;
+}) {
   const { config, deps } = opts;
   const issuer = config.issuer;
   const local = `http://127.0.0.1:${config.port}`;
@@ -95,7 +103,9 @@ export function ownPortal(opts: { config: Config; deps: Deps; secret: () => stri
       const s = JSON.parse(raw) as StoredSession;
       const user = await findUser(deps, s.userId);
       const left = lifeLeft(s.authTime, ttl, config.ttl.sessionIdle);
-      if (user && left > 0 && signInStillValid(user, s.authTime)) {
+      // Signed out of pharmid (here, from another browser's account page, or by a portal): out of these pages too.
+      const live = user && left > 0 ? await opts.liveSession(ctx) : undefined;
+      if (user && left > 0 && live !== undefined && live === s.sessionUid && signInStillValid(user, s.authTime)) {
         ctx.state.person = { user, acr: s.acr, amr: s.amr, authTime: s.authTime } satisfies Person;
         ctx.state.ownSessionId = id;
         // Each use restarts the idle clock, as it does for pharmid's sign-in session.
@@ -139,6 +149,7 @@ export function ownPortal(opts: { config: Config; deps: Deps; secret: () => stri
       amr: (claims.amr as string[] | undefined) ?? [],
       authTime: Number(claims.auth_time),
       idToken: tokens.id_token!,
+      sessionUid: await opts.liveSession(ctx),
     };
     const id = randomBytes(24).toString('base64url');
     await deps.store.set(`own-portal:session:${id}`, JSON.stringify(session), lifeLeft(session.authTime, ttl, config.ttl.sessionIdle));

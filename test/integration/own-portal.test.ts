@@ -73,3 +73,22 @@ test('the account page session ends after the idle timeout, like the sign-in ses
     await idle.stop();
   }
 });
+
+test('a browser signed out from another browser\'s account page is signed out of the account page too', async () => {
+  const person = await makePerson(p.deps);
+  const desk = new Browser(p.url);
+  await openSignedIn(desk, '/account', person);
+  p.clock.advance(30);
+  const till = new Browser(p.url);
+  await openSignedIn(till, '/account', person);
+  expect((await till.agent.get('/account').redirects(0)).status).toBe(200);
+
+  // At the desk, end the till's session (the form of the session that is not this browser's).
+  const page = await desk.open('/account');
+  const endActions = [...page.text.matchAll(/action="(\/account\/sessions\/[^"/]+\/end)"/g)].map((m) => m[1]!);
+  expect(endActions).toHaveLength(1);
+  const ended = await desk.submit(endActions[0]!, {});
+  expect(ended.status).toBeLessThan(400);
+  expect((await till.agent.get('/account').redirects(0)).status).toBe(302);
+  expect((await desk.agent.get('/account').redirects(0)).status).toBe(200);
+});
