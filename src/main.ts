@@ -3,6 +3,7 @@ import { createLogger } from './log.js';
 import { startPharmid } from './server.js';
 import { countUsers } from './db/queries/users.js';
 import { countClients } from './db/queries/clients.js';
+import { OWN_PORTAL_ID } from './domain/clients.js';
 
 async function main() {
   let config;
@@ -26,7 +27,7 @@ async function main() {
       + 'For production set DATABASE_URL, REDIS_URL, PHARMID_SECRET_KEY, COOKIE_KEYS and ISSUER.',
     );
   }
-  if ((await countUsers(running.deps.db)) === 0 || (await countClients(running.deps.db)) === 0) {
+  if ((await countUsers(running.deps.db)) === 0 || (await countClients(running.deps.db, OWN_PORTAL_ID)) === 0) {
     process.stdout.write([
       '',
       'pharmid has no people or portals yet. In another terminal:',

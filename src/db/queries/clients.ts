@@ -40,8 +40,9 @@ export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
   return rowCount === 1;
 }
 
-export async function countClients(db: Db): Promise<number> {
-  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM clients');
+/** Portals registered, leaving out `except` (pharmid's own). */
+export async function countClients(db: Db, except = ''): Promise<number> {
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM clients WHERE client_id <> $1', [except]);
   return Number(rows[0]!.n);
 }
 
