@@ -13,7 +13,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   ISSUER: z.url({ protocol: /^https?$/ }).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_URL: z.string().regex(/^(rediss?|redis\+sentinel):\/\//, 'must start with redis://, rediss:// or redis+sentinel://').optional(),
   REDIS_KEY_PREFIX: z.string().min(1).optional(),
   PHARMID_DATA_DIR: z.string().min(1).optional(),
   PHARMID_SECRET_KEY: z.string().optional(),

@@ -36,22 +36,39 @@ else
 end
 return 1`;
 
+/**
+ * `redis+sentinel://[:password@]host:port[,host:port…]/master-name`: Redis
+ * behind Sentinel, which tells ioredis where the master is now (and again
+ * after a failover).
+ */
+export function parseSentinelUrl(url: string): { sentinels: { host: string; port: number }[]; name: string; password?: string } | undefined {
+  const m = /^redis\+sentinel:\/\/(?::([^@]*)@)?([^/]+)\/([^/?#]+)$/.exec(url);
+  if (!m) return undefined;
+  const sentinels = m[2]!.split(',').map((hp) => {
+    const [host, port] = hp.split(':');
+    return { host: host!, port: Number(port ?? 26379) };
+  });
+  return { sentinels, name: decodeURIComponent(m[3]!), ...(m[1] ? { password: decodeURIComponent(m[1]) } : {}) };
+}
+
 export class RedisStore implements KeyValueStore {
   readonly kind = 'redis' as const;
   readonly client: Redis;
 
   constructor(url: string, keyPrefix: string) {
-    this.client = new Redis(url, {
+    const options = {
       keyPrefix,
       // Fail fast while Redis is away instead of queueing requests; reconnect in the background.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2_000,
       commandTimeout: 2_000,
-      retryStrategy: (times) => Math.min(times * 100, 1_000),
+      retryStrategy: (times: number) => Math.min(times * 100, 1_000),
       // Commands issued in the same tick share one round trip (a sign-in step issues several).
       enableAutoPipelining: true,
-    });
+    };
+    const sentinel = parseSentinelUrl(url);
+    this.client = sentinel ? new Redis({ ...options, ...sentinel }) : new Redis(url, options);
     this.client.on('error', () => {});
     this.client.defineCommand('raiseTo', { numberOfKeys: 1, lua: RAISE_TO });
     this.client.defineCommand('claimJsonField', { numberOfKeys: 1, lua: CLAIM_JSON_FIELD });
