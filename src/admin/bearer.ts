@@ -11,9 +11,10 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{10,1000}=*)$/i;
 
 /**
  * The admin API takes access tokens that pharmid itself issued, looked up in
- * the provider (never a token from elsewhere): a person's token, from one of
- * pharmid's first-party portals, whose sign-in session is still live and was
- * made with password and authenticator code. The token's person is the
+ * the provider (never a token from elsewhere): a person's token from one of
+ * pharmid's first-party portals, or from any portal the person granted the
+ * `admin` scope, whose sign-in session is still live and was made with
+ * password and authenticator code. The token's person is the
  * actor; what they may do is for the authorization module.
  */
 export function bearerPerson(deps: Deps, provider: () => Provider): Koa.Middleware {
@@ -25,8 +26,9 @@ export function bearerPerson(deps: Deps, provider: () => Provider): Koa.Middlewa
     if (!token || token.isExpired || !token.accountId) throw new Rejected('The access token is not valid, or has expired');
     const client = await p.Client.find(token.clientId!);
     if (!client) throw new Rejected('The portal this token was issued to is disabled or removed');
-    if ((client as unknown as Record<string, unknown>)['urn:pharmid:first_party'] !== true) {
-      throw new Forbidden('Only tokens issued to pharmid\'s first-party portals may administer');
+    const firstParty = (client as unknown as Record<string, unknown>)['urn:pharmid:first_party'] === true;
+    if (!firstParty && !String(token.scope ?? '').split(' ').includes('admin')) {
+      throw new Forbidden('This token may not administer: ask for the admin scope, or use one of pharmid\'s first-party portals');
     }
     const session = token.sessionUid ? await p.Session.findByUid(token.sessionUid) : undefined;
     if (!session || session.accountId !== token.accountId) throw new Rejected('The sign-in this token came from has ended');

@@ -78,7 +78,8 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies },
     },
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'sites'],
+    // `admin`: a portal may call the admin API with the person's token (they consent to it like any scope).
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'sites', 'admin'],
     acrValues: ['mfa', 'pwd'],
     responseTypes: ['code'],
     clientDefaults: {

@@ -9,7 +9,7 @@ import { createUser, resetMfa } from '../../src/domain/users.js';
 import { setPortalDisabled } from '../../src/domain/clients.js';
 import { apiToken, consoleBrowser, staff, uniqueEmail } from './admin-support.js';
 
-/** The admin API takes only pharmid's own access tokens, of a live sign-in with MFA, from a first-party portal. */
+/** The admin API takes only pharmid's own access tokens, of a live sign-in with MFA, from a first-party portal or one granted the admin scope. */
 let p: TestPharmid;
 const cli = { kind: 'cli' } as const;
 let site: string;
@@ -61,14 +61,21 @@ test('a person\'s token works, and lists come a page at a time', async () => {
   expect(end.body.items).toEqual([]);
 });
 
-test('a token issued to a portal that is not first-party cannot administer (the portal is not pharmid\'s)', async () => {
+test('a token issued to a portal that is not first-party cannot administer unless the person granted it the admin scope', async () => {
   const { admin, browser } = await signedInAdmin();
   const thirdParty = await makeClient(p.deps, { name: 'Third-party portal', firstParty: false });
   const portal = await Portal.connect(p.url, thirdParty);
   const { tokens } = await signInTo(portal, browser, admin, p.clock, {}, { consent: true });
   const res = await get(`/sites/${site}/people`, tokens.access_token);
   expect(res.status).toBe(403);
-  expect(res.body.error_description).toMatch(/first-party/);
+  expect(res.body.error_description).toMatch(/admin scope/);
+
+  // The same portal asks for the admin scope; the consent page says what it means, and the person allows it.
+  const start = await browser.open((await portal.authorizationRequest({ scope: 'openid admin' })).url);
+  expect(start.text).toContain('Administer the sites and people you look after, as you');
+  const granted = await signInTo(portal, browser, admin, p.clock, { scope: 'openid admin' }, { consent: true });
+  const allowed = await get(`/sites/${site}/people`, granted.tokens.access_token);
+  expect(allowed.status).toBe(200);
 });
 
 test('other kinds of token are refused: an ID token, a refresh token', async () => {

@@ -6,6 +6,7 @@ const DESCRIPTIONS: Record<string, string> = {
   profile: 'See your name',
   sites: 'See the sites you work at and your role at each',
   offline_access: 'Keep you signed in while you work',
+  admin: 'Administer the sites and people you look after, as you',
 };
 
 /** Portals that are not first-party ask the person before they see anything. */
