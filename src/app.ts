@@ -104,8 +104,12 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   const interactions = interactionRoutes({ provider: () => current.provider, deps, render, csrf, onStep: metrics.countStep });
   app.use(interactions.routes());
 
-  const sessions = signInSessions({ provider: () => current.provider, deps });
-  const portal = ownPortal({ config, deps, secret: ownPortalSecret, render, liveSession: (ctx) => sessions.currentId(ctx.cookies) });
+  const sessions = signInSessions({ provider: () => current.provider, deps, limits: config.ttl });
+  const portal = ownPortal({
+    config, deps, secret: ownPortalSecret, render,
+    liveSession: (ctx) => sessions.currentId(ctx.cookies),
+    touchSession: (uid) => sessions.touch(uid),
+  });
   const pageForm = formBody(csrf);
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? portal.load(ctx, next) : next()));
   app.use(portal.routes(pageForm).routes());

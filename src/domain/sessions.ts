@@ -31,6 +31,8 @@ export interface CookieReader {
  */
 export interface SignInSessions {
   list(userId: string): Promise<SessionSummary[]>;
+  /** Using pharmid's own pages counts as using the session: its idle timeout starts again. */
+  touch(sessionId: string): Promise<void>;
   /** The session of the browser that sent these cookies, when it is live. */
   currentId(cookies: CookieReader): Promise<string | undefined>;
   /** False when there is no such live session of this person. */

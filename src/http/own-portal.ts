@@ -49,6 +49,8 @@ export function ownPortal(opts: {
   config: Config; deps: Deps; secret: () => string; render: Render;
   /** The uid of this browser's live pharmid sign-in session, if any. */
   liveSession(ctx: Koa.Context): Promise<string | undefined>;
+  /** Using these pages is using pharmid: the sign-in session's idle timeout starts again. */
+  touchSession(uid: string): Promise<void>;
 }) {
   const { config, deps } = opts;
   const issuer = config.issuer;
@@ -108,8 +110,8 @@ export function ownPortal(opts: {
       if (user && left > 0 && live !== undefined && live === s.sessionUid && signInStillValid(user, s.authTime)) {
         ctx.state.person = { user, acr: s.acr, amr: s.amr, authTime: s.authTime } satisfies Person;
         ctx.state.ownSessionId = id;
-        // Each use restarts the idle clock, as it does for pharmid's sign-in session.
-        await deps.store.set(`own-portal:session:${id}`, raw, left);
+        // Each use restarts the idle clock, here and on the pharmid session it came from.
+        await Promise.all([deps.store.set(`own-portal:session:${id}`, raw, left), opts.touchSession(live)]);
       }
     }
     await next();

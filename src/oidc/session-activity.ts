@@ -52,7 +52,7 @@ async function remember(deps: Deps, limits: SessionLimits, session: LiveSession,
  * same instant keeps its authorization because the store merges sessions'
  * authorizations (src/store/oidc-adapter.ts).
  */
-async function extendByRefresh(provider: Provider, deps: Deps, limits: SessionLimits, sessionUid: string): Promise<void> {
+export async function extendSession(provider: Provider, deps: Deps, limits: SessionLimits, sessionUid: string): Promise<void> {
   const session = await provider.Session.findByUid(sessionUid);
   if (!session?.accountId) return;
   const ttl = sessionTtl(limits)(undefined, session);
@@ -104,7 +104,7 @@ export function trackSessions(provider: Provider, deps: Deps, limits: SessionLim
       }
     } else if (oidc.route === 'token' && oidc.params?.grant_type === 'refresh_token') {
       const sessionUid = (oidc.entities.RefreshToken as { sessionUid?: string } | undefined)?.sessionUid;
-      if (sessionUid) await extendByRefresh(provider, deps, limits, sessionUid).catch(() => {});
+      if (sessionUid) await extendSession(provider, deps, limits, sessionUid).catch(() => {});
     }
   });
 }

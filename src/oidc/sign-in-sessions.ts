@@ -7,7 +7,7 @@ import { signInStillValid } from '../domain/sign-in.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { refuseEarlierSignIns, type CookieReader, type SessionSummary, type SignInSessions } from '../domain/sessions.js';
 import { sendBackchannelLogout } from './backchannel.js';
-import { sessionIndexKey, sessionMetaKey, type SessionMeta } from './session-activity.js';
+import { extendSession, sessionIndexKey, sessionMetaKey, type SessionLimits, type SessionMeta } from './session-activity.js';
 
 type LiveSession = NonNullable<Awaited<ReturnType<Provider['Session']['findByUid']>>>;
 type TokenModel = { revokeByGrantId(grantId: string): Promise<void> };
@@ -53,7 +53,7 @@ async function liveSessions(provider: Provider, deps: Deps, userId: string): Pro
   return found.filter((s): s is LiveSession => !!s && s.accountId === userId && signInStillValid(user, s.loginTs));
 }
 
-export function signInSessions(opts: { provider(): Provider; deps: Deps }): SignInSessions {
+export function signInSessions(opts: { provider(): Provider; deps: Deps; limits: SessionLimits }): SignInSessions {
   const { deps } = opts;
 
   async function portalName(provider: Provider, clientId: string): Promise<string> {
@@ -81,6 +81,10 @@ export function signInSessions(opts: { provider(): Provider; deps: Deps }): Sign
         };
       }));
       return out.sort((a, b) => (b.lastActiveAt ?? b.signedInAt).getTime() - (a.lastActiveAt ?? a.signedInAt).getTime());
+    },
+
+    async touch(sessionId: string) {
+      await extendSession(opts.provider(), deps, opts.limits, sessionId).catch(() => {});
     },
 
     async currentId(cookies: CookieReader) {

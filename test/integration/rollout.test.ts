@@ -154,7 +154,7 @@ test('readiness: who is not ready at a site, and why', async () => {
   await p.deps.db.query('UPDATE recovery_codes SET used_at = now() WHERE user_id = $1', [noCodes.id]);
   await makePerson(p.deps, { site: ods, activate: true, name: 'Not Activated' });
   await makePerson(p.deps, { site: ods, name: 'Not Enrolled' });
-  await createUser(p.deps, cli, { email: `pharmacy.${ods.toLowerCase()}@example.nhs.uk`, name: 'Shared Login', site: ods, password: 'a long shared phrase here' });
+  await createUser(p.deps, cli, { email: `pharmacy@${ods.toLowerCase()}.example.nhs.uk`, name: 'Shared Login', site: ods, password: 'a long shared phrase here' });
   const gone = await makePerson(p.deps, { site: ods, name: 'Left Last Year' });
   await disableUser(p.deps, cli, gone.email);
 
