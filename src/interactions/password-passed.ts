@@ -15,6 +15,6 @@ export async function passwordPassed(c: StepContext, user: UserRow): Promise<Flo
     amr: ['pwd'],
     hasAuthenticator: enrolled,
     resetCodePending: !enrolled && (await awaitsResetCode(c.deps, user.id)),
-    requirement: await mfaRequirement(c.deps, { userId: user.id, clientId: c.state.clientId, demandedByPortal: c.request.mfaDemanded }),
+    requirement: await mfaRequirement(c.deps, { userId: user.id, clientId: c.state.clientId, demandedByPortal: (await c.request.portal()).mfaDemanded }),
   };
 }

@@ -69,19 +69,23 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
     const state = (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, interaction));
-    const client = await provider().Client.find(String(interaction.params.client_id));
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
+    // The portal is looked up only by the steps that need it (consent, and the MFA requirement after a password).
+    let portal: Promise<{ name: string; mfaDemanded: boolean }> | undefined;
+    const portalOf = () => (portal ??= provider().Client.find(String(interaction.params.client_id)).then((client) => ({
+      name: client?.clientName ?? 'A portal',
+      mfaDemanded: portalDemandsMfa((client as unknown as Record<string, unknown> | undefined)?.['urn:pharmid:require_mfa'], interaction.params.acr_values),
+    })));
     const stepContext: StepContext = {
       deps,
       state,
       ip: ctx.ip,
       url: (step) => `/interaction/${interaction.uid}/${step}`,
       request: {
-        clientName: client?.clientName ?? 'A portal',
+        portal: portalOf,
         scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
         loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined,
         missingScopes: details.missingOIDCScope ?? [],
-        mfaDemanded: portalDemandsMfa((client as unknown as Record<string, unknown> | undefined)?.['urn:pharmid:require_mfa'], interaction.params.acr_values),
       },
     };
     const ttl = Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));

@@ -15,7 +15,13 @@ export interface StepContext {
   /** The URL a step's form posts to, or a step's page. */
   url(step: string): string;
   /** What the request asked for: client name, scopes, login hint. */
-  request: { clientName: string; scopes: string[]; loginHint?: string; missingScopes: string[]; mfaDemanded: boolean };
+  request: {
+    /** The portal asking: its name, and whether it demands MFA (looked up once, when first asked). */
+    portal(): Promise<{ name: string; mfaDemanded: boolean }>;
+    scopes: string[];
+    loginHint?: string;
+    missingScopes: string[];
+  };
   ip: string;
 }
 

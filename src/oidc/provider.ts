@@ -59,10 +59,12 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
   if (!isFirstParty(ctx)) return existing;
   const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId! });
+  const before = JSON.stringify((grant as unknown as { openid?: unknown }).openid);
   grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
   const claims = [...oidc.requestParamClaims];
   if (claims.length) grant.addOIDCClaims(claims);
-  await grant.save();
+  // Single sign-on reuses the grant as it is; write only a new or widened one.
+  if (!existing || JSON.stringify((grant as unknown as { openid?: unknown }).openid) !== before) await grant.save();
   return grant;
 }
 

@@ -40,6 +40,18 @@ test('after one sign-in, a second portal in the same browser gets its code with 
   expectPage(res, 'password');
 });
 
+test('a first-party portal that asks for more later is granted it without a form; asking the same again still works', async () => {
+  const { person, browser } = await signedIn();
+  const narrow = await signInTo(referrals, browser, person, pharmid.clock, { scope: 'openid' });
+  expect(narrow.steps).toEqual([]);
+  expect(await referrals.userinfo(narrow.tokens.access_token, person.id as string)).not.toHaveProperty('email');
+  const wide = await signInTo(referrals, browser, person, pharmid.clock, { scope: 'openid email' });
+  expect(wide.steps).toEqual([]);
+  expect((await referrals.userinfo(wide.tokens.access_token, person.id as string)).email).toBe(person.email);
+  const again = await signInTo(referrals, browser, person, pharmid.clock, { scope: 'openid email' });
+  expect((await referrals.userinfo(again.tokens.access_token, person.id as string)).email).toBe(person.email);
+});
+
 test("the two portals' ID tokens name the same person, signed in at the same moment, with MFA", async () => {
   const { person, browser, first } = await signedIn();
   const second = await signInTo(referrals, browser, person, pharmid.clock);

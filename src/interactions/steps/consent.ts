@@ -15,13 +15,14 @@ export const consent: Step = {
   applies: (s) => s.prompt === 'consent' && !s.consented,
   async render(c) {
     const names = c.request.missingScopes.length ? c.request.missingScopes : c.request.scopes;
+    const { name: clientName } = await c.request.portal();
     return {
       template: 'consent',
       model: {
-        title: `Allow ${c.request.clientName}?`,
+        title: `Allow ${clientName}?`,
         action: c.url('consent'),
         cancelAction: c.url('abort'),
-        clientName: c.request.clientName,
+        clientName,
         scopes: names.map((name) => ({ name, description: DESCRIPTIONS[name] ?? name })),
       },
     };
