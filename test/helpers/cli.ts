@@ -52,3 +52,20 @@ export function runBinary(argv: string[], env: Record<string, string>): Promise<
       });
   });
 }
+
+/**
+ * Sets environment variables for the CLI (which reads process.env), with REDIS_URL
+ * unset; returns the function that puts the environment back as it was.
+ */
+export function setCliEnvironment(vars: Record<string, string>): () => void {
+  const keys = [...new Set([...Object.keys(vars), 'REDIS_URL'])];
+  const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+  delete process.env.REDIS_URL;
+  Object.assign(process.env, vars);
+  return () => {
+    for (const k of keys) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  };
+}

@@ -4,20 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { cli } from '../helpers/cli.js';
+import { cli, setCliEnvironment } from '../helpers/cli.js';
 
 /** pharmid user import and pharmid admin grant, run as the operator would (the CLI, in this process). */
-const ENV_KEYS = ['NODE_ENV', 'DATABASE_URL', 'REDIS_URL', 'PHARMID_SECRET_KEY', 'COOKIE_KEYS', 'LOG_LEVEL'] as const;
-const saved: Partial<Record<string, string | undefined>> = {};
+let restoreEnv: () => void;
 let backends: TestBackends;
 let db: pg.Pool;
 const dir = mkdtempSync(join(tmpdir(), 'pharmid-import-'));
 
 beforeAll(async () => {
   backends = await createTestBackends();
-  for (const k of ENV_KEYS) saved[k] = process.env[k];
-  delete process.env.REDIS_URL;
-  Object.assign(process.env, {
+  restoreEnv = setCliEnvironment({
     NODE_ENV: 'test', DATABASE_URL: backends.databaseUrl, PHARMID_SECRET_KEY: randomBytes(32).toString('base64'),
     COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'silent',
   });
@@ -29,10 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const k of ENV_KEYS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
+  restoreEnv?.();
   await db?.end();
   await backends?.drop();
 });

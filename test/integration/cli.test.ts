@@ -3,11 +3,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { cli, runBinary, REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { cli, runBinary, REPO_ROOT, type CliResult, setCliEnvironment } from '../helpers/cli.js';
 import { createSealer, hashCode, normaliseCode } from '../../src/domain/secrets.js';
 
-const ENV_KEYS = ['NODE_ENV', 'DATABASE_URL', 'REDIS_URL', 'PHARMID_SECRET_KEY', 'COOKIE_KEYS', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'LOG_LEVEL'] as const;
-const saved: Partial<Record<string, string | undefined>> = {};
+let restoreEnv: () => void;
 const secretKey = randomBytes(32).toString('base64');
 let env: Record<string, string>;
 let backends: TestBackends;
@@ -24,17 +23,12 @@ beforeAll(async () => {
     ARGON2_TIME_COST: '1',
     LOG_LEVEL: 'silent',
   };
-  for (const k of ENV_KEYS) saved[k] = process.env[k];
-  delete process.env.REDIS_URL;
-  Object.assign(process.env, env);
+  restoreEnv = setCliEnvironment(env);
   db = new pg.Pool({ connectionString: backends.databaseUrl, max: 2 });
 });
 
 afterAll(async () => {
-  for (const k of ENV_KEYS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
+  restoreEnv?.();
   await db?.end();
   await backends?.drop();
 });

@@ -3,26 +3,23 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { cli } from '../helpers/cli.js';
+import { cli, setCliEnvironment } from '../helpers/cli.js';
 
 /** `pharmid rollout set|list`, `readiness` and `notices send`, as an operator runs them. */
-const KEYS = ['NODE_ENV', 'DATABASE_URL', 'PHARMID_SECRET_KEY', 'COOKIE_KEYS', 'LOG_LEVEL', 'PHARMID_DATA_DIR', 'REDIS_URL'];
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void;
 let backends: TestBackends;
 let dataDir: string;
 
 beforeAll(async () => {
   backends = await createTestBackends();
   dataDir = mkdtempSync(join(tmpdir(), 'pharmid-rollout-cli-'));
-  for (const k of KEYS) saved[k] = process.env[k];
-  delete process.env.REDIS_URL;
-  Object.assign(process.env, {
+  restoreEnv = setCliEnvironment({
     NODE_ENV: 'test', DATABASE_URL: backends.databaseUrl, PHARMID_SECRET_KEY: randomBytes(32).toString('base64'),
     COOKIE_KEYS: 'k', LOG_LEVEL: 'silent', PHARMID_DATA_DIR: dataDir,
   });
 });
 afterAll(async () => {
-  for (const k of KEYS) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  restoreEnv();
   rmSync(dataDir, { recursive: true, force: true });
   await backends.drop();
 });
