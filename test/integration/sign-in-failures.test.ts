@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Response } from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import { usePharmidWithPortal } from '../helpers/setup.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { linkPerson, makeClient, makePerson, makeSite } from '../helpers/factories.js';
@@ -10,16 +11,9 @@ import {
 } from '../helpers/pages.js';
 import { disableUser, resetPassword } from '../../src/domain/users.js';
 
-let pharmid: TestPharmid;
-let portal: Portal;
+const t = usePharmidWithPortal();
 
-beforeAll(async () => {
-  pharmid = await startTestPharmid();
-  portal = await Portal.connect(pharmid.config.issuer, await makeClient(pharmid.deps));
-});
-afterAll(async () => { await pharmid.stop(); });
-
-const now = () => pharmid.clock.now();
+const now = () => t.pharmid.clock.now();
 const at = (seconds: number) => new Date(now().getTime() + seconds * 1000);
 const messages = (res: Response) => errorMessages(res.text).join(' ');
 
@@ -33,18 +27,18 @@ function wrongCode(secret: string): string {
 }
 
 /** Opens a sign-in in a new browser and answers the password page; returns the page after it. */
-async function afterPassword(person: Person, browser = new Browser(pharmid.url), client = portal) {
+async function afterPassword(person: Person, browser = new Browser(t.pharmid.url), client = t.portal) {
   const { res } = await openAuthorization(client, browser);
   return { browser, page: await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }) };
 }
 
-const enrolled = async () => withAuthenticator(pharmid.deps, await makePerson(pharmid.deps), pharmid.clock);
+const enrolled = async () => withAuthenticator(t.pharmid.deps, await makePerson(t.pharmid.deps), t.pharmid.clock);
 
 describe('passwords', () => {
   test('a wrong password and an unknown email get the same message and a 401', async () => {
     const person = await enrolled();
-    const browser = new Browser(pharmid.url);
-    const { res } = await openAuthorization(portal, browser);
+    const browser = new Browser(t.pharmid.url);
+    const { res } = await openAuthorization(t.portal, browser);
 
     const wrongPassword = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: 'not my password at all' }), 'password', 401);
     const unknownEmail = expectPage(await answer(browser, wrongPassword, { email: 'nobody.here@example.nhs.uk', password: person.password }), 'password', 401);
@@ -63,9 +57,9 @@ describe('passwords', () => {
 
   test('a disabled person cannot sign in, and is told the same as for a wrong password', async () => {
     const person = await enrolled();
-    const other = await makePerson(pharmid.deps);
+    const other = await makePerson(t.pharmid.deps);
     const reference = (await afterPassword({ ...other, password: 'not the password' })).page;
-    await disableUser(pharmid.deps, { kind: 'cli' }, person.email);
+    await disableUser(t.pharmid.deps, { kind: 'cli' }, person.email);
 
     const { page } = await afterPassword(person);
 
@@ -90,14 +84,14 @@ describe('authenticator codes', () => {
   });
 
   test('the code that confirmed enrolment cannot be used again to sign in', async () => {
-    const person = await makePerson(pharmid.deps);
-    await signInTo(portal, new Browser(pharmid.url), person, pharmid.clock); // enrols with the code of this time step
+    const person = await makePerson(t.pharmid.deps);
+    await signInTo(t.portal, new Browser(t.pharmid.url), person, t.pharmid.clock); // enrols with the code of this time step
     const { browser, page } = await afterPassword(person);
 
     const reused = expectPage(await answer(browser, expectPage(page, 'otp'), { code: totpCode(person.totpSecret!, now()) }), 'otp', 401);
     expect(messages(reused)).toMatch(/used already/);
 
-    pharmid.clock.advance(30);
+    t.pharmid.clock.advance(30);
     expect(portalRedirect(await answer(browser, reused, { code: totpCode(person.totpSecret!, now()) }))?.searchParams.get('code')).toBeTruthy();
   });
 
@@ -124,7 +118,7 @@ describe('authenticator codes', () => {
     const current = expectPage(await answer(second.browser, expectPage(second.page, 'otp'), { code: totpCode(person.totpSecret, now()) }), 'otp', 401);
     expectPage(await answer(second.browser, current, { code: totpCode(person.totpSecret, at(-30)) }), 'otp', 401);
 
-    pharmid.clock.advance(60);
+    t.pharmid.clock.advance(60);
     expect(portalRedirect(await answer(second.browser, current, { code: totpCode(person.totpSecret, now()) }))?.searchParams.get('code')).toBeTruthy();
   });
 });
@@ -150,8 +144,8 @@ test('a recovery code works once: the same code in a second sign-in is refused, 
 
 describe('activation', () => {
   async function activationPage() {
-    const browser = new Browser(pharmid.url);
-    const { res } = await openAuthorization(portal, browser);
+    const browser = new Browser(t.pharmid.url);
+    const { res } = await openAuthorization(t.portal, browser);
     const link = formAction(expectPage(res, 'password').text, '/interaction/')!.replace(/password$/, 'activate');
     return { browser, page: expectPage(await browser.open(link), 'activate') };
   }
@@ -159,7 +153,7 @@ describe('activation', () => {
   /** A person whose password an administrator reset: they keep their authenticator and get an activation code. */
   async function afterPasswordReset() {
     const person = await enrolled();
-    const { activationCode } = await resetPassword(pharmid.deps, { kind: 'cli' }, person.email);
+    const { activationCode } = await resetPassword(t.pharmid.deps, { kind: 'cli' }, person.email);
     return { ...person, activationCode, password: 'a fresh passphrase' };
   }
 
@@ -196,28 +190,28 @@ describe('activation', () => {
 describe('fresh sign-in on demand', () => {
   test('prompt=login asks for the password and code again although a session exists', async () => {
     const person = await enrolled();
-    const browser = new Browser(pharmid.url);
-    await signInTo(portal, browser, person, pharmid.clock);
-    pharmid.clock.advance(30);
+    const browser = new Browser(t.pharmid.url);
+    await signInTo(t.portal, browser, person, t.pharmid.clock);
+    t.pharmid.clock.advance(30);
 
-    expect((await signInTo(portal, browser, person, pharmid.clock)).steps).toEqual([]);
-    const forced = await signInTo(portal, browser, person, pharmid.clock, { prompt: 'login' });
+    expect((await signInTo(t.portal, browser, person, t.pharmid.clock)).steps).toEqual([]);
+    const forced = await signInTo(t.portal, browser, person, t.pharmid.clock, { prompt: 'login' });
     expect(forced.steps).toEqual(['password', 'otp']);
     expect(forced.claims.sub).toBe(person.id);
   });
 
   test('max_age=0 forces a fresh sign-in and the new ID token has a newer auth_time', async () => {
     const person = await enrolled();
-    const browser = new Browser(pharmid.url);
-    const before = await signInTo(portal, browser, person, pharmid.clock);
+    const browser = new Browser(t.pharmid.url);
+    const before = await signInTo(t.portal, browser, person, t.pharmid.clock);
     await sleep(1100); // auth_time is in whole seconds of real time
-    pharmid.clock.advance(30);
+    t.pharmid.clock.advance(30);
 
-    const kept = await signInTo(portal, browser, person, pharmid.clock, { max_age: '3600' });
+    const kept = await signInTo(t.portal, browser, person, t.pharmid.clock, { max_age: '3600' });
     expect(kept.steps).toEqual([]);
     expect(kept.claims.auth_time).toBe(before.claims.auth_time);
 
-    const fresh = await signInTo(portal, browser, person, pharmid.clock, { max_age: '0' });
+    const fresh = await signInTo(t.portal, browser, person, t.pharmid.clock, { max_age: '0' });
     expect(fresh.steps).toEqual(['password', 'otp']);
     expect(fresh.claims.auth_time).toBeGreaterThan(before.claims.auth_time!);
   });
@@ -227,11 +221,11 @@ describe('bad authorization requests', () => {
   const noStack = (res: Response) => expect(looksLikeStackTrace(res.text)).toBe(false);
 
   test('an unknown client_id gets an error page from pharmid (400), not a redirect', async () => {
-    const url = new URL('/auth', pharmid.url);
+    const url = new URL('/auth', t.pharmid.url);
     url.search = new URLSearchParams({
       client_id: 'no-such-portal', redirect_uri: 'http://localhost:8080/callback', response_type: 'code', scope: 'openid', state: 'abc',
     }).toString();
-    const res = await new Browser(pharmid.url).open(url.href);
+    const res = await new Browser(t.pharmid.url).open(url.href);
 
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
@@ -246,8 +240,8 @@ describe('bad authorization requests', () => {
     ['a registered URI with another path', 'http://localhost:8080/callback/../steal'],
     ['another port', 'http://localhost:8081/callback'],
   ])('a redirect_uri that is not registered (%s) is refused with a page, never redirected to', async (_name, redirectUri) => {
-    const req = await portal.authorizationRequest({ redirect_uri: redirectUri });
-    const res = await new Browser(pharmid.url).open(req.url);
+    const req = await t.portal.authorizationRequest({ redirect_uri: redirectUri });
+    const res = await new Browser(t.pharmid.url).open(req.url);
 
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
@@ -255,26 +249,26 @@ describe('bad authorization requests', () => {
     noStack(res);
   });
 
-  test('a public portal must use PKCE with S256: without code_challenge, or with plain, it gets an error', async () => {
-    const client = await makeClient(pharmid.deps, { name: 'Public Portal', public: true });
-    const publicPortal = await Portal.connect(pharmid.config.issuer, client);
-    const metadata = await (await fetch(`${pharmid.url}/.well-known/openid-configuration`)).json() as { code_challenge_methods_supported: string[] };
+  test('a public t.portal must use PKCE with S256: without code_challenge, or with plain, it gets an error', async () => {
+    const client = await makeClient(t.pharmid.deps, { name: 'Public Portal', public: true });
+    const publicPortal = await Portal.connect(t.pharmid.config.issuer, client);
+    const metadata = await (await fetch(`${t.pharmid.url}/.well-known/openid-configuration`)).json() as { code_challenge_methods_supported: string[] };
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
 
     const base = { client_id: client.client_id, redirect_uri: 'http://localhost:8080/callback', response_type: 'code', scope: 'openid', state: 'st4te' };
     const verifier = 'a'.repeat(43);
     const attempts: Record<string, string>[] = [{}, { code_challenge: verifier, code_challenge_method: 'plain' }, { code_challenge: verifier }];
     for (const extra of attempts) {
-      const url = `${pharmid.url}/auth?${new URLSearchParams({ ...base, ...extra })}`;
-      const back = portalRedirect(await new Browser(pharmid.url).open(url));
+      const url = `${t.pharmid.url}/auth?${new URLSearchParams({ ...base, ...extra })}`;
+      const back = portalRedirect(await new Browser(t.pharmid.url).open(url));
       expect(back?.searchParams.get('error')).toBe('invalid_request');
       expect(back?.searchParams.get('error_description')).toMatch(/PKCE|code_challenge/);
       expect(back?.searchParams.get('state')).toBe('st4te');
       expect(back?.searchParams.get('code')).toBeNull();
     }
 
-    // With S256 the same portal signs the person in and gets tokens without a secret.
-    const { tokens, steps } = await signInTo(publicPortal, new Browser(pharmid.url), await enrolled(), pharmid.clock);
+    // With S256 the same t.portal signs the person in and gets tokens without a secret.
+    const { tokens, steps } = await signInTo(publicPortal, new Browser(t.pharmid.url), await enrolled(), t.pharmid.clock);
     expect(steps).toEqual(['password', 'otp']);
     expect(tokens.id_token).toBeTruthy();
   });
@@ -290,18 +284,18 @@ describe('a sign-in that is gone', () => {
 
   test('a step form posted from a browser without the interaction cookie gets a 400 page saying the sign-in expired', async () => {
     const person = await enrolled();
-    const browser = new Browser(pharmid.url);
-    const { res } = await openAuthorization(portal, browser);
+    const browser = new Browser(t.pharmid.url);
+    const { res } = await openAuthorization(t.portal, browser);
     const action = formAction(expectPage(res, 'password').text, '/interaction/')!;
 
     // Another browser, with pharmid's anti-forgery cookie and token of its own but not this sign-in's cookie.
-    const other = new Browser(pharmid.url);
-    const { res: own } = await openAuthorization(portal, other);
+    const other = new Browser(t.pharmid.url);
+    const { res: own } = await openAuthorization(t.portal, other);
     expired(await answer(other, own, { email: person.email, password: person.password }, action));
     expired(await other.open(action.replace(/\/password$/, '')));
 
     // A browser with no cookies at all is refused as cleanly.
-    const fresh = new Browser(pharmid.url);
+    const fresh = new Browser(t.pharmid.url);
     const bare = await postRaw(fresh, action, new URLSearchParams({ email: person.email, password: person.password }).toString());
     expect(bare.status).toBeGreaterThanOrEqual(400);
     expect(bare.status).toBeLessThan(500);
@@ -313,9 +307,9 @@ describe('a sign-in that is gone', () => {
     expectPage(await answer(browser, res, { email: person.email, password: person.password }), 'otp');
   });
 
-  test('an interaction past its lifetime gets the same 400 page, and the portal can start again', async () => {
+  test('an interaction past its lifetime gets the same 400 page, and the t.portal can start again', async () => {
     const short = await startTestPharmid({ INTERACTION_TTL: '1' }, {
-      backends: pharmid.backends_, secretKey: pharmid.config.secretKey.toString('base64'), cookieKey: pharmid.config.cookieKeys[0]!,
+      backends: t.pharmid.backends_, secretKey: t.pharmid.config.secretKey.toString('base64'), cookieKey: t.pharmid.config.cookieKeys[0]!,
     });
     try {
       expect(short.config.ttl.interaction).toBe(1);
@@ -329,7 +323,7 @@ describe('a sign-in that is gone', () => {
       expired(await answer(browser, page, { email: person.email, password: person.password }));
       expired(await browser.open(formAction(page.text, '/interaction/')!.replace(/\/password$/, '')));
 
-      // The portal sends the person back to pharmid, and a new sign-in starts.
+      // The t.portal sends the person back to pharmid, and a new sign-in starts.
       expectPage((await openAuthorization(shortPortal, browser)).res, 'password');
     } finally {
       await short.stop();
@@ -359,7 +353,7 @@ interface FormCase {
 }
 
 const withSecret = async () => {
-  const person = await makePerson(pharmid.deps);
+  const person = await makePerson(t.pharmid.deps);
   const { browser, page } = await afterPassword(person);
   return { person, browser, page: expectPage(page, 'enrol') };
 };
@@ -369,17 +363,17 @@ const FORMS: Record<string, FormCase> = {
     fields: ['email', 'password'],
     async open() {
       const person = await enrolled();
-      const browser = new Browser(pharmid.url);
-      const { res } = await openAuthorization(portal, browser);
+      const browser = new Browser(t.pharmid.url);
+      const { res } = await openAuthorization(t.portal, browser);
       return { browser, page: expectPage(res, 'password'), valid: { email: person.email, password: person.password }, next: 'otp' };
     },
   },
   activate: {
     fields: ['email', 'activation_code', 'new_password'],
     async open() {
-      const person = await makePerson(pharmid.deps, { activate: true });
-      const browser = new Browser(pharmid.url);
-      const { res } = await openAuthorization(portal, browser);
+      const person = await makePerson(t.pharmid.deps, { activate: true });
+      const browser = new Browser(t.pharmid.url);
+      const { res } = await openAuthorization(t.portal, browser);
       const page = expectPage(await browser.open(formAction(res.text, '/interaction/')!.replace(/password$/, 'activate')), 'activate');
       return { browser, page, valid: { email: person.email, activation_code: person.activationCode!, new_password: person.password }, next: 'enrol' };
     },
@@ -411,9 +405,9 @@ const FORMS: Record<string, FormCase> = {
   site: {
     fields: ['site'],
     async open() {
-      const site = await makeSite(pharmid.deps, 'Second Site');
+      const site = await makeSite(t.pharmid.deps, 'Second Site');
       const person = await enrolled();
-      await linkPerson(pharmid.deps, person.email, site.ods_code);
+      await linkPerson(t.pharmid.deps, person.email, site.ods_code);
       const { browser, page } = await afterPassword(person);
       const sitePage = expectPage(await answer(browser, expectPage(page, 'otp'), { code: totpCode(person.totpSecret, now()) }), 'site');
       return { browser, page: sitePage, valid: { site: site.ods_code }, next: 'portal' };
@@ -423,8 +417,8 @@ const FORMS: Record<string, FormCase> = {
     fields: [],
     async open() {
       const person = await enrolled();
-      const outside = await Portal.connect(pharmid.config.issuer, await makeClient(pharmid.deps, { name: 'Outside', firstParty: false }));
-      const { browser, page } = await afterPassword(person, new Browser(pharmid.url), outside);
+      const outside = await Portal.connect(t.pharmid.config.issuer, await makeClient(t.pharmid.deps, { name: 'Outside', firstParty: false }));
+      const { browser, page } = await afterPassword(person, new Browser(t.pharmid.url), outside);
       const consentPage = expectPage(await answer(browser, expectPage(page, 'otp'), { code: totpCode(person.totpSecret, now()) }), 'consent');
       return { browser, page: consentPage, valid: {}, next: 'portal' };
     },

@@ -1,4 +1,5 @@
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import { usePharmidWithPortal } from '../helpers/setup.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { linkPerson, makeClient, makePerson, makeSite } from '../helpers/factories.js';
@@ -8,35 +9,28 @@ import {
   answer, enrolledPerson, errorMessages, expectPage, inputValue, inputValues, interactionUid, openAuthorization, portalRedirect, textOf, withAuthenticator,
 } from '../helpers/pages.js';
 
-let pharmid: TestPharmid;
-let portal: Portal;
+const t = usePharmidWithPortal();
 
-beforeAll(async () => {
-  pharmid = await startTestPharmid();
-  portal = await Portal.connect(pharmid.config.issuer, await makeClient(pharmid.deps));
-});
-afterAll(async () => { await pharmid.stop(); });
-
-const now = () => pharmid.clock.now();
+const now = () => t.pharmid.clock.now();
 const minutesFromNow = (m: number) => new Date(now().getTime() + m * 60_000);
 
 test('a second sign-in asks for the password and the authenticator code only, with no enrolment', async () => {
-  const person = await enrolledPerson(await makePerson(pharmid.deps), portal, pharmid.url, pharmid.clock);
+  const person = await enrolledPerson(await makePerson(t.pharmid.deps), t.portal, t.pharmid.url, t.pharmid.clock);
   const secret = person.totpSecret;
 
-  const { steps, tokens, claims } = await signInTo(portal, new Browser(pharmid.url), person, pharmid.clock);
+  const { steps, tokens, claims } = await signInTo(t.portal, new Browser(t.pharmid.url), person, t.pharmid.clock);
 
   expect(steps).toEqual(['password', 'otp']);
   expect(person.totpSecret).toBe(secret);
-  expect((await portal.verifyIdToken(tokens.id_token!)).sub).toBe(person.id);
+  expect((await t.portal.verifyIdToken(tokens.id_token!)).sub).toBe(person.id);
   expect(claims.acr).toBe('mfa');
   expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
 });
 
 test('a person created with a password must enrol an authenticator at first sign-in and cannot skip it', async () => {
-  const person = await makePerson(pharmid.deps);
-  const browser = new Browser(pharmid.url);
-  const { req, res } = await openAuthorization(portal, browser);
+  const person = await makePerson(t.pharmid.deps);
+  const browser = new Browser(t.pharmid.url);
+  const { req, res } = await openAuthorization(t.portal, browser);
   const enrolPage = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }), 'enrol');
   const uid = interactionUid(enrolPage.text);
   const { secret } = enrolmentOf(enrolPage.text);
@@ -55,7 +49,7 @@ test('a person created with a password must enrol an authenticator at first sign
     expectPage(page, 'enrol');
     expect(enrolmentOf(page.text).secret).toBe(secret);
   }
-  expect(await hasAuthenticator(pharmid.deps, person.id)).toBe(false);
+  expect(await hasAuthenticator(t.pharmid.deps, person.id)).toBe(false);
 
   // A wrong code keeps the person on the page, with a message.
   const wrong = expectPage(await answer(browser, enrolPage, { code: totpCode(secret, minutesFromNow(10)) }), 'enrol', 400);
@@ -65,14 +59,14 @@ test('a person created with a password must enrol an authenticator at first sign
   const codesPage = expectPage(await answer(browser, wrong, { code: totpCode(secret, now()) }), 'recovery-codes');
   const done = portalRedirect(await answer(browser, codesPage, {}));
   expect(done?.searchParams.get('code')).toBeTruthy();
-  const tokens = await portal.exchange(done!.href, req);
+  const tokens = await t.portal.exchange(done!.href, req);
   expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'mfa']);
 });
 
 test('the enrolment page shows the Base32 key in fours, the otpauth URI (issuer, email, SHA1, 6 digits, 30 s) and a QR image', async () => {
-  const person = await makePerson(pharmid.deps);
-  const browser = new Browser(pharmid.url);
-  const { res } = await openAuthorization(portal, browser);
+  const person = await makePerson(t.pharmid.deps);
+  const browser = new Browser(t.pharmid.url);
+  const { res } = await openAuthorization(t.portal, browser);
   const page = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }), 'enrol');
 
   const shown = /id="totp-secret"[^>]*>([^<]+)</.exec(page.text)![1]!.trim();
@@ -81,7 +75,7 @@ test('the enrolment page shows the Base32 key in fours, the otpauth URI (issuer,
   expect(key).toHaveLength(32); // 160 bits
 
   const { otpauth } = enrolmentOf(page.text);
-  const issuer = pharmid.config.totp.issuer;
+  const issuer = t.pharmid.config.totp.issuer;
   expect(otpauth.startsWith(`otpauth://totp/${encodeURIComponent(issuer)}:${encodeURIComponent(person.email)}?`)).toBe(true);
   const uri = new URL(otpauth);
   expect(uri.protocol).toBe('otpauth:');
@@ -109,9 +103,9 @@ test('the enrolment page shows the Base32 key in fours, the otpauth URI (issuer,
 });
 
 test('recovery codes are shown once, after enrolment, and not on a later sign-in', async () => {
-  const person = await makePerson(pharmid.deps);
-  const browser = new Browser(pharmid.url);
-  const { res } = await openAuthorization(portal, browser);
+  const person = await makePerson(t.pharmid.deps);
+  const browser = new Browser(t.pharmid.url);
+  const { res } = await openAuthorization(t.portal, browser);
   const enrolPage = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }), 'enrol');
   const secret = enrolmentOf(enrolPage.text).secret.replace(/\s+/g, '');
   const codesPage = expectPage(await answer(browser, enrolPage, { code: totpCode(secret, now()) }), 'recovery-codes');
@@ -129,17 +123,17 @@ test('recovery codes are shown once, after enrolment, and not on a later sign-in
   const again = await browser.open(`/interaction/${interactionUid(codesPage.text)}/recovery-codes`);
   expect(again.status).toBe(400);
   for (const c of codes) expect(again.text).not.toContain(c);
-  pharmid.clock.advance(30);
-  const later = await signInTo(portal, new Browser(pharmid.url), { ...person, totpSecret: secret }, pharmid.clock);
+  t.pharmid.clock.advance(30);
+  const later = await signInTo(t.portal, new Browser(t.pharmid.url), { ...person, totpSecret: secret }, t.pharmid.clock);
   expect(later.steps).toEqual(['password', 'otp']);
 });
 
 test('a recovery code signs the person in instead of the authenticator code, then a new authenticator replaces the old', async () => {
-  const person = await withAuthenticator(pharmid.deps, await makePerson(pharmid.deps), pharmid.clock);
+  const person = await withAuthenticator(t.pharmid.deps, await makePerson(t.pharmid.deps), t.pharmid.clock);
   const oldSecret = person.totpSecret;
   const [usedCode, ...unusedOldCodes] = person.recoveryCodes;
 
-  const viaRecovery = await signInTo(portal, new Browser(pharmid.url), person, pharmid.clock, {}, { useRecoveryCode: true });
+  const viaRecovery = await signInTo(t.portal, new Browser(t.pharmid.url), person, t.pharmid.clock, {}, { useRecoveryCode: true });
 
   expect(viaRecovery.steps).toEqual(['password', 'otp', 'recovery', 'enrol', 'recovery-codes']);
   expect(viaRecovery.claims.sub).toBe(person.id);
@@ -149,9 +143,9 @@ test('a recovery code signs the person in instead of the authenticator code, the
   expect(person.recoveryCodes).not.toContain(usedCode);
 
   // The old authenticator no longer works, nor do the recovery codes issued with it; the new one does.
-  pharmid.clock.advance(30);
-  const browser = new Browser(pharmid.url);
-  const { res } = await openAuthorization(portal, browser);
+  t.pharmid.clock.advance(30);
+  const browser = new Browser(t.pharmid.url);
+  const { res } = await openAuthorization(t.portal, browser);
   const otpPage = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }), 'otp');
   const withOld = expectPage(await answer(browser, otpPage, { code: totpCode(oldSecret, now()) }), 'otp', 401);
   expect(errorMessages(withOld.text).join(' ')).toMatch(/not right/);
@@ -164,13 +158,13 @@ test('a recovery code signs the person in instead of the authenticator code, the
 });
 
 test('a locum asked for the sites scope chooses a site; the site claim is that ODS code, remembered for that portal', async () => {
-  const first = await makeSite(pharmid.deps, 'Riverside Pharmacy');
-  const second = await makeSite(pharmid.deps, 'Hilltop Surgery');
-  const person = await makePerson(pharmid.deps, { site: first.ods_code });
-  await linkPerson(pharmid.deps, person.email, second.ods_code, 'site-admin');
+  const first = await makeSite(t.pharmid.deps, 'Riverside Pharmacy');
+  const second = await makeSite(t.pharmid.deps, 'Hilltop Surgery');
+  const person = await makePerson(t.pharmid.deps, { site: first.ods_code });
+  await linkPerson(t.pharmid.deps, person.email, second.ods_code, 'site-admin');
 
-  const browser = new Browser(pharmid.url);
-  const { req, res } = await openAuthorization(portal, browser);
+  const browser = new Browser(t.pharmid.url);
+  const { req, res } = await openAuthorization(t.portal, browser);
   const enrolPage = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }), 'enrol');
   const secret = enrolmentOf(enrolPage.text).secret.replace(/\s+/g, '');
   const codesPage = expectPage(await answer(browser, enrolPage, { code: totpCode(secret, now()) }), 'recovery-codes');
@@ -182,23 +176,23 @@ test('a locum asked for the sites scope chooses a site; the site claim is that O
   expectPage(await answer(browser, sitePage, { site: 'ZZZ999' }), 'site', 400);
 
   const done = portalRedirect(await answer(browser, sitePage, { site: second.ods_code.toLowerCase() }));
-  const tokens = await portal.exchange(done!.href, req);
-  const info = await portal.userinfo(tokens.access_token, person.id);
+  const tokens = await t.portal.exchange(done!.href, req);
+  const info = await t.portal.userinfo(tokens.access_token, person.id);
   expect(info.site).toBe(second.ods_code);
   expect(info.sites).toEqual(expect.arrayContaining([
     { ods: first.ods_code, name: 'Riverside Pharmacy', role: 'member' },
     { ods: second.ods_code, name: 'Hilltop Surgery', role: 'site-admin' },
   ]));
 
-  // Next time, for the same portal, no question.
-  pharmid.clock.advance(30);
-  const again = await signInTo(portal, new Browser(pharmid.url), { ...person, totpSecret: secret }, pharmid.clock);
+  // Next time, for the same t.portal, no question.
+  t.pharmid.clock.advance(30);
+  const again = await signInTo(t.portal, new Browser(t.pharmid.url), { ...person, totpSecret: secret }, t.pharmid.clock);
   expect(again.steps).toEqual(['password', 'otp']);
-  expect((await portal.userinfo(again.tokens.access_token, person.id)).site).toBe(second.ods_code);
+  expect((await t.portal.userinfo(again.tokens.access_token, person.id)).site).toBe(second.ods_code);
 
-  // Another portal starts from the last choice (the person is most likely still there) ...
-  const other = await Portal.connect(pharmid.config.issuer, await makeClient(pharmid.deps, { name: 'PharmRefer' }));
-  const sameSession = await signInTo(other, browser, person, pharmid.clock);
+  // Another t.portal starts from the last choice (the person is most likely still there) ...
+  const other = await Portal.connect(t.pharmid.config.issuer, await makeClient(t.pharmid.deps, { name: 'PharmRefer' }));
+  const sameSession = await signInTo(other, browser, person, t.pharmid.clock);
   expect(sameSession.steps).toEqual([]);
   expect((await other.userinfo(sameSession.tokens.access_token, person.id)).site).toBe(second.ods_code);
 
@@ -209,13 +203,13 @@ test('a locum asked for the sites scope chooses a site; the site claim is that O
   const chosen = portalRedirect(await answer(browser, asked, { site: first.ods_code }));
   const otherTokens = await other.exchange(chosen!.href, otherReq);
   expect((await other.userinfo(otherTokens.access_token, person.id)).site).toBe(first.ods_code);
-  expect((await portal.userinfo(again.tokens.access_token, person.id)).site).toBe(second.ods_code);
+  expect((await t.portal.userinfo(again.tokens.access_token, person.id)).site).toBe(second.ods_code);
 });
 
-test('a portal that is not first-party asks for consent: allow gives tokens, "do not allow" gives the portal access_denied', async () => {
-  const person = await withAuthenticator(pharmid.deps, await makePerson(pharmid.deps), pharmid.clock);
-  const outside = await Portal.connect(pharmid.config.issuer, await makeClient(pharmid.deps, { name: 'Outcomes4Health', firstParty: false }));
-  const browser = new Browser(pharmid.url);
+test('a t.portal that is not first-party asks for consent: allow gives tokens, "do not allow" gives the t.portal access_denied', async () => {
+  const person = await withAuthenticator(t.pharmid.deps, await makePerson(t.pharmid.deps), t.pharmid.clock);
+  const outside = await Portal.connect(t.pharmid.config.issuer, await makeClient(t.pharmid.deps, { name: 'Outcomes4Health', firstParty: false }));
+  const browser = new Browser(t.pharmid.url);
 
   const { req, res } = await openAuthorization(outside, browser);
   const otpPage = expectPage(await answer(browser, expectPage(res, 'password'), { email: person.email, password: person.password }), 'otp');
@@ -231,12 +225,12 @@ test('a portal that is not first-party asks for consent: allow gives tokens, "do
   expect(tokens.claims()!.sub).toBe(person.id);
   expect((await outside.userinfo(tokens.access_token, person.id)).email).toBe(person.email);
 
-  // Consent is remembered for that portal.
-  const again = await signInTo(outside, browser, person, pharmid.clock);
+  // Consent is remembered for that t.portal.
+  const again = await signInTo(outside, browser, person, t.pharmid.clock);
   expect(again.steps).toEqual([]);
 
-  // Another outside portal, same session: the person refuses.
-  const refused = await Portal.connect(pharmid.config.issuer, await makeClient(pharmid.deps, { name: 'Other Portal', firstParty: false }));
+  // Another outside t.portal, same session: the person refuses.
+  const refused = await Portal.connect(t.pharmid.config.issuer, await makeClient(t.pharmid.deps, { name: 'Other Portal', firstParty: false }));
   const refusedReq = await refused.authorizationRequest();
   const asked = expectPage(await browser.open(refusedReq.url), 'consent');
   const callback = portalRedirect(await answer(browser, asked, {}, formAction(asked.text, '/abort')));
@@ -248,9 +242,9 @@ test('a portal that is not first-party asks for consent: allow gives tokens, "do
 });
 
 test('login_hint pre-fills the email on the sign-in and activation pages, escaped', async () => {
-  const person = await makePerson(pharmid.deps);
-  const browser = new Browser(pharmid.url);
-  const { res } = await openAuthorization(portal, browser, { login_hint: person.email });
+  const person = await makePerson(t.pharmid.deps);
+  const browser = new Browser(t.pharmid.url);
+  const { res } = await openAuthorization(t.portal, browser, { login_hint: person.email });
   expectPage(res, 'password');
   expect(inputValue(res.text, 'email')).toBe(person.email);
   expect(inputValue(res.text, 'password')).toBe('');
@@ -259,12 +253,12 @@ test('login_hint pre-fills the email on the sign-in and activation pages, escape
   expect(inputValue(activatePage.text, 'email')).toBe(person.email);
 
   const hostile = 'x"><script>alert(1)</script>@example.com';
-  const { res: other } = await openAuthorization(portal, new Browser(pharmid.url), { login_hint: hostile });
+  const { res: other } = await openAuthorization(t.portal, new Browser(t.pharmid.url), { login_hint: hostile });
   expectPage(other, 'password');
   expect(inputValue(other.text, 'email')).toBe(hostile);
   expect(other.text).not.toContain('<script>alert(1)</script>');
 
   // No hint, no email.
-  const { res: plain } = await openAuthorization(portal, new Browser(pharmid.url));
+  const { res: plain } = await openAuthorization(t.portal, new Browser(t.pharmid.url));
   expect(inputValue(plain.text, 'email')).toBe('');
 });
