@@ -45,15 +45,18 @@ export async function openBackends(config: Config, log?: Logger): Promise<Backen
   };
 }
 
-export function buildDeps(config: Config, pool: Pool, store: KeyValueStore, now: () => Date = () => new Date()): Deps {
+export function buildDeps(
+  config: Config, pool: Pool, store: KeyValueStore, now: () => Date = () => new Date(), mailer: Mailer = buildMailer(config),
+): Deps {
   return {
     db: pool,
     store,
     counters: createCounters(store),
     sealer: createSealer(config.secretKey, config.previousSecretKeys),
     passwords: new PasswordHasher(config.argon2),
+    mailer,
     settings: {
-      env: config.env, totp: config.totp, recoveryCodes: config.recoveryCodes, activationCodeTtl: config.activationCodeTtl, throttle: config.throttle,
+      env: config.env, issuer: config.issuer, totp: config.totp, recoveryCodes: config.recoveryCodes, activationCodeTtl: config.activationCodeTtl, throttle: config.throttle,
     },
     now,
   };

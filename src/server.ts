@@ -30,12 +30,12 @@ export interface Running {
 export async function startPharmid(config: Config, log: Logger, opts: { now?: () => Date; host?: string } = {}): Promise<Running> {
   const backends = await openBackends(config, log);
   await migrate(backends.pool);
-  const deps = buildDeps(config, backends.pool, backends.store, opts.now);
+  const mailer = buildMailer(config);
+  const deps = buildDeps(config, backends.pool, backends.store, opts.now, mailer);
   // Retired keys stay published while ID tokens they signed may still be checked.
   const grace = config.ttl.idToken + config.keysRefresh;
   let keys = await loadSigningKeys(deps, grace);
   const ownPortalSecret = await ensureOwnPortal(deps, config.issuer);
-  const mailer = buildMailer(config);
   const built = buildApp({ config, deps, keys, log, ownPortalSecret: () => ownPortalSecret, extraPages: PAGE_AREAS, mailer });
   const { app } = built;
   const kids = (k: { kid: string }[]) => k.map((j) => j.kid).join(' ');

@@ -4,6 +4,7 @@ import type { Counters } from '../store/counters.js';
 import type { Config } from '../config.js';
 import type { Sealer } from './secrets.js';
 import type { PasswordHasher } from './passwords.js';
+import type { Mailer } from '../mail/mailer.js';
 
 /** What the domain services need, built once by the composition root. */
 export interface Deps {
@@ -12,7 +13,9 @@ export interface Deps {
   counters: Counters;
   sealer: Sealer;
   passwords: PasswordHasher;
-  settings: Pick<Config, 'env' | 'totp' | 'recoveryCodes' | 'activationCodeTtl' | 'throttle'>;
+  /** Notices to people (SMTP, or the outbox folder). */
+  mailer: Mailer;
+  settings: Pick<Config, 'env' | 'issuer' | 'totp' | 'recoveryCodes' | 'activationCodeTtl' | 'throttle'>;
   /** The clock: tests move it; everything that depends on time asks it. */
   now: () => Date;
 }

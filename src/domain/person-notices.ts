@@ -1,0 +1,75 @@
+import type { Deps } from './deps.js';
+
+/**
+ * Notices that tell a person something changed on their account: every
+ * credential change, by an administrator or by the person, is emailed to the
+ * person it touches (ASVS V2.2, NIST SP 800-63B 6.1.2.3). A notice never
+ * carries a code, a password or a link that signs anyone in; it says what
+ * happened, who did it, when, and what to do if it was not expected.
+ */
+export type AccountChange =
+  | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
+  | 'site-linked' | 'site-unlinked' | 'role-changed'
+  | 'password-changed' | 'authenticator-changed' | 'recovery-codes-renewed';
+
+const WHAT: Record<AccountChange, { subject: string; line: string }> = {
+  'password-reset': { subject: 'Your pharmid password was reset', line: 'Your password was reset. Your old password no longer works.' },
+  'mfa-reset': { subject: 'Your pharmid two-step sign-in was reset', line: 'Your authenticator and recovery codes were removed. At your next sign-in you will set up a new authenticator.' },
+  'activation-code': { subject: 'A new pharmid activation code was issued', line: 'A new activation code was issued for your account. Any earlier code no longer works.' },
+  unlocked: { subject: 'Your pharmid account was unlocked', line: 'The locks on your account after wrong passwords or codes were lifted.' },
+  disabled: { subject: 'Your pharmid account was disabled', line: 'Your account was disabled: you can no longer sign in, and every session was ended.' },
+  enabled: { subject: 'Your pharmid account was enabled again', line: 'Your account was enabled again: you can sign in.' },
+  'site-linked': { subject: 'You were added to a site in pharmid', line: 'You were added to a site.' },
+  'site-unlinked': { subject: 'You were removed from a site in pharmid', line: 'You were removed from a site.' },
+  'role-changed': { subject: 'Your role at a site changed in pharmid', line: 'Your role at a site changed.' },
+  'password-changed': { subject: 'Your pharmid password was changed', line: 'Your password was changed, and your other sessions were ended.' },
+  'authenticator-changed': { subject: 'Your pharmid authenticator was changed', line: 'A new authenticator app was set up for your account, and your other sessions were ended.' },
+  'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
+};
+
+export interface ChangeNotice {
+  change: AccountChange;
+  /** Who did it, in words: an administrator's name and email, "you", or "an operator (command line)". */
+  by: string;
+  /** A detail worth naming, such as the site ("High Street Pharmacy (FA123)"). */
+  detail?: string;
+}
+
+function when(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The text of a notice: what, who, when, what to do. */
+export function describeChange(n: ChangeNotice, at: Date, issuer: string): { subject: string; text: string } {
+  const w = WHAT[n.change];
+  const detail = n.detail ? ` (${n.detail})` : '';
+  return {
+    subject: w.subject,
+    text: [
+      `${w.line}${detail}`,
+      '',
+      `Done by: ${n.by}`,
+      `When: ${when(at)}`,
+      '',
+      'If you expected this, there is nothing to do.',
+      'If you did not, tell your site administrator or the helpdesk straight away: someone may be trying to use your account.',
+      '',
+      `pharmid (${issuer})`,
+      '',
+    ].join('\n'),
+  };
+}
+
+/**
+ * Emails the notice to the person. Sending never blocks or undoes the change
+ * it reports: false when the mail could not be sent.
+ */
+export async function tellPerson(deps: Deps, to: { email: string; name: string }, n: ChangeNotice): Promise<boolean> {
+  const { subject, text } = describeChange(n, deps.now(), deps.settings.issuer);
+  try {
+    await deps.mailer.send({ to: to.email, subject, text: `Dear ${to.name},\n\n${text}` });
+    return true;
+  } catch {
+    return false;
+  }
+}
