@@ -82,6 +82,20 @@ export function signInStillValid(user: Pick<UserRow, 'status' | 'sessions_revoke
 }
 
 /**
+ * True when a token (access or refresh token, authorization code) issued at
+ * `issuedAt` (epoch seconds) is still honoured: after a person changed their
+ * password or authenticator, only tokens issued strictly after it count. A
+ * token issued in the same second as the change is refused too (its time is
+ * in whole seconds): the portal signs in again, silently.
+ */
+export function tokenStillValid(user: Pick<UserRow, 'status' | 'tokens_revoked_at'>, issuedAt: number | undefined): boolean {
+  if (user.status === 'disabled') return false;
+  if (!user.tokens_revoked_at) return true;
+  if (issuedAt === undefined) return false;
+  return issuedAt * 1000 > user.tokens_revoked_at.getTime();
+}
+
+/**
  * The auth_time (epoch seconds) to record for a sign-in finishing at `now`:
  * whole seconds, and never in the second of the last reset, so that a
  * sign-in just after a reset is not taken for one from before it.

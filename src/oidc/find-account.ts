@@ -1,21 +1,33 @@
 import type { KoaContextWithOIDC, Account, FindAccount } from 'oidc-provider';
 import { findUser, profileFor, splitName } from '../domain/accounts.js';
-import { signInStillValid } from '../domain/sign-in.js';
+import { signInStillValid, tokenStillValid } from '../domain/sign-in.js';
+import type { UserRow } from '../db/queries/users.js';
 import type { Deps } from '../domain/deps.js';
+
+type TokenTimes = { authTime?: number; iat?: number };
+
+/**
+ * Whether a token (a code, an access or refresh token) still speaks for its
+ * person: not disabled, its sign-in not older than an administrative reset,
+ * and the token itself not older than the person's last credential change.
+ */
+export function tokenHonoured(user: UserRow, token: TokenTimes): boolean {
+  return signInStillValid(user, token.authTime ?? token.iat) && tokenStillValid(user, token.iat);
+}
 
 /**
  * oidc-provider asks for the account behind a session, a code or a token. A
- * disabled person, or a sign-in older than an administrative reset, yields no
- * account: the session then counts as signed out and the token is refused.
+ * disabled person, a sign-in older than an administrative reset, or a token
+ * older than the person's last credential change yields no account: the
+ * session then counts as signed out and the token is refused.
  */
 export function findAccountFor(deps: Deps): FindAccount {
   return async (ctx: KoaContextWithOIDC, sub: string, token?: unknown): Promise<Account | undefined> => {
     if (!/^[0-9a-f-]{36}$/i.test(sub)) return undefined;
     const user = await findUser(deps, sub);
     if (!user) return undefined;
-    const t = token as { authTime?: number; iat?: number } | undefined;
-    const authTime = t ? t.authTime ?? t.iat : ctx.oidc?.session?.authTime();
-    if (!signInStillValid(user, authTime)) return undefined;
+    const t = token as TokenTimes | undefined;
+    if (t ? !tokenHonoured(user, t) : !signInStillValid(user, ctx.oidc?.session?.authTime())) return undefined;
     return {
       accountId: user.id,
       async claims(_use: string, scope: string) {

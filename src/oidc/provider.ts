@@ -4,7 +4,8 @@ import type { Deps } from '../domain/deps.js';
 import type { KeyValueStore } from '../store/key-value-store.js';
 import type { PrivateJwk } from '../domain/signing-keys.js';
 import { adapterFactory } from './adapter.js';
-import { findAccountFor } from './find-account.js';
+import { findAccountFor, tokenHonoured } from './find-account.js';
+import { findUser } from '../domain/accounts.js';
 import { buildPolicy } from './policy.js';
 import { outgoingFetch, retryBackchannelLogout } from './backchannel.js';
 import { sessionTtl, trackSessions } from './session-activity.js';
@@ -68,6 +69,31 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   return grant;
 }
 
+/** How the person signed in, as an access token records it in `extra` when it is issued (read by src/admin/bearer.ts). */
+export interface TokenSignIn { acr?: string; amr?: string[]; auth_time?: number }
+
+/**
+ * An access token keeps how its person signed in at the moment it was
+ * issued: from the authorization code, or from the refresh token it was
+ * renewed with (which carries the code's). A session that steps up later
+ * does not change what an earlier token was issued for (the admin API reads
+ * this, never the session).
+ */
+function recordSignIn(ctx: KoaContextWithOIDC, token: { kind?: string; accountId?: string }): TokenSignIn {
+  if (token.kind !== 'AccessToken' || !token.accountId) return {};
+  const source = (ctx?.oidc?.entities.AuthorizationCode ?? ctx?.oidc?.entities.RefreshToken) as
+    { acr?: string; amr?: string[]; authTime?: number } | undefined;
+  if (!source) return {};
+  return { acr: source.acr, amr: source.amr, auth_time: source.authTime };
+}
+
+/** A person's token is honoured only while its person and sign-in are (see tokenHonoured); a portal's own token always. */
+async function stillHonoured(deps: Deps, token: { accountId?: string; iat?: number }): Promise<boolean> {
+  if (!token.accountId) return true;
+  const user = await findUser(deps, token.accountId);
+  return !!user && tokenHonoured(user, token as { authTime?: number; iat?: number });
+}
+
 export function createProvider({ config, deps, store, keys, pages }: ProviderOptions): Provider {
   const ttl = config.ttl;
   const configuration: Configuration = {
@@ -96,7 +122,11 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
     features: {
       devInteractions: { enabled: false },
       // A portal learns about its own tokens only: another portal's token (its subject, scopes) is none of its business.
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      // A token its person's reset or credential change has refused is not active either.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId && (await stillHonoured(deps, token)),
+      },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
@@ -115,6 +145,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
       policy: buildPolicy(deps),
     },
     loadExistingGrant,
+    extraTokenClaims: (ctx, token) => ({ ...recordSignIn(ctx, token) }),
     // Portals keep people signed in while they work: every portal allowed the
     // refresh grant gets a refresh token, rotated at each use.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),

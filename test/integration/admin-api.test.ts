@@ -1,13 +1,15 @@
 import request from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
-import { makeClient } from '../helpers/factories.js';
+import { Redis } from 'ioredis';
+import { makeClient, makePerson, uniqueOds } from '../helpers/factories.js';
 import { Portal } from '../helpers/portal.js';
 import { signInTo } from '../helpers/sign-in.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser, resetMfa } from '../../src/domain/users.js';
-import { setPortalDisabled } from '../../src/domain/clients.js';
-import { apiToken, consoleBrowser, staff, uniqueEmail } from './admin-support.js';
+import { OWN_PORTAL_ID, setPortalDisabled } from '../../src/domain/clients.js';
+import { setRolloutPolicy } from '../../src/domain/rollout.js';
+import { apiToken, consoleBrowser, grant, staff, uniqueEmail } from './admin-support.js';
 
 /** The admin API takes only pharmid's own access tokens, of a live sign-in with MFA, from a first-party portal or one granted the admin scope. */
 let p: TestPharmid;
@@ -132,4 +134,74 @@ test('the API takes JSON only, and answers unknown paths and methods with a JSON
   // A browser session cookie is not a bearer token: the console's cookies do not open the API.
   const browser = new Browser(p.url);
   expect((await browser.agent.get(`/api/admin/sites/${site}/people`)).status).toBe(401);
+});
+
+describe('a token admits only as what it was issued for', () => {
+  /** A site where MFA is off (a rollout policy), and a site administrator there who has no authenticator yet. */
+  async function passwordOnlyAdmin() {
+    const relaxed = (await addSite(p.deps, cli, { ods: uniqueOds(), name: 'Relaxed Pharmacy', userCap: null })).ods_code;
+    await setRolloutPolicy(p.deps, cli, { scope: 'site', site: relaxed, state: 'off' });
+    const admin = await makePerson(p.deps, { site: relaxed, role: 'site-admin' });
+    return { relaxed, admin };
+  }
+
+  test('a password-only token is refused, even after the same browser steps up to MFA', async () => {
+    const { relaxed, admin } = await passwordOnlyAdmin();
+    const portal = await Portal.connect(p.url, await makeClient(p.deps, { name: 'Rollout admin scripts' }));
+    const browser = new Browser(p.url);
+    const pwd = await signInTo(portal, browser, admin, p.clock, { scope: 'openid admin' });
+    expect(pwd.claims).toMatchObject({ acr: 'pwd' });
+    const refused = await get(`/sites/${relaxed}/people`, pwd.tokens.access_token);
+    expect(refused.status).toBe(403);
+
+    // The same browser steps up: password-only no more, the session is now an MFA one.
+    const mfa = await signInTo(portal, browser, admin, p.clock, { scope: 'openid admin', acr_values: 'mfa' });
+    expect(mfa.claims).toMatchObject({ acr: 'mfa' });
+    expect(mfa.steps).toEqual(expect.arrayContaining(['enrol']));
+    expect((await get(`/sites/${relaxed}/people`, mfa.tokens.access_token)).status).toBe(200);
+    // The earlier token was issued after a password alone: that is what it stays.
+    const after = await get(`/sites/${relaxed}/people`, pwd.tokens.access_token);
+    expect(after.status).toBe(403);
+    expect(after.body.error_description).toMatch(/authenticator/);
+
+    // Renewed with a refresh token, each keeps what its sign-in was.
+    const renewedPwd = await portal.refresh(pwd.tokens.refresh_token!);
+    expect((await get(`/sites/${relaxed}/people`, renewedPwd.access_token)).status).toBe(403);
+    const renewedMfa = await portal.refresh(mfa.tokens.refresh_token!);
+    expect((await get(`/sites/${relaxed}/people`, renewedMfa.access_token)).status).toBe(200);
+  });
+
+  test('a first-party portal\'s token needs the admin scope too', async () => {
+    const admin = await staff(p, site, 'site-admin');
+    const { browser } = await consoleBrowser(p, admin);
+    const portal = await Portal.connect(p.url, await makeClient(p.deps, { name: 'First-party without admin', firstParty: true }));
+    const { tokens } = await signInTo(portal, browser, admin, p.clock);
+    const res = await get(`/sites/${site}/people`, tokens.access_token);
+    expect(res.status).toBe(403);
+    expect(res.body.error_description).toMatch(/admin scope/);
+  });
+
+  test('a token of pharmid\'s own portal (the account and admin pages) is never a bearer credential, a superadmin\'s included', async () => {
+    const admin = await staff(p, site, 'site-admin');
+    await grant(p, admin.email, 'superadmin');
+    await consoleBrowser(p, admin);
+    const redis = new Redis(p.backends_.redisUrl);
+    try {
+      const prefix = `${p.backends_.redisKeyPrefix}oidc:AccessToken:`;
+      const keys = await redis.keys(`${prefix}*`);
+      const own: string[] = [];
+      for (const key of keys) {
+        const t = JSON.parse((await redis.get(key))!) as { clientId?: string; accountId?: string };
+        if (t.clientId === OWN_PORTAL_ID && t.accountId === admin.id) own.push(key.slice(prefix.length));
+      }
+      expect(own.length).toBeGreaterThan(0);
+      for (const token of own) {
+        const res = await get('/me', token);
+        expect([401, 403]).toContain(res.status);
+        expect((await get(`/sites/${site}/people`, token)).status).not.toBe(200);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
 });

@@ -39,13 +39,17 @@ export async function consoleBrowser(p: TestPharmid, person: Person, path = '/ad
 let adminPortal: Promise<Portal> | undefined;
 let portalOf: TestPharmid | undefined;
 
-/** A person's access token from a first-party portal, signed in by single sign-on in the console's browser. */
+/**
+ * A person's access token for the admin API: from a first-party portal that
+ * asks for the `admin` scope (every portal must), signed in by single sign-on
+ * in the console's browser.
+ */
 export async function apiToken(p: TestPharmid, browser: Browser, person: Person): Promise<string> {
   if (!adminPortal || portalOf !== p) {
     portalOf = p;
     adminPortal = makeClient(p.deps, { name: 'Admin scripts', firstParty: true }).then((c) => Portal.connect(p.url, c));
   }
-  const { tokens } = await signInTo(await adminPortal, browser, person, p.clock);
+  const { tokens } = await signInTo(await adminPortal, browser, person, p.clock, { scope: 'openid admin' });
   return tokens.access_token;
 }
 

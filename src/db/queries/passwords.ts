@@ -24,7 +24,7 @@ export async function deletePassword(db: Db, userId: string): Promise<void> {
  */
 export async function findCredentialsByEmailKey(db: Db, emailKey: string): Promise<{ user: UserRow; hash: string | null } | undefined> {
   const { rows } = await db.query<UserRow & { hash: string | null }>(
-    `SELECT u.id, u.email, u.name, u.status, u.sessions_revoked_at, u.last_sign_in_at,
+    `SELECT u.id, u.email, u.name, u.status, u.sessions_revoked_at, u.tokens_revoked_at, u.last_sign_in_at,
             u.second_factor_failures, u.locked_at, u.created_at, p.hash
        FROM users u LEFT JOIN passwords p ON p.user_id = u.id
       WHERE u.email_key = $1`,

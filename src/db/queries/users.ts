@@ -8,13 +8,15 @@ export interface UserRow {
   name: string;
   status: UserStatus;
   sessions_revoked_at: Date | null;
+  /** Tokens issued before this are refused; sessions are not ended by it (see refuseEarlierTokens). */
+  tokens_revoked_at: Date | null;
   last_sign_in_at: Date | null;
   second_factor_failures: number;
   locked_at: Date | null;
   created_at: Date;
 }
 
-const columns = 'id, email, name, status, sessions_revoked_at, last_sign_in_at, second_factor_failures, locked_at, created_at';
+const columns = 'id, email, name, status, sessions_revoked_at, tokens_revoked_at, last_sign_in_at, second_factor_failures, locked_at, created_at';
 
 export async function insertUser(db: Db, u: { email: string; emailKey: string; name: string; status: UserStatus }): Promise<UserRow> {
   const { rows } = await db.query<UserRow>(
@@ -41,6 +43,11 @@ export async function setUserStatus(db: Db, id: string, status: UserStatus): Pro
 /** Ends every session and token obtained before now. */
 export async function revokeUserSessions(db: Db, id: string): Promise<void> {
   await db.query('UPDATE users SET sessions_revoked_at = now() WHERE id = $1', [id]);
+}
+
+/** Refuses every token issued before now (a credential change); sessions stay, unless ended by id. */
+export async function refuseEarlierTokens(db: Db, id: string): Promise<void> {
+  await db.query('UPDATE users SET tokens_revoked_at = now() WHERE id = $1', [id]);
 }
 
 export async function recordSignIn(db: Db, id: string): Promise<void> {
