@@ -109,6 +109,7 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
     config, deps, secret: ownPortalSecret, render,
     liveSession: (ctx) => sessions.currentId(ctx.cookies),
     touchSession: (uid) => sessions.touch(uid),
+    renewCsrf: (ctx) => csrf.renew(ctx),
   });
   const pageForm = formBody(csrf);
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? portal.load(ctx, next) : next()));

@@ -24,17 +24,19 @@ const PROOFS = {
 
 /**
  * Change authenticator (prove the current code, enrol a new one, the old one
- * stops at once) and new recovery codes (prove the code; shown once).
+ * stops at once, other sessions end) and new recovery codes (prove the
+ * code; shown once). What a proof unlocks is kept for the sign-in session
+ * that gave it (Person.sessionId), never for the person's other browsers.
  */
-export function authenticatorRoutes(router: Router, { render, pageForm, deps, config }: PageContext): void {
+export function authenticatorRoutes(router: Router, { render, pageForm, deps, config, sessions }: PageContext): void {
   const prove = (ctx: Koa.Context, purpose: keyof typeof PROOFS, errors: FieldError[] = [], status = 200) => render(ctx, {
     template: 'account/prove-code',
     model: { ...PROOFS[purpose], action: `/account/${purpose}`, issuer: config.totp.issuer, errors },
   }, status);
 
   const enrolPage = async (ctx: Koa.Context, errors: FieldError[] = [], status = 200) => {
-    const { user } = ctx.state.person as Person;
-    const view = await pendingAuthenticator(deps, user);
+    const { user, sessionId } = ctx.state.person as Person;
+    const view = await pendingAuthenticator(deps, user, sessionId);
     if (!view) {
       ctx.status = 303;
       ctx.redirect('/account/authenticator');
@@ -55,12 +57,12 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
 
   router.get('/authenticator', (ctx) => prove(ctx, 'authenticator'));
   router.post('/authenticator', ...pageForm, async (ctx) => {
-    const { user } = ctx.state.person as Person;
+    const { user, sessionId } = ctx.state.person as Person;
     const form = fieldsOf(ctx);
     const proved = await handleForm(
       async () => {
         await proveAuthenticator(deps, user, form.code ?? '', ctx.ip);
-        await startAuthenticatorChange(deps, user);
+        await startAuthenticatorChange(deps, user, sessionId);
       },
       (errors, status) => prove(ctx, 'authenticator', errors, status),
     );
@@ -71,25 +73,26 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
 
   router.get('/authenticator/new', (ctx) => enrolPage(ctx));
   router.post('/authenticator/new', ...pageForm, async (ctx) => {
-    const { user } = ctx.state.person as Person;
+    const { user, sessionId } = ctx.state.person as Person;
     const form = fieldsOf(ctx);
     const done = await handleForm(
-      () => finishAuthenticatorChange(deps, user, form.code ?? '', ctx.ip),
+      () => finishAuthenticatorChange(deps, user, sessionId, form.code ?? '', ctx.ip),
       (errors, status) => enrolPage(ctx, errors, status),
     );
     if (!done) return;
+    await sessions?.endOthers({ kind: 'user', id: user.id }, user.id, sessionId, 'authenticator-changed');
     ctx.status = 303;
     ctx.redirect('/account/recovery-codes/new?after=authenticator');
   });
 
   router.get('/recovery-codes', (ctx) => prove(ctx, 'recovery-codes'));
   router.post('/recovery-codes', ...pageForm, async (ctx) => {
-    const { user } = ctx.state.person as Person;
+    const { user, sessionId } = ctx.state.person as Person;
     const form = fieldsOf(ctx);
     const done = await handleForm(
       async () => {
         await proveAuthenticator(deps, user, form.code ?? '', ctx.ip);
-        await regenerateRecoveryCodes(deps, user, ctx.ip);
+        await regenerateRecoveryCodes(deps, user, sessionId, ctx.ip);
       },
       (errors, status) => prove(ctx, 'recovery-codes', errors, status),
     );
@@ -100,8 +103,8 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
 
   /** The new codes, shown once: reloading the page finds nothing and goes back to the account page. */
   router.get('/recovery-codes/new', async (ctx) => {
-    const { user } = ctx.state.person as Person;
-    const codes = await takeNewRecoveryCodes(deps, user);
+    const { user, sessionId } = ctx.state.person as Person;
+    const codes = await takeNewRecoveryCodes(deps, user, sessionId);
     if (!codes) {
       ctx.status = 303;
       ctx.redirect('/account');

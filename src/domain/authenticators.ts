@@ -1,4 +1,4 @@
-import { withTransaction } from '../db/pool.js';
+import { withTransaction, type Db } from '../db/pool.js';
 import * as totpCredentials from '../db/queries/totp-credentials.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
 import { InvalidInput } from './errors.js';
@@ -71,9 +71,13 @@ async function acceptCode(deps: Deps, userId: string, secret: string, code: stri
 /**
  * Confirms the pending secret with one valid code. In one transaction the
  * secret becomes the person's only authenticator and a new set of recovery
- * codes replaces the old; the codes are returned once, to be shown once.
+ * codes replaces the old (and `alsoInTransaction` does what must land with
+ * them); the codes are returned once, to be shown once.
  */
-export async function confirmEnrolment(deps: Deps, userId: string, credentialId: string, code: string): Promise<string[]> {
+export async function confirmEnrolment(
+  deps: Deps, userId: string, credentialId: string, code: string,
+  alsoInTransaction?: (tx: Db) => Promise<void>,
+): Promise<string[]> {
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
   if (!row || row.confirmed_at) throw new InvalidInput('This set-up has expired. Start again.', 'code');
   if (!(await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code))) {
@@ -85,6 +89,7 @@ export async function confirmEnrolment(deps: Deps, userId: string, credentialId:
       throw new InvalidInput('This set-up was already confirmed.', 'code');
     }
     await recoveryCodes.replaceRecoveryCodes(tx, userId, hashes);
+    await alsoInTransaction?.(tx);
   });
   return plain;
 }

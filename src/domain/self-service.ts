@@ -1,6 +1,7 @@
 import { withTransaction } from '../db/pool.js';
 import * as passwords from '../db/queries/passwords.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
+import * as users from '../db/queries/users.js';
 import type { UserRow } from '../db/queries/users.js';
 import { InvalidInput, Rejected, TooManyAttempts } from './errors.js';
 import { checkNewPassword } from './passwords.js';
@@ -8,21 +9,37 @@ import { checkPassword } from './sign-in.js';
 import { beginEnrolment, confirmEnrolment, verifyTotp, viewEnrolment, type EnrolmentView } from './authenticators.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import { audit } from './audit.js';
+import { tellPerson } from './person-notices.js';
 import type { Deps } from './deps.js';
 
 /**
  * What a signed-in person changes for themselves on the account page. Each
  * change first proves the factor it replaces (the current password, the
  * current authenticator code), under the same brute-force limits as sign-in.
+ *
+ * What a proof unlocks (the new authenticator's secret, new recovery codes)
+ * belongs to the sign-in session that gave the proof: it is kept under that
+ * session's id, so another browser of the same person, signed in but
+ * without the proof, finds nothing. A new password or authenticator refuses
+ * every token issued before it (Postgres, checked on every use); the
+ * caller ends the person's other sessions. The person is told by email.
  */
+
+/** Who did it, as a notice to the person says. */
+const BY_YOU = 'you, on your pharmid account page';
 
 /** How long a person has, after proving their code, to finish setting up a new authenticator. */
 const CHANGE_WINDOW = 15 * 60;
 /** New recovery codes wait this long to be shown, once. */
 const SHOW_WINDOW = 10 * 60;
 
-const changeKey = (userId: string) => `account:new-authenticator:${userId}`;
-const codesKey = (userId: string) => `account:new-recovery-codes:${userId}`;
+const changeKey = (userId: string, sessionId: string) => `account:new-authenticator:${userId}:${sessionId}`;
+const codesKey = (userId: string, sessionId: string) => `account:new-recovery-codes:${userId}:${sessionId}`;
+
+/** New recovery codes waiting to be shown once, to the session that asked for them. */
+async function keepCodesToShow(deps: Deps, user: UserRow, sessionId: string, codes: string[]): Promise<void> {
+  await deps.store.set(codesKey(user.id, sessionId), JSON.stringify({ sealed: deps.sealer.seal(JSON.stringify(codes)) }), SHOW_WINDOW);
+}
 
 /** Same field name on the account page as at sign-in, so a lock names the right input. */
 function onField<T>(field: string, work: () => Promise<T>): Promise<T> {
@@ -42,8 +59,10 @@ export async function changePassword(deps: Deps, user: UserRow, current: string,
   const hash = await deps.passwords.hash(next);
   await withTransaction(deps.db, async (tx) => {
     await passwords.upsertPasswordHash(tx, user.id, hash);
+    await users.refuseEarlierTokens(tx, user.id);
     await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-password', outcome: 'success', targetUser: user.id, ip });
   });
+  await tellPerson(deps, user, { change: 'password-changed', by: BY_YOU });
 }
 
 /** Checks the code from the person's current authenticator (brute-force limited; a code works once). */
@@ -56,48 +75,58 @@ export async function proveAuthenticator(deps: Deps, user: UserRow, input: strin
   }
 }
 
-/** After the current code was proved: a new secret, pending until a code from it confirms it. */
-export async function startAuthenticatorChange(deps: Deps, user: UserRow): Promise<void> {
+/** After the current code was proved in session `sessionId`: a new secret, pending (for that session only) until a code from it confirms it. */
+export async function startAuthenticatorChange(deps: Deps, user: UserRow, sessionId: string): Promise<void> {
   const credentialId = await beginEnrolment(deps, user.id);
-  await deps.store.set(changeKey(user.id), credentialId, CHANGE_WINDOW);
+  await deps.store.set(changeKey(user.id, sessionId), credentialId, CHANGE_WINDOW);
 }
 
-/** The pending new authenticator to show (QR code, manual key); undefined when none was started or it expired. */
-export async function pendingAuthenticator(deps: Deps, user: UserRow): Promise<EnrolmentView | undefined> {
-  const credentialId = await deps.store.get(changeKey(user.id));
+/** The new authenticator this session is setting up (QR code, manual key); undefined when it started none, or it expired. */
+export async function pendingAuthenticator(deps: Deps, user: UserRow, sessionId: string): Promise<EnrolmentView | undefined> {
+  const credentialId = await deps.store.get(changeKey(user.id, sessionId));
   return credentialId ? viewEnrolment(deps, user.id, user.email, credentialId) : undefined;
 }
 
 /**
- * Confirms the new authenticator with one of its codes: it becomes the only
- * one (the old stops working at once) and new recovery codes replace the
- * old, kept to be shown once.
+ * Confirms the new authenticator this session is setting up with one of its
+ * codes: it becomes the only one (the old stops working at once), every
+ * token issued before is refused, and new recovery codes replace the old,
+ * kept to be shown once to this session.
  */
-export async function finishAuthenticatorChange(deps: Deps, user: UserRow, input: string, ip: string): Promise<void> {
+export async function finishAuthenticatorChange(deps: Deps, user: UserRow, sessionId: string, input: string, ip: string): Promise<void> {
   const code = input.replace(/\s+/g, '');
   if (!code) throw new InvalidInput('Enter the 6-digit code from your new authenticator', 'code');
-  const credentialId = await deps.store.get(changeKey(user.id));
+  const credentialId = await deps.store.get(changeKey(user.id, sessionId));
   if (!credentialId) throw new InvalidInput('This change has expired. Start again.', 'code');
-  const codes = await confirmEnrolment(deps, user.id, credentialId, code);
-  await deps.store.del(changeKey(user.id));
-  await deps.store.set(codesKey(user.id), deps.sealer.seal(JSON.stringify(codes)), SHOW_WINDOW);
-  await audit(deps.db, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
+  const codes = await confirmEnrolment(deps, user.id, credentialId, code, async (tx) => {
+    await users.refuseEarlierTokens(tx, user.id);
+    await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
+  });
+  await deps.store.del(changeKey(user.id, sessionId));
+  await keepCodesToShow(deps, user, sessionId, codes);
+  await tellPerson(deps, user, { change: 'authenticator-changed', by: BY_YOU });
 }
 
-/** Ten new recovery codes replace every old one (used or not); kept to be shown once. */
-export async function regenerateRecoveryCodes(deps: Deps, user: UserRow, ip: string): Promise<void> {
+/** Ten new recovery codes replace every old one (used or not); kept to be shown once, to this session. */
+export async function regenerateRecoveryCodes(deps: Deps, user: UserRow, sessionId: string, ip: string): Promise<void> {
   const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
   await withTransaction(deps.db, async (tx) => {
     await recoveryCodes.replaceRecoveryCodes(tx, user.id, hashes);
     await audit(tx, { kind: 'user', id: user.id }, { action: 'account.regenerate-recovery-codes', outcome: 'success', targetUser: user.id, ip });
   });
-  await deps.store.set(codesKey(user.id), deps.sealer.seal(JSON.stringify(plain)), SHOW_WINDOW);
+  await keepCodesToShow(deps, user, sessionId, plain);
+  await tellPerson(deps, user, { change: 'recovery-codes-renewed', by: BY_YOU });
 }
 
-/** The new recovery codes, once: a second look finds nothing. */
-export async function takeNewRecoveryCodes(deps: Deps, user: UserRow): Promise<string[] | undefined> {
-  const sealed = await deps.store.get(codesKey(user.id));
-  if (!sealed) return undefined;
-  await deps.store.del(codesKey(user.id));
-  return JSON.parse(deps.sealer.open(sealed)) as string[];
+/**
+ * The new recovery codes, once, to the session they were made for: the
+ * first look claims them atomically (two racing looks cannot both see
+ * them), a second finds nothing.
+ */
+export async function takeNewRecoveryCodes(deps: Deps, user: UserRow, sessionId: string): Promise<string[] | undefined> {
+  const key = codesKey(user.id, sessionId);
+  const raw = await deps.store.get(key);
+  if (!raw || !(await deps.store.claimJsonField(key, 'taken', Date.now()))) return undefined;
+  await deps.store.del(key);
+  return JSON.parse(deps.sealer.open((JSON.parse(raw) as { sealed: string }).sealed)) as string[];
 }

@@ -39,6 +39,13 @@ export interface SignInSessions {
   end(actor: Actor, userId: string, sessionId: string): Promise<boolean>;
   /** Ends every session (this browser's too) and refuses every token issued before now; returns how many sessions were live. */
   endAll(actor: Actor, userId: string): Promise<number>;
+  /**
+   * Ends every session of the person but `keep` (after a credential change
+   * made in it): their portals are told and their grants revoked. Returns
+   * how many were ended. Tokens are refused by the change itself
+   * (users.tokens_revoked_at), those of offline grants included.
+   */
+  endOthers(actor: Actor, userId: string, keep: string, reason: string): Promise<number>;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface Person {
   acr: string;
   amr: string[];
   authTime: number;
+  /** The pharmid sign-in session (its uid) these pages are signed in through: what a proof on these pages is bound to. */
+  sessionId: string;
 }
 
 interface StoredSession {
@@ -51,6 +53,8 @@ export function ownPortal(opts: {
   liveSession(ctx: Koa.Context): Promise<string | undefined>;
   /** Using these pages is using pharmid: the sign-in session's idle timeout starts again. */
   touchSession(uid: string): Promise<void>;
+  /** A new CSRF cookie for the browser, at sign-in. */
+  renewCsrf(ctx: Koa.Context): void;
 }) {
   const { config, deps } = opts;
   const issuer = config.issuer;
@@ -108,7 +112,7 @@ export function ownPortal(opts: {
       // Signed out of pharmid (here, from another browser's account page, or by a portal): out of these pages too.
       const live = user && left > 0 ? await opts.liveSession(ctx) : undefined;
       if (user && left > 0 && live !== undefined && live === s.sessionUid && signInStillValid(user, s.authTime)) {
-        ctx.state.person = { user, acr: s.acr, amr: s.amr, authTime: s.authTime } satisfies Person;
+        ctx.state.person = { user, acr: s.acr, amr: s.amr, authTime: s.authTime, sessionId: live } satisfies Person;
         ctx.state.ownSessionId = id;
         // Each use restarts the idle clock, here and on the pharmid session it came from.
         await Promise.all([deps.store.set(`own-portal:session:${id}`, raw, left), opts.touchSession(live)]);
@@ -156,6 +160,8 @@ export function ownPortal(opts: {
     const id = randomBytes(24).toString('base64url');
     await deps.store.set(`own-portal:session:${id}`, JSON.stringify(session), lifeLeft(session.authTime, ttl, config.ttl.sessionIdle));
     ctx.cookies.set(COOKIE, id, { ...cookieOptions, maxAge: ttl * 1000 });
+    // A new page session, a new CSRF cookie: nothing set before the sign-in carries over.
+    opts.renewCsrf(ctx);
     ctx.redirect(pending.returnTo);
   });
 

@@ -20,7 +20,7 @@ export interface InteractionRoutesOptions {
   provider(): Provider;
   deps: Deps;
   /** Checks a posted form's CSRF token (the token is issued for every page of pharmid's). */
-  csrf: { verify(ctx: Koa.Context): void };
+  csrf: { verify(ctx: Koa.Context): void; renew(ctx: Koa.Context): void };
   render(ctx: Koa.Context, view: View, status?: number): Promise<void>;
   /** Counts what happens at each step (metrics). */
   onStep?(step: string, outcome: 'shown' | 'passed' | 'failed'): void;
@@ -111,6 +111,8 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     }
     const returnTo = await finishInteraction(provider(), ctx, interaction, c.state, deps);
     if (c.state.prompt === 'login' && c.state.userId) {
+      // Signed in now: the browser's CSRF cookie from before the sign-in does not carry over.
+      csrf.renew(ctx);
       await recordSignIn(deps, c.state.userId);
       await audit(deps.db, { kind: 'user', id: c.state.userId }, {
         action: 'sign-in', outcome: 'success', targetUser: c.state.userId, ip: ctx.ip,

@@ -107,6 +107,16 @@ export function signInSessions(opts: { provider(): Provider; deps: Deps; limits:
       return true;
     },
 
+    async endOthers(actor: Actor, userId: string, keep: string, reason: string) {
+      const provider = opts.provider();
+      const others = (await liveSessions(provider, deps, userId)).filter((s) => s.uid !== keep);
+      await Promise.all(others.map((s) => endSession(provider, deps, s)));
+      await audit(deps.db, actor, {
+        action: 'session.end-others', outcome: 'success', targetUser: userId, details: { reason, sessions: others.length },
+      });
+      return others.length;
+    },
+
     async endAll(actor: Actor, userId: string) {
       const provider = opts.provider();
       const sessions = await liveSessions(provider, deps, userId);
