@@ -1,4 +1,4 @@
-import { withTransaction } from '../db/pool.js';
+import { withTransaction, type Db } from '../db/pool.js';
 import * as passwords from '../db/queries/passwords.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
 import * as users from '../db/queries/users.js';
@@ -24,6 +24,18 @@ import type { Deps } from './deps.js';
  * every token issued before it (Postgres, checked on every use); the
  * caller ends the person's other sessions. The person is told by email.
  */
+
+/**
+ * Every token issued before now is refused (see tokenStillValid). Tokens are
+ * dated in whole seconds, so one issued later in this same second would be
+ * refused too: the answer waits for the next second, and whatever the
+ * person's browser does next gets tokens that count.
+ */
+async function refuseEarlierTokens(tx: Db, userId: string): Promise<() => Promise<void>> {
+  const at = new Date();
+  await users.refuseEarlierTokens(tx, userId, at);
+  return () => new Promise((resolve) => { setTimeout(resolve, 1000 - (at.getTime() % 1000) + 5); });
+}
 
 /** Who did it, as a notice to the person says. */
 const BY_YOU = 'you, on your pharmid account page';
@@ -57,12 +69,12 @@ export async function changePassword(deps: Deps, user: UserRow, current: string,
   if (next === current) throw new InvalidInput('Your new password must be different from your current one', 'new_password');
   checkNewPassword(next, user.email);
   const hash = await deps.passwords.hash(next);
-  await withTransaction(deps.db, async (tx) => {
+  const nextSecond = await withTransaction(deps.db, async (tx) => {
     await passwords.upsertPasswordHash(tx, user.id, hash);
-    await users.refuseEarlierTokens(tx, user.id);
     await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-password', outcome: 'success', targetUser: user.id, ip });
+    return refuseEarlierTokens(tx, user.id);
   });
-  await tellPerson(deps, user, { change: 'password-changed', by: BY_YOU });
+  await Promise.all([tellPerson(deps, user, { change: 'password-changed', by: BY_YOU }), nextSecond()]);
 }
 
 /** Checks the code from the person's current authenticator (brute-force limited; a code works once). */
@@ -98,13 +110,14 @@ export async function finishAuthenticatorChange(deps: Deps, user: UserRow, sessi
   if (!code) throw new InvalidInput('Enter the 6-digit code from your new authenticator', 'code');
   const credentialId = await deps.store.get(changeKey(user.id, sessionId));
   if (!credentialId) throw new InvalidInput('This change has expired. Start again.', 'code');
+  let nextSecond = async () => {};
   const codes = await confirmEnrolment(deps, user.id, credentialId, code, async (tx) => {
-    await users.refuseEarlierTokens(tx, user.id);
     await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
+    nextSecond = await refuseEarlierTokens(tx, user.id);
   });
   await deps.store.del(changeKey(user.id, sessionId));
   await keepCodesToShow(deps, user, sessionId, codes);
-  await tellPerson(deps, user, { change: 'authenticator-changed', by: BY_YOU });
+  await Promise.all([tellPerson(deps, user, { change: 'authenticator-changed', by: BY_YOU }), nextSecond()]);
 }
 
 /** Ten new recovery codes replace every old one (used or not); kept to be shown once, to this session. */

@@ -1,10 +1,13 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { driveSignIn, enrolmentOf, recoveryCodesOf, signInTo, totpCode, type Person } from '../helpers/sign-in.js';
 import { answer, errorMessages, expectPage, openAuthorization, textOf, withAuthenticator } from '../helpers/pages.js';
-import { logoutReceiver, silently, type LogoutReceiver } from '../helpers/portals.js';
+import { cookieValue, logoutReceiver, silently, type LogoutReceiver } from '../helpers/portals.js';
 import { listAuditEventsForUser } from '../../src/db/queries/audit-events.js';
 
 /**
@@ -22,8 +25,11 @@ let outcomes: Portal;
 let refer: Portal;
 let outcomesReceiver: LogoutReceiver;
 let referReceiver: LogoutReceiver;
+let dataDir: string;
 beforeAll(async () => {
-  p = await startTestPharmid();
+  // Notices go to the outbox folder here (no SMTP), where a test can read them.
+  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-account-'));
+  p = await startTestPharmid({ PHARMID_DATA_DIR: dataDir });
   [outcomesReceiver, referReceiver] = await Promise.all([logoutReceiver(), logoutReceiver()]);
   outcomes = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes', backchannelLogoutUri: outcomesReceiver.url }));
   refer = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmRefer', backchannelLogoutUri: referReceiver.url }));
@@ -31,7 +37,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([outcomesReceiver.close(), referReceiver.close()]);
   await p.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** The notices mailed to an address (outbox files), as text. */
+function mailsTo(email: string): string[] {
+  const outbox = join(dataDir, 'outbox');
+  let files: string[] = [];
+  try { files = readdirSync(outbox); } catch { return []; }
+  return files.map((f) => readFileSync(join(outbox, f), 'utf8')).filter((m) => m.includes(email));
+}
 
 function browserWith(userAgent: string): Browser {
   const browser = new Browser(p.url);
@@ -293,4 +308,124 @@ describe('new recovery codes', () => {
     const fresh = await signInTo(outcomes, new Browser(p.url), { ...person, recoveryCodes: [...codes] }, p.clock, {}, { useRecoveryCode: true });
     expect(fresh.steps).toContain('recovery');
   });
+});
+
+describe('what a proof unlocks belongs to the session that gave it', () => {
+  /** The same person signed in to /account at the desk and at the till (two browsers). */
+  async function deskAndTill() {
+    const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+    const desk = browserWith(CHROME);
+    await openAccount(desk, person);
+    const till = browserWith(FIREFOX);
+    const tillPage = await openAccount(till, person);
+    return { person, desk, till, tillPage };
+  }
+
+  test('another session of the same person cannot read or confirm the pending authenticator', async () => {
+    const { person, desk, till, tillPage } = await deskAndTill();
+    p.clock.advance(30);
+    const prove = await desk.open('/account/authenticator');
+    const setup = await desk.submit(formAction(prove.text, '/account/authenticator')!, { code: totpCode(person.totpSecret, p.clock.now()) });
+    const newSecret = enrolmentOf(setup.text).secret.replace(/\s+/g, '');
+    expect(newSecret).toMatch(/^[A-Z2-7]{16,}$/);
+
+    // The till, signed in but without the proof, sees no secret and cannot confirm it.
+    const look = await till.agent.get('/account/authenticator/new').redirects(0);
+    expect(look.status).toBe(303);
+    expect(look.headers.location).toBe('/account/authenticator');
+    expect(look.text).not.toContain(newSecret.slice(0, 8));
+    p.clock.advance(30);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(tillPage.text)![1]!;
+    const confirm = await till.agent.post('/account/authenticator/new').type('form')
+      .send({ _csrf: csrf, code: totpCode(newSecret, p.clock.now()) }).redirects(0);
+    expect(confirm.status).toBe(303);
+    expect(confirm.headers.location).toBe('/account/authenticator');
+    expect(recoveryCodesOf(confirm.text)).toEqual([]);
+    const { rows } = await p.deps.db.query('SELECT secret_sealed FROM totp_credentials WHERE user_id = $1 AND confirmed_at IS NOT NULL', [person.id]);
+    expect(rows.map((r) => p.deps.sealer.open(r.secret_sealed))).toEqual([person.totpSecret]);
+    // The old authenticator is still the one: the till's session is still signed in and the desk can finish.
+    const shown = await desk.submit('/account/authenticator/new', { code: totpCode(newSecret, p.clock.now()) });
+    expect(recoveryCodesOf(shown.text)).toHaveLength(10);
+  });
+
+  test('another session of the same person cannot take the new recovery codes', async () => {
+    const { person, desk, till } = await deskAndTill();
+    p.clock.advance(30);
+    const prove = await desk.open('/account/recovery-codes');
+    // The desk proves its code; the codes wait for the desk's next page.
+    const proved = await desk.agent.post('/account/recovery-codes').type('form')
+      .send({ _csrf: /name="_csrf" value="([^"]+)"/.exec(prove.text)![1]!, code: totpCode(person.totpSecret, p.clock.now()) }).redirects(0);
+    expect(proved.status).toBe(303);
+    const atTill = await till.agent.get('/account/recovery-codes/new').redirects(0);
+    expect(atTill.status).toBe(303);
+    expect(recoveryCodesOf(atTill.text)).toEqual([]);
+    const atDesk = await desk.open('/account/recovery-codes/new');
+    expect(recoveryCodesOf(atDesk.text)).toHaveLength(10);
+    expect(mailsTo(person.email).join('\n')).toContain('New pharmid recovery codes');
+  });
+});
+
+describe('a new password or authenticator ends the other sessions', () => {
+  /** After a change at the desk: the work browser's portals are signed out, tokens from before refused; the desk stays. */
+  async function expectOthersEnded(t: Awaited<ReturnType<typeof twoBrowsers>>, deskRefresh: string) {
+    expect((await silently(outcomes, t.work)).params.error).toBe('login_required');
+    await expect(outcomes.refresh(t.atOutcomes.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(refer.refresh(t.atRefer.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await refer.introspect(t.atRefer.tokens.access_token)).active).toBe(false);
+    // This browser's own portal tokens from before are refused too; the browser itself stays signed in.
+    await expect(refer.refresh(deskRefresh)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await t.desk.agent.get('/account').redirects(0)).status).toBe(200);
+    // At once, single sign-on in this browser gives the portal new tokens that work.
+    const again = await silently(refer, t.desk);
+    expect(again.params.code).toBeTruthy();
+    const fresh = await refer.exchange(again.callback.href, again.req);
+    expect((await refer.refresh(fresh.refresh_token!)).access_token).toBeTruthy();
+  }
+
+  test('changing the password: other sessions end, tokens from before are refused, this browser stays, and a mail says so', async () => {
+    const t = await twoBrowsers();
+    const deskRefer = await signInTo(refer, t.desk, t.person, p.clock);
+    const form = await t.desk.open('/account/password');
+    const done = await t.desk.submit(formAction(form.text, '/account/password')!, { current_password: t.person.password, new_password: 'lantern harbour quietly' });
+    expect(done.text).toContain('Your password has been changed.');
+    expect(sessionsOn(done.text).map((c) => c.current)).toEqual([true]);
+    await expectOthersEnded(t, deskRefer.tokens.refresh_token!);
+    expect(mailsTo(t.person.email).join('\n')).toContain('Your pharmid password was changed');
+  });
+
+  test('changing the authenticator: other sessions end, tokens from before are refused, this browser stays, and a mail says so', async () => {
+    const t = await twoBrowsers();
+    const deskRefer = await signInTo(refer, t.desk, t.person, p.clock);
+    p.clock.advance(30);
+    const prove = await t.desk.open('/account/authenticator');
+    const setup = await t.desk.submit(formAction(prove.text, '/account/authenticator')!, { code: totpCode(t.person.totpSecret, p.clock.now()) });
+    const newSecret = enrolmentOf(setup.text).secret.replace(/\s+/g, '');
+    p.clock.advance(30);
+    const shown = await t.desk.submit('/account/authenticator/new', { code: totpCode(newSecret, p.clock.now()) });
+    expect(recoveryCodesOf(shown.text)).toHaveLength(10);
+    await expectOthersEnded(t, deskRefer.tokens.refresh_token!);
+    expect(mailsTo(t.person.email).join('\n')).toContain('Your pharmid authenticator was changed');
+  });
+});
+
+test('the CSRF cookie set before a sign-in does not keep its value after it, and a form token from before is refused', async () => {
+  const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+  const browser = new Browser(p.url);
+  const first = await browser.agent.get('/account').redirects(0);
+  const signInPage = await browser.open(first.headers.location!);
+  const before = cookieValue(browser, 'pharmid.csrf');
+  const tokenBefore = /name="_csrf" value="([^"]+)"/.exec(signInPage.text)?.[1];
+  expect(before).toBeTruthy();
+  p.clock.advance(30);
+  const { page } = await driveSignIn(browser, first.headers.location!, person, p.clock);
+  expect(page?.status).toBe(200);
+  const after = cookieValue(browser, 'pharmid.csrf');
+  expect(after).toBeTruthy();
+  expect(after).not.toBe(before);
+  // A token made before the sign-in (for the old cookie, or for no session) opens no form after it.
+  if (tokenBefore) {
+    const res = await browser.agent.post('/account/sessions/end-all').type('form').send({ _csrf: tokenBefore }).redirects(0);
+    expect(res.status).toBe(403);
+  }
+  expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
 });

@@ -45,9 +45,13 @@ export async function revokeUserSessions(db: Db, id: string): Promise<void> {
   await db.query('UPDATE users SET sessions_revoked_at = now() WHERE id = $1', [id]);
 }
 
-/** Refuses every token issued before now (a credential change); sessions stay, unless ended by id. */
-export async function refuseEarlierTokens(db: Db, id: string): Promise<void> {
-  await db.query('UPDATE users SET tokens_revoked_at = now() WHERE id = $1', [id]);
+/**
+ * Refuses every token issued before `at` (a credential change); sessions
+ * stay, unless ended by id. `at` is this process's clock, the one tokens are
+ * dated by.
+ */
+export async function refuseEarlierTokens(db: Db, id: string, at: Date): Promise<void> {
+  await db.query('UPDATE users SET tokens_revoked_at = $2 WHERE id = $1', [id, at]);
 }
 
 export async function recordSignIn(db: Db, id: string): Promise<void> {
