@@ -1,6 +1,8 @@
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { makePerson } from '../helpers/factories.js';
+import { cookieValue } from '../helpers/portals.js';
+import { withAuthenticator } from '../helpers/pages.js';
 import { driveSignIn } from '../helpers/sign-in.js';
 import { resetMfa } from '../../src/domain/users.js';
 import { safeReturnTo } from '../../src/http/own-portal.js';
@@ -94,4 +96,48 @@ test('a browser signed out from another browser\'s account page is signed out of
   expect(ended.status).toBeLessThan(400);
   expect((await till.agent.get('/account').redirects(0)).status).toBe(302);
   expect((await desk.agent.get('/account').redirects(0)).status).toBe(200);
+});
+
+describe('the CSRF token belongs to the signed-in session', () => {
+  const csrfOn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+
+  test('the CSRF cookie set before a sign-in does not keep its value after it, and a form token from before is refused', async () => {
+    const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+    const browser = new Browser(p.url);
+    const first = await browser.agent.get('/account').redirects(0);
+    const signInPage = await browser.open(first.headers.location!);
+    const before = cookieValue(browser, 'pharmid.csrf');
+    const tokenBefore = csrfOn(signInPage.text);
+    expect(before).toBeTruthy();
+    expect(tokenBefore).toBeTruthy();
+    p.clock.advance(30);
+    const { page } = await driveSignIn(browser, first.headers.location!, person, p.clock);
+    expect(page?.status).toBe(200);
+    const after = cookieValue(browser, 'pharmid.csrf');
+    expect(after).toBeTruthy();
+    expect(after).not.toBe(before);
+    // A token made before the sign-in opens no form after it.
+    const res = await browser.agent.post('/account/sessions/end-all').type('form').send({ _csrf: tokenBefore }).redirects(0);
+    expect(res.status).toBe(403);
+    expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
+  });
+
+  test('a cookie and token taken from one session open no form in another, even with the cookie planted there', async () => {
+    const victim = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+    const attacker = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+    const theirs = new Browser(p.url);
+    const mine = new Browser(p.url);
+    await openSignedIn(theirs, '/account', victim);
+    p.clock.advance(30);
+    const { page } = await openSignedIn(mine, '/account', attacker);
+    const value = cookieValue(mine, 'pharmid.csrf')!;
+    const token = csrfOn(page.text)!;
+    // The attacker's cookie value planted in the victim's browser, with the attacker's own form token.
+    const jar = (theirs.agent as unknown as { jar: { setCookie(c: string, domain: string, path: string): void } }).jar;
+    jar.setCookie(`pharmid.csrf=${value}; Path=/; HttpOnly`, new URL(p.url).hostname, '/');
+    expect(cookieValue(theirs, 'pharmid.csrf')).toBe(value);
+    const res = await theirs.agent.post('/account/sessions/end-all').type('form').send({ _csrf: token }).redirects(0);
+    expect(res.status).toBe(403);
+    expect((await theirs.agent.get('/account').redirects(0)).status).toBe(200);
+  });
 });

@@ -7,7 +7,7 @@ import { Portal } from '../helpers/portal.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { driveSignIn, enrolmentOf, recoveryCodesOf, signInTo, totpCode, type Person } from '../helpers/sign-in.js';
 import { answer, errorMessages, expectPage, openAuthorization, textOf, withAuthenticator } from '../helpers/pages.js';
-import { cookieValue, logoutReceiver, silently, type LogoutReceiver } from '../helpers/portals.js';
+import { logoutReceiver, silently, type LogoutReceiver } from '../helpers/portals.js';
 import { listAuditEventsForUser } from '../../src/db/queries/audit-events.js';
 
 /**
@@ -406,26 +406,4 @@ describe('a new password or authenticator ends the other sessions', () => {
     await expectOthersEnded(t, deskRefer.tokens.refresh_token!);
     expect(mailsTo(t.person.email).join('\n')).toContain('Your pharmid authenticator was changed');
   });
-});
-
-test('the CSRF cookie set before a sign-in does not keep its value after it, and a form token from before is refused', async () => {
-  const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
-  const browser = new Browser(p.url);
-  const first = await browser.agent.get('/account').redirects(0);
-  const signInPage = await browser.open(first.headers.location!);
-  const before = cookieValue(browser, 'pharmid.csrf');
-  const tokenBefore = /name="_csrf" value="([^"]+)"/.exec(signInPage.text)?.[1];
-  expect(before).toBeTruthy();
-  p.clock.advance(30);
-  const { page } = await driveSignIn(browser, first.headers.location!, person, p.clock);
-  expect(page?.status).toBe(200);
-  const after = cookieValue(browser, 'pharmid.csrf');
-  expect(after).toBeTruthy();
-  expect(after).not.toBe(before);
-  // A token made before the sign-in (for the old cookie, or for no session) opens no form after it.
-  if (tokenBefore) {
-    const res = await browser.agent.post('/account/sessions/end-all').type('form').send({ _csrf: tokenBefore }).redirects(0);
-    expect(res.status).toBe(403);
-  }
-  expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
 });

@@ -110,6 +110,8 @@ describe('refresh tokens', () => {
       await resets[i]!(pharmid.deps, { kind: 'cli' }, person.email);
       expect(await oauthError(portal.refresh(tokens.refresh_token!))).toBe('invalid_grant');
       await expect(portal.userinfo(tokens.access_token, person.id)).rejects.toThrow();
+      // Nor does introspection call it active: a resource server asking the portal's way is told the same.
+      expect((await portal.introspect(tokens.access_token)).active).toBe(false);
     }
   });
 
@@ -133,6 +135,14 @@ describe('introspection and revocation', () => {
     expect(dead.active).toBe(false);
     expect(dead.sub).toBeUndefined();
     await expect(portal.userinfo(tokens.access_token, person.id)).rejects.toThrow();
+  });
+
+  test('an access token records how its sign-in was made when it was issued, and a renewed one keeps it', async () => {
+    const { tokens, portal, claims } = await freshPortal();
+    const live = await portal.introspect(tokens.access_token);
+    expect(live).toMatchObject({ acr: claims.acr, amr: claims.amr, auth_time: claims.auth_time });
+    const renewed = await portal.refresh(tokens.refresh_token!);
+    expect(await portal.introspect(renewed.access_token)).toMatchObject({ acr: claims.acr, amr: claims.amr, auth_time: claims.auth_time });
   });
 
   test('nonsense introspects inactive', async () => {
