@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import request from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
@@ -23,6 +24,7 @@ const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.
 let p: TestPharmid;
 let outcomes: Portal;
 let refer: Portal;
+let referClient: { client_id: string; client_secret?: string };
 let outcomesReceiver: LogoutReceiver;
 let referReceiver: LogoutReceiver;
 let dataDir: string;
@@ -32,7 +34,8 @@ beforeAll(async () => {
   p = await startTestPharmid({ PHARMID_DATA_DIR: dataDir });
   [outcomesReceiver, referReceiver] = await Promise.all([logoutReceiver(), logoutReceiver()]);
   outcomes = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes', backchannelLogoutUri: outcomesReceiver.url }));
-  refer = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmRefer', backchannelLogoutUri: referReceiver.url }));
+  referClient = await makeClient(p.deps, { name: 'PharmRefer', backchannelLogoutUri: referReceiver.url });
+  refer = await Portal.connect(p.config.issuer, referClient);
 });
 afterAll(async () => {
   await Promise.all([outcomesReceiver.close(), referReceiver.close()]);
@@ -405,5 +408,26 @@ describe('a new password or authenticator ends the other sessions', () => {
     expect(recoveryCodesOf(shown.text)).toHaveLength(10);
     await expectOthersEnded(t, deskRefer.tokens.refresh_token!);
     expect(mailsTo(t.person.email).join('\n')).toContain('Your pharmid authenticator was changed');
+  });
+
+  test('a second process sharing the database and store honours it too', async () => {
+    // One deployment: the same issuer, database, store and keys, on another port.
+    const q = await startTestPharmid({ ISSUER: p.config.issuer }, { backends: p.backends_, secretKey: p.config.secretKey.toString('base64'), cookieKey: p.config.cookieKeys[0]! });
+    try {
+      const t = await twoBrowsers();
+      const basic = `Basic ${Buffer.from(`${referClient.client_id}:${referClient.client_secret}`).toString('base64')}`;
+      const refreshAtQ = (token: string) => request(q.url).post('/token').set('Authorization', basic).type('form')
+        .send({ grant_type: 'refresh_token', refresh_token: token });
+      const userinfoAtQ = (token: string) => request(q.url).get('/me').set('Authorization', `Bearer ${token}`);
+      expect((await userinfoAtQ(t.atRefer.tokens.access_token)).status).toBe(200);
+      const form = await t.desk.open('/account/password');
+      await t.desk.submit(formAction(form.text, '/account/password')!, { current_password: t.person.password, new_password: 'lantern harbour quietly' });
+      expect((await userinfoAtQ(t.atRefer.tokens.access_token)).status).toBe(401);
+      const refused = await refreshAtQ(t.atRefer.tokens.refresh_token!);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe('invalid_grant');
+    } finally {
+      await q.close();
+    }
   });
 });
