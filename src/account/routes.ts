@@ -10,8 +10,8 @@ import { authenticatorRoutes } from './authenticator.js';
 
 /** What the account page says after a change (from `?done=`). */
 const DONE: Record<string, string> = {
-  password: 'Your password has been changed.',
-  authenticator: 'Your new authenticator app is set up. Your old one no longer works.',
+  password: 'Your password has been changed. You have been signed out everywhere else.',
+  authenticator: 'Your new authenticator app is set up. Your old one no longer works, and you have been signed out everywhere else.',
   'recovery-codes': 'You have new recovery codes. The old ones no longer work.',
   session: 'That session has been signed out, and its portals told.',
 };
