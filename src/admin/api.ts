@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { NotFound, PharmidError } from '../domain/errors.js';
@@ -14,6 +13,7 @@ import { supportedSiteIds } from '../domain/authorization.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { policyInput } from './console-rollout.js';
 import { bearerPerson } from './bearer.js';
+import { parseJson } from '../http/input.js';
 import { auditQuery, linkInput, locumInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson } from './present.js';
 
@@ -29,7 +29,6 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
   }
 };
 
-const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }) as unknown as Koa.Middleware;
 
 /**
  * /api/admin: the admin console's acts as JSON, one to one, for people's
@@ -64,7 +63,8 @@ export function adminApi({ deps, provider }: PageContext): Router {
   });
   if (!provider) throw new Error('the admin API needs the provider to check its tokens');
   router.use(bearerPerson(deps, provider));
-  router.use(json);
+  // Bad bytes in any field are refused here, for every route (src/http/input.ts).
+  router.use(...parseJson());
   const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
   const body = (ctx: Koa.Context) => ctx.request.body;
   const q = (ctx: Koa.Context) => queryOf(ctx.query);
