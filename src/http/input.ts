@@ -42,6 +42,11 @@ function problemWith(value: string, multiLine: boolean, max: number): string | u
   return undefined;
 }
 
+/** True when a value could stand in a single-line field: what to do with it is the caller's (a bad login_hint is ignored). */
+export function isPlainText(value: unknown, max = MAX_LENGTH): value is string {
+  return typeof value === 'string' && problemWith(value, false, max) === undefined;
+}
+
 function refuse(field: string, problem: string): never {
   const name = shown(field);
   // Worded as the schemas word theirs ("name is too long ..."), the field first.

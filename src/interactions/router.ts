@@ -10,7 +10,7 @@ import { audit } from '../domain/audit.js';
 import { dueStep, reachableStep } from './flow.js';
 import { portalDemandsMfa } from '../domain/rollout.js';
 import { finishInteraction } from './finish.js';
-import { parseForm } from '../http/input.js';
+import { isPlainText, parseForm } from '../http/input.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -83,7 +83,8 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       request: {
         portal: portalOf,
         scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
-        loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined,
+        // A hint only fills in the email box: one with bad bytes (or too long) is ignored.
+        loginHint: isPlainText(interaction.params.login_hint, 320) ? interaction.params.login_hint : undefined,
         missingScopes: details.missingOIDCScope ?? [],
       },
     };

@@ -181,3 +181,14 @@ test('bad bytes in the account forms and the query strings pharmid reads', async
   // Still signed in, nothing changed.
   expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
 });
+
+test('a login_hint with bad bytes is ignored: the sign-in page shows an empty email box, never the bytes', async () => {
+  for (const hint of ['ann\u0000@example.nhs.uk', 'ann\u001b[31m@example.nhs.uk', 'ann\ud800@example.nhs.uk', `${'a'.repeat(400)}@example.nhs.uk`]) {
+    const browser = new Browser(p.url);
+    const page = await browser.open((await portal.authorizationRequest({ login_hint: hint })).url);
+    expect(page.status).toBe(200);
+    expect(stepOf(page.text)).toBe('password');
+    expect(/<input[^>]*name="email"[^>]*>/.exec(page.text)![0]).not.toMatch(/value="[^"]+"/);
+    expect(page.text).not.toMatch(/[\u0000\u001b\ufffd]/);
+  }
+});
