@@ -14,7 +14,7 @@ import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin
 import { policyInput } from './console-rollout.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
-import { auditQuery, linkInput, locumInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
+import { auditQuery, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson } from './present.js';
 
 /** Errors as JSON with the field at fault; a 401 says how to authenticate (RFC 6750). */
@@ -153,16 +153,19 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
   });
   router.post('/people/:id/reset-password', async (ctx) => {
+    parseInput(noInput, body(ctx));
     const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
     ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
   });
   router.post('/people/:id/reset-mfa', async (ctx) => {
+    parseInput(noInput, body(ctx));
     const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
     ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
   });
   const simple = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(simple)) {
     router.post(`/people/:id/${name}`, async (ctx) => {
+      parseInput(noInput, body(ctx));
       const user = await act(deps, req(ctx), ctx.params.id!);
       ctx.body = { id: user.id, email: user.email, status: user.status, done: name };
     });
@@ -194,13 +197,16 @@ export function adminApi({ deps, provider }: PageContext): Router {
     }));
   });
   router.post('/portals/:id/rotate-secret', async (ctx) => {
+    parseInput(noInput, body(ctx));
     ctx.body = portalJson(await rotatePortalSecret(deps, req(ctx), ctx.params.id!));
   });
   router.post('/portals/:id/disable', async (ctx) => {
+    parseInput(noInput, body(ctx));
     await disablePortal(deps, req(ctx), ctx.params.id!, true);
     ctx.body = { client_id: ctx.params.id, disabled: true };
   });
   router.post('/portals/:id/enable', async (ctx) => {
+    parseInput(noInput, body(ctx));
     await disablePortal(deps, req(ctx), ctx.params.id!, false);
     ctx.body = { client_id: ctx.params.id, disabled: false };
   });

@@ -51,6 +51,8 @@ export const portalInput = z.strictObject({
   first_party: flag,
   require_mfa: flag,
 });
+/** For the acts that take no fields (resets, unlock, disable...): any field sent is refused by name. */
+export const noInput = z.strictObject({});
 export const searchQuery = z.object({ q: optionalText('q', 200) });
 export const auditQuery = z.object({
   action: optionalText('action', 100), outcome: optionalText('outcome', 20), email: optionalText('email', 320),

@@ -216,6 +216,24 @@ describe('bad bytes in any field', () => {
     expect(await counts()).toEqual(before);
   });
 
+  test('the routes that take no fields: a NUL in any field sent is refused the same way, and so is any field', async () => {
+    const member = await createUser(p.deps, cli, { email: uniqueEmail(), name: 'Bo Dyless', site });
+    const portal = (await api('post', '/portals', { name: 'Body-less portal', redirect_uris: ['https://bodyless.example/cb'] })).body.client_id as string;
+    const before = await counts();
+    // (A DELETE's body has no meaning and is not read.)
+    const acts: ['post', string][] = [
+      ...['reset-password', 'reset-mfa', 'unlock', 'disable', 'enable'].map((act) => ['post', `/people/${member.user.id}/${act}`] as ['post', string]),
+      ...['rotate-secret', 'disable', 'enable'].map((act) => ['post', `/portals/${portal}/${act}`] as ['post', string]),
+    ];
+    for (const [method, path] of acts) {
+      const withNul = await api(method, path, { note: 'a\u0000b' });
+      expect({ path, status: withNul.status, field: withNul.body.field }).toEqual({ path, status: 400, field: 'note' });
+      const extra = await api(method, path, { superadmin: true });
+      expect({ path, status: extra.status, said: extra.body.error_description }).toEqual({ path, status: 400, said: expect.stringMatching(/Unknown field: superadmin/) });
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   test('bytes that are not UTF-8, and over-long values, in a JSON body', async () => {
     const raw = Buffer.concat([Buffer.from('{"email":"ab'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('@example.nhs.uk","name":"Bad Bytes"}')]);
     await refused(() => request(p.url).post(`/api/admin/sites/${site}/people`).set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').serialize((b: Buffer) => b as unknown as string).send(raw as unknown as object), 400, /email is not valid UTF-8/);
