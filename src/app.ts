@@ -12,6 +12,7 @@ import { createMetrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops.js';
 import { serveAssets } from './http/assets.js';
 import { csrfProtection, formBody } from './http/csrf.js';
+import { checkQuery } from './http/input.js';
 import { ownPortal } from './http/own-portal.js';
 import type { PageRoutes } from './http/pages.js';
 import type { Mailer } from './mail/mailer.js';
@@ -59,6 +60,7 @@ export interface AppParts {
 
 /** Paths of pharmid's own pages (not the protocol endpoints, not bearer-token APIs). */
 const OWN_PAGES = /^\/(interaction|portal|account|admin)(\/|$)/;
+const ADMIN_API = /^\/api\/admin(\/|$)/;
 
 /** The composition of one pharmid process's HTTP side. */
 export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
@@ -98,6 +100,8 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   const ops = opsRoutes(deps.db, deps.store, metrics);
   app.use(ops.routes());
   app.use(serveAssets());
+  // Bad bytes in the path or query of pharmid's own pages and API are refused before any route reads them.
+  app.use((ctx, next) => (OWN_PAGES.test(ctx.path) || ADMIN_API.test(ctx.path) ? checkQuery(ctx, next) : next()));
   const csrf = csrfProtection(config.cookieKeys, config.secureCookies);
   // pharmid's own pages carry CSRF tokens in their forms.
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? csrf.issue(ctx, next) : next()));

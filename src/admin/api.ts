@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { NotFound, PharmidError } from '../domain/errors.js';
@@ -14,7 +13,8 @@ import { supportedSiteIds } from '../domain/authorization.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { policyInput } from './console-rollout.js';
 import { bearerPerson } from './bearer.js';
-import { auditQuery, linkInput, locumInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
+import { parseJson } from '../http/input.js';
+import { auditQuery, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson } from './present.js';
 
 /** Errors as JSON with the field at fault; a 401 says how to authenticate (RFC 6750). */
@@ -29,7 +29,6 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
   }
 };
 
-const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }) as unknown as Koa.Middleware;
 
 /**
  * /api/admin: the admin console's acts as JSON, one to one, for people's
@@ -64,7 +63,8 @@ export function adminApi({ deps, provider }: PageContext): Router {
   });
   if (!provider) throw new Error('the admin API needs the provider to check its tokens');
   router.use(bearerPerson(deps, provider));
-  router.use(json);
+  // Bad bytes in any field are refused here, for every route (src/http/input.ts).
+  router.use(...parseJson());
   const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
   const body = (ctx: Koa.Context) => ctx.request.body;
   const q = (ctx: Koa.Context) => queryOf(ctx.query);
@@ -153,16 +153,19 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
   });
   router.post('/people/:id/reset-password', async (ctx) => {
+    parseInput(noInput, body(ctx));
     const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
     ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
   });
   router.post('/people/:id/reset-mfa', async (ctx) => {
+    parseInput(noInput, body(ctx));
     const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
     ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
   });
   const simple = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(simple)) {
     router.post(`/people/:id/${name}`, async (ctx) => {
+      parseInput(noInput, body(ctx));
       const user = await act(deps, req(ctx), ctx.params.id!);
       ctx.body = { id: user.id, email: user.email, status: user.status, done: name };
     });
@@ -194,13 +197,16 @@ export function adminApi({ deps, provider }: PageContext): Router {
     }));
   });
   router.post('/portals/:id/rotate-secret', async (ctx) => {
+    parseInput(noInput, body(ctx));
     ctx.body = portalJson(await rotatePortalSecret(deps, req(ctx), ctx.params.id!));
   });
   router.post('/portals/:id/disable', async (ctx) => {
+    parseInput(noInput, body(ctx));
     await disablePortal(deps, req(ctx), ctx.params.id!, true);
     ctx.body = { client_id: ctx.params.id, disabled: true };
   });
   router.post('/portals/:id/enable', async (ctx) => {
+    parseInput(noInput, body(ctx));
     await disablePortal(deps, req(ctx), ctx.params.id!, false);
     ctx.body = { client_id: ctx.params.id, disabled: false };
   });

@@ -23,7 +23,7 @@ export const STATE_NAMES: Record<string, string> = {
   enforced: 'Enforced: everyone uses an authenticator',
 };
 
-export const policyInput = z.object({
+export const policyInput = z.strictObject({
   scope: z.enum(['global', 'site', 'client'], { message: 'Choose what the policy covers' }),
   site: z.string().trim().max(6).optional(),
   client_id: z.string().trim().max(100).optional(),

@@ -4,12 +4,12 @@ import type { Paged } from '../domain/admin-pages.js';
 
 export interface FieldError { field?: string; message: string }
 
-/** A posted form's fields as strings (repeated names and objects count as absent; NULs dropped). */
+/** A posted form's fields as strings (repeated names and objects count as absent; bad bytes were refused by parseForm). */
 export function fieldsOf(ctx: Koa.Context): Record<string, string> {
   const out: Record<string, string> = {};
   const body = ctx.request.body as unknown;
   if (body && typeof body === 'object') {
-    for (const [k, v] of Object.entries(body as Record<string, unknown>)) if (typeof v === 'string' && k !== '_csrf') out[k] = v.replace(/\0/g, '');
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) if (typeof v === 'string' && k !== '_csrf') out[k] = v;
   }
   return out;
 }

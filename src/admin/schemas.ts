@@ -5,6 +5,10 @@ import { InvalidInput } from '../domain/errors.js';
  * What the console's forms and the API's JSON bodies may carry, checked the
  * same way for both: types and gross sizes here, the rules (email format,
  * name length, URIs) in the domain. A failure is an InvalidInput naming the field.
+ * Bodies are strict: a field the schema does not know (a typo, or something
+ * like `superadmin`) is refused by name, never silently dropped. Queries are
+ * not (a page's links carry `page`, `done` and the like beside the filters).
+ * Bad bytes never get this far (src/http/input.ts).
  */
 const text = (field: string, max: number) => z.string({ error: `${field} must be text` }).max(max, `${field} is too long (at most ${max} characters)`);
 const optionalText = (field: string, max: number) => text(field, max).optional();
@@ -31,15 +35,15 @@ const cap = z.union([z.number(), z.null(), text('user_cap', 10)]).optional().tra
   return Number(v);
 });
 
-export const personInput = z.object({ email: text('email', 320), name: text('name', 1000), role: optionalText('role', 20) });
-export const linkInput = z.object({ site: text('site', 50), role: optionalText('role', 20) });
-export const locumInput = z.object({ email: text('email', 320), role: optionalText('role', 20) });
-export const roleInput = z.object({ role: text('role', 20) });
-export const siteInput = z.object({
+export const personInput = z.strictObject({ email: text('email', 320), name: text('name', 1000), role: optionalText('role', 20) });
+export const linkInput = z.strictObject({ site: text('site', 50), role: optionalText('role', 20) });
+export const locumInput = z.strictObject({ email: text('email', 320), role: optionalText('role', 20) });
+export const roleInput = z.strictObject({ role: text('role', 20) });
+export const siteInput = z.strictObject({
   ods: text('ods', 50), name: text('name', 1000), kind: optionalText('kind', 20), address: optionalText('address', 2000), user_cap: cap,
 });
-export const siteUpdate = z.object({ name: optionalText('name', 1000), address: z.union([z.null(), text('address', 2000)]).optional(), user_cap: cap });
-export const portalInput = z.object({
+export const siteUpdate = z.strictObject({ name: optionalText('name', 1000), address: z.union([z.null(), text('address', 2000)]).optional(), user_cap: cap });
+export const portalInput = z.strictObject({
   name: text('name', 1000),
   redirect_uris: uriList('redirect_uri'),
   post_logout_redirect_uris: uriList('post_logout_redirect_uri'),
@@ -47,6 +51,8 @@ export const portalInput = z.object({
   first_party: flag,
   require_mfa: flag,
 });
+/** For the acts that take no fields (resets, unlock, disable...): any field sent is refused by name. */
+export const noInput = z.strictObject({});
 export const searchQuery = z.object({ q: optionalText('q', 200) });
 export const auditQuery = z.object({
   action: optionalText('action', 100), outcome: optionalText('outcome', 20), email: optionalText('email', 320),
@@ -63,10 +69,15 @@ const pageNumber = (field: string) => z.union([z.number(), text(field, 10)]).opt
 });
 export const pageQuery = z.object({ page: pageNumber('page'), per_page: pageNumber('per_page') });
 
-/** Parses input with a schema; unknown fields are dropped. The first problem becomes an InvalidInput. */
+/** Parses input with a schema. The first problem becomes an InvalidInput; unknown fields are named. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
+  const unknown = result.error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && unknown.code === 'unrecognized_keys') {
+    const keys = unknown.keys.map((k) => k.slice(0, 60));
+    throw new InvalidInput(`Unknown field${keys.length > 1 ? 's' : ''}: ${keys.join(', ')} (nothing was changed)`, keys[0]);
+  }
   let issue: z.core.$ZodIssue = result.error.issues[0]!;
   let path = issue.path;
   // Of the alternatives a value could have taken, say what was wrong with the closest one.

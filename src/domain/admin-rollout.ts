@@ -1,6 +1,8 @@
 import { authorize, can, supportedSiteIds } from './authorization.js';
 import { listPolicies, setRolloutPolicy, type PolicyInput } from './rollout.js';
 import { readiness, type SiteReadiness } from './readiness.js';
+import { membershipTerms, termsAt } from './mfa-policy.js';
+import type { PolicyListing } from '../db/queries/rollout-policies.js';
 import { requireSite } from './sites.js';
 import { listSites } from '../db/queries/sites.js';
 import { formatCsv } from './csv.js';
@@ -28,6 +30,14 @@ export interface RolloutOverview {
   settableSites: { ods: string; name: string }[];
 }
 
+/** A site's own policy as it stands now (the membership rule of mfa-policy.ts): its own, else global, else enforced. */
+function siteTerms(rows: PolicyListing[], ods: string, now: Date): { state: string; enforceOn: Date | null } {
+  const own = rows.find((p) => p.scope === 'site' && p.ods_code === ods);
+  const global = rows.find((p) => p.scope === 'global');
+  const t = membershipTerms(own && termsAt(own, now), global && termsAt(global, now));
+  return { state: t.state, enforceOn: t.enforceOn };
+}
+
 /**
  * The MFA rollout as an administrator sees it: the policies that touch their
  * reach and each site's readiness beside its enforcement date. Superadmins set
@@ -39,20 +49,17 @@ export async function rolloutOverview(deps: Deps, r: AdminRequest): Promise<Roll
   const allSites = await listSites(deps.db);
   const inReach = allSites.filter((s) => reach === null || reach.includes(s.id));
   const ods = new Set(inReach.map((s) => s.ods_code));
-  const policies: PolicyView[] = (await listPolicies(deps))
+  const rows = await listPolicies(deps);
+  const policies: PolicyView[] = rows
     .filter((p) => p.scope !== 'site' || (p.ods_code !== null && ods.has(p.ods_code)))
     .map((p) => ({
       scope: p.scope, site: p.ods_code, siteName: inReach.find((s) => s.ods_code === p.ods_code)?.name ?? null,
       clientId: p.client_id, portal: p.client_name, state: p.state, enforceOn: p.enforce_on, maxSkips: p.max_skips,
     }));
-  const global = policies.find((p) => p.scope === 'global');
   const report = inReach.length ? await readiness(deps, [...ods]) : [];
   return {
     policies,
-    sites: report.map((s) => {
-      const own = policies.find((p) => p.scope === 'site' && p.site === s.ods) ?? global;
-      return { ...s, state: own?.state ?? 'enforced', enforceOn: own?.enforceOn ?? null };
-    }),
+    sites: report.map((s) => ({ ...s, ...siteTerms(rows, s.ods, deps.now()) })),
     maySetGlobal: can(r.principal, 'rollout.set-global'),
     maySetPortals: can(r.principal, 'rollout.set-portal'),
     settableSites: inReach.filter((s) => can(r.principal, 'rollout.set-site', { siteId: s.id })).map((s) => ({ ods: s.ods_code, name: s.name })),

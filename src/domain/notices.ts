@@ -1,5 +1,7 @@
 import * as notices from '../db/queries/notices.js';
 import type { NoticeCandidate, NoticeEvent } from '../db/queries/notices.js';
+import { listRolloutPolicies } from '../db/queries/rollout-policies.js';
+import { personTerms, termsAt } from './mfa-policy.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Deps } from './deps.js';
 
@@ -46,6 +48,39 @@ export function composeNotice(event: NoticeEvent, c: NoticeCandidate, issuer: st
 }
 
 /**
+ * Who is told about which policy: each person without an authenticator, about
+ * the policy that governs them across all their sites (the strictest, by the
+ * same rule as the sign-in), where it has an enforcement date and does not
+ * leave MFA off. A locum already under an enforced site is not told that MFA
+ * starts later at another. Portal policies send no notices (a portal does
+ * not know its people).
+ */
+export async function listNoticeCandidates(deps: Deps): Promise<NoticeCandidate[]> {
+  const now = deps.now();
+  const rows = await listRolloutPolicies(deps.db);
+  const global = rows.find((r) => r.scope === 'global');
+  const bySite = new Map(rows.filter((r) => r.scope === 'site').map((r) => [r.site_id!, r]));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const people = new Map<string, { email: string; name: string; sites: (string | null)[] }>();
+  for (const m of await notices.listUnenrolledMemberships(deps.db)) {
+    const person = people.get(m.user_id) ?? { email: m.email, name: m.name, sites: [] };
+    if (m.site_id) person.sites.push(m.site_id);
+    people.set(m.user_id, person);
+  }
+  const out: NoticeCandidate[] = [];
+  for (const [userId, person] of people) {
+    const terms = personTerms({
+      sites: person.sites.map((id) => { const row = bySite.get(id!); return row && termsAt(row, now); }),
+      global: global && termsAt(global, now),
+    });
+    const policy = terms.id ? byId.get(terms.id) : undefined;
+    if (!policy?.enforce_on || policy.state === 'off') continue;
+    out.push({ user_id: userId, email: person.email, name: person.name, policy_id: policy.id, enforce_on: policy.enforce_on, site_name: policy.site_name });
+  }
+  return out;
+}
+
+/**
  * Sends every notice now due. Each is claimed in Postgres before it is sent
  * (one INSERT whose row count decides), so it goes once per person and event
  * whatever the number of processes, and a restart sends nothing twice.
@@ -53,7 +88,7 @@ export function composeNotice(event: NoticeEvent, c: NoticeCandidate, issuer: st
 export async function sendDueNotices(deps: Deps, mailer: Mailer, opts: { reminderDays: number; issuer: string }): Promise<number> {
   const now = deps.now();
   let sent = 0;
-  for (const c of await notices.listNoticeCandidates(deps.db)) {
+  for (const c of await listNoticeCandidates(deps)) {
     const event = dueEvent(c.enforce_on, now, opts.reminderDays);
     if (!event || !(await notices.claimNotice(deps.db, c.user_id, c.policy_id, event, c.enforce_on))) continue;
     try {

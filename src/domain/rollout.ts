@@ -1,5 +1,6 @@
 import * as policies from '../db/queries/rollout-policies.js';
 import type { RolloutPolicyRow, RolloutScope, RolloutState } from '../db/queries/rollout-policies.js';
+import { personTerms, termsAt } from './mfa-policy.js';
 import * as clients from '../db/queries/clients.js';
 import { InvalidInput, NotFound, Conflict } from './errors.js';
 import { requireSite } from './sites.js';
@@ -8,12 +9,12 @@ import type { Deps } from './deps.js';
 
 export type { RolloutState };
 export const ROLLOUT_STATES: readonly RolloutState[] = ['off', 'announced', 'grace', 'enforced'];
-const STRICTNESS: Record<RolloutState, number> = { off: 0, announced: 1, grace: 2, enforced: 3 };
 
 /**
  * What one sign-in must do about the second factor, for one person at one
- * portal, now. With no policy MFA is enforced; a policy (global, per site,
- * per portal — the most specific winning) may relax it for a while:
+ * portal, now. With no policy MFA is enforced; a policy may relax it for a
+ * while, and for a person at several sites the strictest one holds (the
+ * rule is in mfa-policy.ts):
  *  - off: no second factor asked of people without an authenticator;
  *  - announced: enrolment offered at sign-in, may be put off, the date shown;
  *  - grace: enrolment offered at every sign-in, put off at most max_skips times, then not;
@@ -32,27 +33,20 @@ export interface MfaRequirement {
   maxSkips?: number;
 }
 
-/** The policy that speaks for this person at this portal: the portal's, else their sites' strictest, else global. */
-function governing(rows: RolloutPolicyRow[]): RolloutPolicyRow | undefined {
-  const client = rows.find((r) => r.scope === 'client');
-  if (client) return client;
-  const sites = rows.filter((r) => r.scope === 'site').sort((a, b) => STRICTNESS[b.state] - STRICTNESS[a.state]);
-  return sites[0] ?? rows.find((r) => r.scope === 'global');
-}
-
 export async function mfaRequirement(
   deps: Deps, who: { userId: string; clientId: string; demandedByPortal: boolean },
 ): Promise<MfaRequirement> {
   if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false };
-  const policy = governing(await policies.listPoliciesFor(deps.db, who.userId, who.clientId));
-  if (!policy) return { state: 'enforced', required: true, offered: false, canSkip: false };
-  const due = policy.enforce_on !== null && policy.enforce_on.getTime() <= deps.now().getTime();
-  const state: RolloutState = (policy.state === 'announced' || policy.state === 'grace') && due ? 'enforced' : policy.state;
-  const base = { state, policyId: policy.id, enforceOn: policy.enforce_on?.toISOString(), maxSkips: policy.max_skips };
+  const found = await policies.listPoliciesFor(deps.db, who.userId, who.clientId);
+  const now = deps.now();
+  const at = (row: policies.PolicyWithSkips | undefined) => (row ? termsAt(row, now, row.skips_used) : undefined);
+  const policy = personTerms({ sites: found.sites.map(at), global: at(found.global), portal: at(found.client) });
+  const { state } = policy;
+  const base = { state, policyId: policy.id, enforceOn: policy.enforceOn?.toISOString(), maxSkips: policy.maxSkips };
   if (state === 'enforced') return { ...base, required: true, offered: false, canSkip: false };
   if (state === 'off') return { ...base, required: false, offered: false, canSkip: false };
   if (state === 'announced') return { ...base, required: false, offered: true, canSkip: true };
-  const skipsLeft = Math.max(0, policy.max_skips - (await policies.countSkips(deps.db, who.userId, policy.id)));
+  const skipsLeft = Math.max(0, policy.maxSkips - policy.skipsUsed);
   // Grace with no skips left: enrolment is offered with no way past it at the next sign-in
   // (a session that put it off for the last time is not cut short).
   return { ...base, required: false, offered: true, canSkip: skipsLeft > 0, skipsLeft };

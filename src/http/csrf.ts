@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type Koa from 'koa';
-import { bodyParser } from '@koa/bodyparser';
 import { Forbidden } from '../domain/errors.js';
 import { constantTimeEqual } from '../domain/secrets.js';
+import { parseForm } from './input.js';
 
 const COOKIE = 'pharmid.csrf';
 const FIELD = '_csrf';
@@ -67,10 +67,10 @@ export function csrfProtection(cookieKeys: string[], secure: boolean): Csrf {
   };
 }
 
-/** Parses a posted form (64 kB at most) and checks its CSRF token: for pharmid's own page forms. */
+/** Parses a posted form (64 kB at most, bad bytes refused) and checks its CSRF token: for pharmid's own page forms. */
 export function formBody(csrf: Csrf): Koa.Middleware[] {
   return [
-    bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' }) as unknown as Koa.Middleware,
+    ...parseForm(),
     async (ctx, next) => {
       csrf.verify(ctx);
       await next();

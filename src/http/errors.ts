@@ -36,8 +36,9 @@ export function errorResponses(render: Render, log: Logger): Koa.Middleware {
       let status: number;
       let code: string;
       let message: string;
+      let field: string | undefined;
       if (err instanceof PharmidError) {
-        ({ status, code, message } = err);
+        ({ status, code, message, field } = err);
       } else if (err.name === 'SessionNotFound' || err.name === 'InvalidRequest' && /interaction/i.test(err.message)) {
         status = 400;
         code = 'sign_in_expired';
@@ -55,7 +56,7 @@ export function errorResponses(render: Render, log: Logger): Koa.Middleware {
       if (status === 503) ctx.set('Retry-After', '5');
       if (wantsJson(ctx)) {
         ctx.status = status;
-        ctx.body = { error: code, error_description: message };
+        ctx.body = { error: code, error_description: message, ...(field ? { field } : {}) };
         return;
       }
       await render(ctx, {

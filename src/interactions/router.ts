@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Deps } from '../domain/deps.js';
@@ -11,6 +10,7 @@ import { audit } from '../domain/audit.js';
 import { dueStep, reachableStep } from './flow.js';
 import { portalDemandsMfa } from '../domain/rollout.js';
 import { finishInteraction } from './finish.js';
+import { isPlainText, parseForm } from '../http/input.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -26,12 +26,12 @@ export interface InteractionRoutesOptions {
   onStep?(step: string, outcome: 'shown' | 'passed' | 'failed'): void;
 }
 
-/** Fields are strings: anything else (arrays from repeated names, objects) counts as absent. */
+/** Fields are strings: anything else (arrays from repeated names, objects) counts as absent. Bad bytes were refused by parseForm. */
 function formOf(body: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (body && typeof body === 'object') {
     for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-      if (typeof v === 'string') out[k] = v.replace(/\0/g, '');
+      if (typeof v === 'string') out[k] = v;
     }
   }
   return out;
@@ -62,8 +62,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   const { deps, render, onStep, csrf } = opts;
   const provider = () => opts.provider();
   const router = new Router({ prefix: '/interaction' });
-  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
-  router.use(parseForm);
+  router.use(...parseForm());
 
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
@@ -84,7 +83,8 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       request: {
         portal: portalOf,
         scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
-        loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined,
+        // A hint only fills in the email box: one with bad bytes (or too long) is ignored.
+        loginHint: isPlainText(interaction.params.login_hint, 320) ? interaction.params.login_hint : undefined,
         missingScopes: details.missingOIDCScope ?? [],
       },
     };

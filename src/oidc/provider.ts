@@ -94,15 +94,44 @@ async function stillHonoured(deps: Deps, token: { accountId?: string; iat?: numb
   return !!user && tokenHonoured(user, token as { authTime?: number; iat?: number });
 }
 
+/**
+ * Browsers drop a SameSite=None cookie that is not Secure: where pharmid's
+ * cookies are not Secure (development over http), the provider's None
+ * becomes Lax, which a same-site portal's POST still carries. oidc-provider
+ * sets its cookies on a context of its own (ctx.oidc.cookies, made by
+ * createContext), so the rule is applied there.
+ */
+function laxUnlessSecure(provider: Provider): void {
+  const create = provider.createContext.bind(provider);
+  provider.createContext = ((req, res) => {
+    const ctx = create(req, res);
+    const { cookies } = ctx;
+    const set = cookies.set.bind(cookies);
+    cookies.set = (name, value, opts) => set(name, value, opts?.sameSite === 'none' && !opts.secure ? { ...opts, sameSite: 'lax' } : opts);
+    return ctx;
+  }) as typeof provider.createContext;
+}
+
 export function createProvider({ config, deps, store, keys, pages }: ProviderOptions): Provider {
   const ttl = config.ttl;
   const configuration: Configuration = {
     adapter: adapterFactory(deps, store) as unknown as Configuration['adapter'],
     findAccount: findAccountFor(deps),
     jwks: { keys: keys as unknown as NonNullable<Configuration['jwks']>['keys'] },
+    // The authorization and end-session endpoints take POST as well as GET
+    // (OpenID Connect Core 3.1.2.1, RP-Initiated Logout 1.0 §2). A portal's
+    // form POST is cross-site, so the session cookie (`long`) must go with it:
+    // SameSite=None, which browsers accept only with Secure (production, https).
+    // Over plain http (development) it is made Lax (see laxUnlessSecure); portals
+    // on localhost are same-site with pharmid there. The interaction cookies
+    // (`short`) are only ever sent on pharmid's own same-site pages: Lax.
+    // Nothing else rests on SameSite: the interaction forms and pharmid's pages
+    // carry CSRF tokens, logout is confirmed with a per-session secret, and the
+    // session id is renewed at every sign-in.
+    enableHttpPostMethods: true,
     cookies: {
       keys: config.cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies },
+      long: { signed: true, httpOnly: true, sameSite: 'none', secure: config.secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies },
     },
     claims: CLAIMS,
@@ -176,6 +205,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
   };
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  if (!config.secureCookies) laxUnlessSecure(provider);
   retryBackchannelLogout(provider, deps, config.backchannelLogout);
   trackSessions(provider, deps, ttl);
   return provider;

@@ -2,7 +2,7 @@ import request from 'supertest';
 import type { Response } from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import type { Browser } from '../helpers/browser.js';
-import { errorMessages } from '../helpers/pages.js';
+import { errorMessages, errorPageText } from '../helpers/pages.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser, disableUser } from '../../src/domain/users.js';
 import { apiToken, consoleBrowser, csrfOn, grant, staff, uniqueEmail } from './admin-support.js';
@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => p.stop());
 
-const TABLES = ['sites', 'users', 'memberships', 'activation_codes', 'clients', 'org_roles'];
+const TABLES = ['sites', 'users', 'memberships', 'activation_codes', 'clients', 'org_roles', 'rollout_policies'];
 
 async function counts() {
   const out: Record<string, number> = {};
@@ -35,7 +35,7 @@ async function counts() {
   return out;
 }
 
-function api(method: 'get' | 'post' | 'patch', path: string, body?: unknown): Promise<Response> {
+function api(method: 'get' | 'post' | 'patch' | 'delete', path: string, body?: unknown): Promise<Response> {
   const r = request(p.url)[method](`/api/admin${path}`).set('Authorization', `Bearer ${token}`);
   return body === undefined ? r : r.send(body as object);
 }
@@ -140,5 +140,151 @@ describe('oversized and malformed fields', () => {
     await refused(() => api('get', `/sites/${site}/audit?outcome=maybe`), 400, /outcome is one of/);
     await refused(() => api('get', '/people?q=a'), 400, /2 to 100 characters/);
     await refused(() => api('get', '/people/not-a-uuid'), 404, /No such person/);
+  });
+});
+
+/**
+ * Bad bytes in every field of every admin API route and console form: a 400
+ * that names the field, before anything is looked up or written.
+ */
+describe('bad bytes in any field', () => {
+  type Body = Record<string, string | string[]>;
+  const BAD: [string, (v: string) => string, RegExp][] = [
+    ['a NUL', (v) => `${v.slice(0, 2)}\u0000${v.slice(2)}`, /control character/],
+    ['a bell', (v) => `${v}\u0007`, /control character/],
+    ['an escape sequence', (v) => `\u001b[31m${v}`, /control character/],
+    ['a lone surrogate', (v) => `${v}\ud800`, /not valid UTF-8/],
+    ['the replacement character', (v) => `${v}\ufffd`, /not valid UTF-8/],
+  ];
+  /** Each string of a body in turn made bad (the first element, for lists). */
+  function* spoiled(body: Body, bad: (v: string) => string): Generator<[string, Body]> {
+    for (const [field, value] of Object.entries(body)) {
+      yield [field, { ...body, [field]: Array.isArray(value) ? [bad(value[0]!), ...value.slice(1)] : bad(value) }];
+    }
+  }
+
+  let routes: { method: 'post' | 'patch'; path: string; body: Body }[];
+  let forms: { path: string; body: Record<string, string> }[];
+  beforeAll(async () => {
+    const other = (await addSite(p.deps, cli, { ods: 'IN002', name: 'Other Input Pharmacy', userCap: null })).ods_code;
+    const member = await createUser(p.deps, cli, { email: uniqueEmail(), name: 'Mo Member', site });
+    const portal = (await api('post', '/portals', { name: 'Input portal', redirect_uris: ['https://input.example/cb'] })).body.client_id as string;
+    routes = [
+      { method: 'post', path: '/sites', body: { ods: 'NUL01', name: 'Nul Pharmacy', kind: 'pharmacy', address: '1 High Street' } },
+      { method: 'patch', path: `/sites/${site}`, body: { name: 'Input Pharmacy', address: '2 High Street' } },
+      { method: 'post', path: `/sites/${site}/people`, body: { email: uniqueEmail(), name: 'Nul Person', role: 'member' } },
+      { method: 'post', path: `/sites/${other}/locums`, body: { email: member.user.email, role: 'member' } },
+      { method: 'post', path: `/people/${member.user.id}/sites`, body: { site: other, role: 'member' } },
+      { method: 'patch', path: `/people/${member.user.id}/sites/${site}`, body: { role: 'site-admin' } },
+      {
+        method: 'post', path: '/portals',
+        body: { name: 'Nul portal', redirect_uris: ['https://nul.example/cb'], post_logout_redirect_uris: ['https://nul.example/'], backchannel_logout_uri: 'https://nul.example/bc' },
+      },
+      { method: 'post', path: '/rollout', body: { scope: 'site', site, state: 'announced', enforce_on: '2030-01-01' } },
+      { method: 'post', path: '/rollout', body: { scope: 'client', client_id: portal, state: 'off' } },
+    ];
+    forms = [
+      { path: '/sites', body: { ods: 'NUL02', name: 'Nul Pharmacy', kind: 'pharmacy', address: '1 High Street', user_cap: '5' } },
+      { path: `/sites/${site}/edit`, body: { name: 'Input Pharmacy', address: '2 High Street', user_cap: '' } },
+      { path: `/sites/${site}/people`, body: { email: uniqueEmail(), name: 'Nul Person', role: 'member' } },
+      { path: `/sites/${other}/locums`, body: { email: member.user.email, role: 'member' } },
+      { path: `/people/${member.user.id}/sites`, body: { site: other, role: 'member' } },
+      { path: `/people/${member.user.id}/sites/${site}/role`, body: { role: 'site-admin' } },
+      { path: '/portals', body: { name: 'Nul portal', redirect_uris: 'https://nul.example/cb', post_logout_redirect_uris: '', backchannel_logout_uri: '' } },
+      { path: '/rollout', body: { scope: 'site', site, state: 'grace', enforce_on: '2030-01-01', max_skips: '2' } },
+    ];
+  });
+
+  test('every admin API route, each string field: 400 {error, error_description, field}, nothing written', async () => {
+    const before = await counts();
+    for (const route of routes) {
+      for (const [kind, bad, message] of BAD) {
+        for (const [field, body] of spoiled(route.body, bad)) {
+          const res = await api(route.method, route.path, body);
+          const what = `${route.method} ${route.path} ${field} with ${kind}`;
+          expect({ what, status: res.status, field: res.body.field, error: res.body.error }).toEqual({ what, status: 400, field, error: 'invalid_input' });
+          expect(res.body.error_description).toMatch(message);
+        }
+      }
+      // A line break is only for fields typed on several lines (an address, a list of URIs).
+      for (const [field, body] of spoiled(route.body, (v) => `${v}\r\nX-Injected: 1`)) {
+        if (['address', 'redirect_uris', 'post_logout_redirect_uris'].includes(field)) continue;
+        const res = await api(route.method, route.path, body);
+        expect({ where: `${route.path} ${field}`, status: res.status, field: res.body.field }).toEqual({ where: `${route.path} ${field}`, status: 400, field });
+      }
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  test('the routes that take no fields: a NUL in any field sent is refused the same way, and so is any field', async () => {
+    const member = await createUser(p.deps, cli, { email: uniqueEmail(), name: 'Bo Dyless', site });
+    const portal = (await api('post', '/portals', { name: 'Body-less portal', redirect_uris: ['https://bodyless.example/cb'] })).body.client_id as string;
+    const before = await counts();
+    // (A DELETE's body has no meaning and is not read.)
+    const acts: ['post', string][] = [
+      ...['reset-password', 'reset-mfa', 'unlock', 'disable', 'enable'].map((act) => ['post', `/people/${member.user.id}/${act}`] as ['post', string]),
+      ...['rotate-secret', 'disable', 'enable'].map((act) => ['post', `/portals/${portal}/${act}`] as ['post', string]),
+    ];
+    for (const [method, path] of acts) {
+      const withNul = await api(method, path, { note: 'a\u0000b' });
+      expect({ path, status: withNul.status, field: withNul.body.field }).toEqual({ path, status: 400, field: 'note' });
+      const extra = await api(method, path, { superadmin: true });
+      expect({ path, status: extra.status, said: extra.body.error_description }).toEqual({ path, status: 400, said: expect.stringMatching(/Unknown field: superadmin/) });
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  test('bytes that are not UTF-8, and over-long values, in a JSON body', async () => {
+    const raw = Buffer.concat([Buffer.from('{"email":"ab'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('@example.nhs.uk","name":"Bad Bytes"}')]);
+    await refused(() => request(p.url).post(`/api/admin/sites/${site}/people`).set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').serialize((b: Buffer) => b as unknown as string).send(raw as unknown as object), 400, /email is not valid UTF-8/);
+    const res = await refused(() => api('post', `/sites/${site}/people`, { email: uniqueEmail(), name: 'N'.repeat(30_000) }), 400, /name is too long/);
+    expect(res.body.field).toBe('name');
+    await refused(() => api('post', `/sites/${site}/people`, { email: uniqueEmail(), name: 'Deep', role: [[[[[['member']]]]]] }), 400, /role/);
+  });
+
+  test('every query parameter the API reads', async () => {
+    const before = await counts();
+    const queries = ['/people?q=', `/sites/${site}/audit?action=`, `/sites/${site}/audit?email=`, `/sites/${site}/audit?from=`, `/sites/${site}/audit.csv?outcome=`, '/sites?page=', `/sites/${site}/people?per_page=`];
+    for (const query of queries) {
+      for (const bad of ['ab%00cd', 'ab%07', '%C3%28%FF', '%ED%A0%80', 'x'.repeat(3000)]) {
+        const res = await api('get', `${query}${bad}`);
+        const field = /[?&](\w+)=$/.exec(query)![1];
+        expect({ query, bad: bad.slice(0, 12), status: res.status, field: res.body.field }).toEqual({ query, bad: bad.slice(0, 12), status: 400, field });
+      }
+    }
+    // A NUL in the path is refused as such, too.
+    expect((await api('get', '/people/ab%00cd')).status).toBe(400);
+    expect(await counts()).toEqual(before);
+  });
+
+  test('every console form, each field: a 400 page that names the field, nothing written', async () => {
+    const before = await counts();
+    for (const f of forms) {
+      for (const [field, body] of spoiled(f.body, (v) => `${v}\u0000`)) {
+        const res = await form(f.path, body as Record<string, string>);
+        const text = errorPageText(res.text);
+        expect({ where: `${f.path} ${field}`, status: res.status }).toEqual({ where: `${f.path} ${field}`, status: 400 });
+        expect(text).toContain(`${field} contains a control character`);
+        expect(res.text).not.toMatch(/at [\w.<>]+ \(|\.ts:\d+|node_modules/);
+      }
+    }
+    for (const query of ['/people?q=ab%00', `/sites/${site}/audit?email=%FF`, '/?page=%01', '/rollout?done=%00']) {
+      const res = await browser.agent.get(`/admin${query}`).redirects(0);
+      expect({ query, status: res.status }).toEqual({ query, status: 400 });
+    }
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('unknown fields are refused by name, never dropped', () => {
+  test('a typo and a field like superadmin, in the API and the console', async () => {
+    let res = await refused(() => api('post', `/sites/${site}/people`, { email: uniqueEmail(), name: 'Sue Per', superadmin: true }), 400, /Unknown field: superadmin/);
+    expect(res.body).toMatchObject({ error: 'invalid_input', field: 'superadmin' });
+    res = await refused(() => api('post', `/sites/${site}/people`, { email: uniqueEmail(), nmae: 'Tip Po' }), 400, /Unknown field: nmae/);
+    expect(res.body.field).toBe('nmae');
+    await refused(() => api('patch', `/sites/${site}`, { name: 'Input Pharmacy', user_cap: null, admin: 'yes', owner: 'me' }), 400, /Unknown fields: admin, owner/);
+    await refused(() => api('post', '/portals', { name: 'P', redirect_uris: ['https://p.example/cb'], first_party: true, client_secret: 'mine' }), 400, /Unknown field: client_secret/);
+    await refused(() => api('post', '/rollout', { scope: 'global', state: 'off', everyone: true }), 400, /Unknown field: everyone/);
+    await refused(() => form(`/sites/${site}/people`, { email: uniqueEmail(), name: 'Sue Per', role: 'member', superadmin: 'on' }), 400, /Unknown field: superadmin/);
   });
 });

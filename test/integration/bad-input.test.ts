@@ -3,6 +3,8 @@ import { Browser, formAction, hiddenFields } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { linkPerson, makeClient, makePerson, makeSite } from '../helpers/factories.js';
 import { signInTo, stepOf } from '../helpers/sign-in.js';
+import { errorPageText } from '../helpers/pages.js';
+import { consoleBrowser, staff } from './admin-support.js';
 
 /**
  * Every interaction form, fed every kind of bad value in every field: each
@@ -112,4 +114,81 @@ test('an unknown interaction and a bogus step answer 4xx pages', async () => {
   const res = await browser.agent.post('/interaction/nope/password').type('form').send('email=a&password=b').redirects(0);
   expect(res.status).toBeGreaterThanOrEqual(400);
   expect(res.status).toBeLessThan(500);
+});
+
+/**
+ * Bytes no field may hold: refused with a 400 that names the field, by the
+ * one gate in the shared form parsing, before the answer is even checked (so
+ * a NUL in a password is not "a wrong password", and nothing is counted or written).
+ */
+const BAD_BYTES: [string, (f: string) => string][] = [
+  ['a NUL', (f) => `${f}=ab%00cd`],
+  ['a control character', (f) => `${f}=ab%07`],
+  ['an escape sequence', (f) => `${f}=%1B%5B31mred`],
+  ['bytes that are not UTF-8', (f) => `${f}=%C3%28%FF%FE`],
+  ['an encoded lone surrogate', (f) => `${f}=ab%ED%A0%80`],
+  ['a line break', (f) => `${f}=a%0D%0Ab`],
+  ['5,000 characters', (f) => `${f}=${'a'.repeat(5000)}`],
+];
+
+async function expectBadBytesRefused(browser: Browser, action: string, fields: string[]) {
+  const before = await counts();
+  const attempts = await p.deps.db.query('SELECT count(*)::int AS n FROM audit_events');
+  for (const field of fields) {
+    for (const [label, make] of BAD_BYTES) {
+      const res = await postRaw(browser, action, make(field));
+      const what = `${field} with ${label}`;
+      expect({ what, status: res.status }).toEqual({ what, status: 400 });
+      expect(errorPageText(res.text)).toMatch(new RegExp(`${field} (contains|is) `));
+      expect(res.text).not.toMatch(/at [\w.<>]+ \(|\.ts:\d+|node_modules/);
+    }
+  }
+  expect(await counts()).toBe(before);
+  // Not even a failed attempt is recorded: the answer was never looked at.
+  expect((await p.deps.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n).toBe(attempts.rows[0].n);
+}
+
+test('bad bytes in every interaction form field: a 400 that names the field, nothing counted or written', async () => {
+  const browser = new Browser(p.url);
+  const page = await browser.open((await portal.authorizationRequest()).url);
+  const action = formAction(page.text, '/interaction/')!;
+  await expectBadBytesRefused(browser, action, ['email', 'password']);
+  const activate = await browser.open(action.replace(/password$/, 'activate'));
+  await expectBadBytesRefused(browser, formAction(activate.text, '/interaction/')!, ['email', 'activation_code', 'new_password']);
+  const person = await makePerson(p.deps);
+  await browser.open(action);
+  const enrol = await browser.submit(action, { email: person.email, password: person.password });
+  await expectBadBytesRefused(browser, formAction(enrol.text, '/interaction/')!, ['code']);
+  // The interaction's own query string, too.
+  const uid = /\/interaction\/([^/]+)/.exec(action)![1];
+  expect((await browser.agent.get(`/interaction/${uid}?x=%00`).redirects(0)).status).toBe(400);
+  // And the sign-in goes on with a good answer.
+  expect(stepOf((await browser.open(`/interaction/${uid}`)).text)).toBe('enrol');
+});
+
+test('bad bytes in the account forms and the query strings pharmid reads', async () => {
+  const site = await makeSite(p.deps, 'Account Input Pharmacy');
+  const person = await staff(p, site.ods_code);
+  const { browser } = await consoleBrowser(p, person, '/account');
+  for (const [path, fields] of [['/account/password', ['current_password', 'new_password']], ['/account/authenticator', ['code']], ['/account/recovery-codes', ['code']]] as const) {
+    await browser.open(path);
+    await expectBadBytesRefused(browser, path, [...fields]);
+  }
+  for (const query of ['/account?done=%00', '/account?done=%C3%28', '/account/recovery-codes/new?after=%1B', '/portal/callback?code=ab%00&state=x', `/account?done=${'x'.repeat(3000)}`]) {
+    const res = await browser.agent.get(query).redirects(0);
+    expect({ query: query.slice(0, 40), status: res.status }).toEqual({ query: query.slice(0, 40), status: 400 });
+  }
+  // Still signed in, nothing changed.
+  expect((await browser.agent.get('/account').redirects(0)).status).toBe(200);
+});
+
+test('a login_hint with bad bytes is ignored: the sign-in page shows an empty email box, never the bytes', async () => {
+  for (const hint of ['ann\u0000@example.nhs.uk', 'ann\u001b[31m@example.nhs.uk', 'ann\ud800@example.nhs.uk', `${'a'.repeat(400)}@example.nhs.uk`]) {
+    const browser = new Browser(p.url);
+    const page = await browser.open((await portal.authorizationRequest({ login_hint: hint })).url);
+    expect(page.status).toBe(200);
+    expect(stepOf(page.text)).toBe('password');
+    expect(/<input[^>]*name="email"[^>]*>/.exec(page.text)![0]).not.toMatch(/value="[^"]+"/);
+    expect(page.text).not.toMatch(/[\u0000\u001b\ufffd]/);
+  }
 });

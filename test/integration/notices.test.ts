@@ -11,7 +11,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { createMailer } from '../../src/mail/mailer.js';
 import { sendDueNotices, dueEvent } from '../../src/domain/notices.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
-import { makePerson, makeSite } from '../helpers/factories.js';
+import { linkPerson, makePerson, makeSite } from '../helpers/factories.js';
 import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
 import { totpCode } from '../helpers/sign-in.js';
 
@@ -106,3 +106,38 @@ test('which notice is due, by date', () => {
   expect(dueEvent(on, new Date('2027-04-01T00:00:00Z'), 7)).toBeUndefined();
 });
 
+
+test('a locum is told only about the policy that governs them: the strictest of their sites, by the sign-in\'s rule', async () => {
+  days = 0;
+  const a = processAt(() => days);
+  const policy = (site: string, state: string, inDays?: number) => setRolloutPolicy(a.deps, { kind: 'cli' }, {
+    scope: 'site', site, state, enforceOn: inDays === undefined ? undefined : new Date(start + inDays * DAY).toISOString(),
+  });
+  const announced = await makeSite(a.deps, 'Later Pharmacy');
+  await policy(announced.ods_code, 'announced', 40);
+  const enforced = await makeSite(a.deps, 'Strict Pharmacy');
+  await policy(enforced.ods_code, 'enforced');
+  const sooner = await makeSite(a.deps, 'Sooner Pharmacy');
+  await policy(sooner.ods_code, 'grace', 20);
+  const off = await makeSite(a.deps, 'Off Pharmacy');
+  await policy(off.ods_code, 'off');
+
+  // Already under an enforced site: no "starts on" notice for a later date elsewhere.
+  const enforcedLocum = await makePerson(a.deps, { site: announced.ods_code });
+  await linkPerson(a.deps, enforcedLocum.email, enforced.ods_code);
+  // Two dates: the earlier (and stricter) one is the one they are told.
+  const twoDates = await makePerson(a.deps, { site: announced.ods_code });
+  await linkPerson(a.deps, twoDates.email, sooner.ods_code);
+  // A site set to off does not hide the other site's announcement.
+  const withOff = await makePerson(a.deps, { site: off.ods_code });
+  await linkPerson(a.deps, withOff.email, announced.ods_code);
+
+  await a.send();
+  const to = (email: string) => mails().filter((m) => m.to === email);
+  expect(to(enforcedLocum.email)).toHaveLength(0);
+  expect(to(twoDates.email)).toHaveLength(1);
+  expect(to(twoDates.email)[0]!.body).toContain('Sooner Pharmacy');
+  expect(to(withOff.email)).toHaveLength(1);
+  expect(to(withOff.email)[0]!.body).toContain('Later Pharmacy');
+  await a.close();
+});

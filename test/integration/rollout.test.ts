@@ -1,7 +1,7 @@
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
-import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
+import { linkPerson, makeClient, makePerson, makeSite } from '../helpers/factories.js';
 import { afterPasswordStep, signInTo, stepOf, type Person } from '../helpers/sign-in.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { readiness } from '../../src/domain/readiness.js';
@@ -121,17 +121,65 @@ test('on the enforcement date announced and grace become enforced', async () => 
   }
 });
 
-test('off for a portal: no second factor is asked of people without one, while the site policy holds elsewhere', async () => {
-  const site = await makeSite(p.deps, 'Mixed Pharmacy');
-  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'enforced' });
+test('a portal policy only tightens: off for a portal does not relax an enforced site, enforced for a portal tightens a relaxed one', async () => {
+  const strictSite = await makeSite(p.deps, 'Mixed Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: strictSite.ods_code, state: 'enforced' });
   const lenient = await makeClient(p.deps, { name: 'Legacy portal' });
   await setRolloutPolicy(p.deps, cli, { scope: 'client', clientId: lenient.client_id, state: 'off' });
-  const person = await makePerson(p.deps, { site: site.ods_code });
   const lenientPortal = await Portal.connect(p.config.issuer, lenient);
-  const { res, req } = await afterPassword(person, lenientPortal);
+  const person = await makePerson(p.deps, { site: strictSite.ods_code });
+  expect(stepOf((await afterPassword(person, lenientPortal)).res.text)).toBe('enrol');
+
+  // Where the site itself is off, the portal's off changes nothing: no second factor.
+  const offSite = await makeSite(p.deps, 'Unhurried Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: offSite.ods_code, state: 'off' });
+  const relaxed = await makePerson(p.deps, { site: offSite.ods_code });
+  const { res, req } = await afterPassword(relaxed, lenientPortal);
   expect(res.status).toBe(303);
   expect((await lenientPortal.exchange(res.headers.location!, req)).claims()).toMatchObject({ acr: 'pwd' });
-  expect(stepOf((await afterPassword(person)).res.text)).toBe('enrol');
+
+  // A portal set to enforced tightens that same relaxed person.
+  const strictPortal = await makeClient(p.deps, { name: 'Strict portal' });
+  await setRolloutPolicy(p.deps, cli, { scope: 'client', clientId: strictPortal.client_id, state: 'enforced' });
+  const tight = await afterPassword(relaxed, await Portal.connect(p.config.issuer, strictPortal));
+  expect(stepOf(tight.res.text)).toBe('enrol');
+  expect(tight.res.text).not.toContain('Set it up later');
+});
+
+describe('a locum at several sites stands under the strictest of their sites', () => {
+  afterEach(() => p.deps.db.query("DELETE FROM rollout_policies WHERE scope = 'global'"));
+
+  test('a site set to off does not relax a locum\'s other site, which falls back to an enforced global policy', async () => {
+    await setRolloutPolicy(p.deps, cli, { scope: 'global', state: 'enforced' });
+    const offSite = await makeSite(p.deps, 'Quiet Pharmacy');
+    await setRolloutPolicy(p.deps, cli, { scope: 'site', site: offSite.ods_code, state: 'off' });
+    const otherSite = await makeSite(p.deps, 'Busy Pharmacy');
+    const locum = await makePerson(p.deps, { site: offSite.ods_code });
+    await linkPerson(p.deps, locum.email, otherSite.ods_code);
+    const { res } = await afterPassword(locum);
+    expect(stepOf(res.text)).toBe('enrol');
+    expect(res.text).not.toContain('Set it up later');
+  });
+
+  test('with no global policy, a site without its own policy is enforced for the locum', async () => {
+    const offSite = await makeSite(p.deps, 'Sleepy Pharmacy');
+    await setRolloutPolicy(p.deps, cli, { scope: 'site', site: offSite.ods_code, state: 'off' });
+    const locum = await makePerson(p.deps, { site: offSite.ods_code });
+    expect((await afterPassword(locum)).res.status).toBe(303);
+    await linkPerson(p.deps, locum.email, (await makeSite(p.deps, 'Unset Pharmacy')).ods_code);
+    expect(stepOf((await afterPassword(locum)).res.text)).toBe('enrol');
+  });
+
+  test('between a relaxed global policy and a site in grace, the grace period holds, with its date', async () => {
+    await setRolloutPolicy(p.deps, cli, { scope: 'global', state: 'off' });
+    const graceSite = await makeSite(p.deps, 'Careful Pharmacy');
+    await setRolloutPolicy(p.deps, cli, { scope: 'site', site: graceSite.ods_code, state: 'grace', enforceOn: inDays(10), maxSkips: 1 });
+    const locum = await makePerson(p.deps, { site: graceSite.ods_code });
+    await linkPerson(p.deps, locum.email, (await makeSite(p.deps, 'Global Pharmacy')).ods_code);
+    const { res } = await afterPassword(locum);
+    expect(stepOf(res.text)).toBe('enrol');
+    expect(res.text).toContain('put it off 1 more time');
+  });
 });
 
 test('a policy needs a date when announced or in grace, and a real state', async () => {

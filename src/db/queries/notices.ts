@@ -11,22 +11,22 @@ export interface NoticeCandidate {
   site_name: string | null;
 }
 
-/**
- * People who have no authenticator yet, under a policy with an enforcement
- * date: everyone active for a global policy, the site's people for a site
- * policy. Portal policies send no notices (a portal does not know its people).
- */
-export async function listNoticeCandidates(db: Db): Promise<NoticeCandidate[]> {
-  const { rows } = await db.query<NoticeCandidate>(
-    `SELECT DISTINCT ON (u.id, p.id) u.id AS user_id, u.email, u.name, p.id AS policy_id, p.enforce_on, s.name AS site_name
-       FROM rollout_policies p
-       JOIN users u ON u.status <> 'disabled'
-       LEFT JOIN memberships m ON m.user_id = u.id AND p.scope = 'site' AND m.site_id = p.site_id
-       LEFT JOIN sites s ON s.id = m.site_id
-      WHERE p.enforce_on IS NOT NULL AND p.state <> 'off'
-        AND (p.scope = 'global' OR (p.scope = 'site' AND m.user_id IS NOT NULL))
+export interface UnenrolledMembership {
+  user_id: string;
+  email: string;
+  name: string;
+  /** null for a person with no site. */
+  site_id: string | null;
+}
+
+/** Every active person with no authenticator yet, one row per membership (one row with no site for a person without any). */
+export async function listUnenrolledMemberships(db: Db): Promise<UnenrolledMembership[]> {
+  const { rows } = await db.query<UnenrolledMembership>(
+    `SELECT u.id AS user_id, u.email, u.name, m.site_id
+       FROM users u LEFT JOIN memberships m ON m.user_id = u.id
+      WHERE u.status <> 'disabled'
         AND NOT EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
-      ORDER BY u.id, p.id`,
+      ORDER BY u.id`,
   );
   return rows;
 }

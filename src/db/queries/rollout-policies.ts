@@ -31,21 +31,48 @@ export async function upsertRolloutPolicy(
   return rows[0]!;
 }
 
-/** The policies that may apply to one person at one portal: global, their sites', the portal's. */
-export async function listPoliciesFor(db: Db, userId: string, clientId: string): Promise<RolloutPolicyRow[]> {
-  const { rows } = await db.query<RolloutPolicyRow>(
-    `SELECT ${columns} FROM rollout_policies p
-      WHERE p.scope = 'global'
-         OR (p.scope = 'client' AND p.client_id = $2)
-         OR (p.scope = 'site' AND p.site_id IN (SELECT site_id FROM memberships WHERE user_id = $1))`,
-    [userId, clientId],
-  );
-  return rows;
+export type PolicyWithSkips = RolloutPolicyRow & { skips_used: number };
+
+/** What decides one person's policy at one portal: each membership's site policy (or none), the global one, the portal's. */
+export interface PoliciesForPerson {
+  sites: (PolicyWithSkips | undefined)[];
+  global?: PolicyWithSkips;
+  client?: PolicyWithSkips;
 }
 
-export async function listRolloutPolicies(db: Db): Promise<(RolloutPolicyRow & { ods_code: string | null; client_name: string | null })[]> {
-  const { rows } = await db.query<RolloutPolicyRow & { ods_code: string | null; client_name: string | null }>(
-    `SELECT ${columns}, s.ods_code, c.name AS client_name FROM rollout_policies p
+/**
+ * One row per membership (with its site's policy, or nulls when the site has
+ * none), then the global and the portal's policy; each with the skips this
+ * person has used under it.
+ */
+export async function listPoliciesFor(db: Db, userId: string, clientId: string): Promise<PoliciesForPerson> {
+  const { rows } = await db.query<{ kind: 'membership' | 'global' | 'client' } & { [K in keyof PolicyWithSkips]: PolicyWithSkips[K] | null }>(
+    `SELECT 'membership' AS kind, ${columns}, coalesce(k.skips, 0) AS skips_used
+       FROM memberships m
+       LEFT JOIN rollout_policies p ON p.scope = 'site' AND p.site_id = m.site_id
+       LEFT JOIN mfa_skips k ON k.policy_id = p.id AND k.user_id = $1
+      WHERE m.user_id = $1
+     UNION ALL
+     SELECT p.scope AS kind, ${columns}, coalesce(k.skips, 0) AS skips_used
+       FROM rollout_policies p
+       LEFT JOIN mfa_skips k ON k.policy_id = p.id AND k.user_id = $1
+      WHERE p.scope = 'global' OR (p.scope = 'client' AND p.client_id = $2)`,
+    [userId, clientId],
+  );
+  const out: PoliciesForPerson = { sites: [] };
+  for (const { kind, ...row } of rows) {
+    const policy = row.id === null ? undefined : (row as PolicyWithSkips);
+    if (kind === 'membership') out.sites.push(policy);
+    else out[kind] = policy;
+  }
+  return out;
+}
+
+export type PolicyListing = RolloutPolicyRow & { ods_code: string | null; site_name: string | null; client_name: string | null };
+
+export async function listRolloutPolicies(db: Db): Promise<PolicyListing[]> {
+  const { rows } = await db.query<PolicyListing>(
+    `SELECT ${columns}, s.ods_code, s.name AS site_name, c.name AS client_name FROM rollout_policies p
        LEFT JOIN sites s ON s.id = p.site_id LEFT JOIN clients c ON c.client_id = p.client_id
       ORDER BY p.scope, s.ods_code, c.name`,
   );
@@ -61,9 +88,4 @@ export async function addSkip(db: Db, userId: string, policyId: string, max: num
     [userId, policyId, max],
   );
   return rows[0]?.skips;
-}
-
-export async function countSkips(db: Db, userId: string, policyId: string): Promise<number> {
-  const { rows } = await db.query<{ skips: number }>('SELECT skips FROM mfa_skips WHERE user_id = $1 AND policy_id = $2', [userId, policyId]);
-  return rows[0]?.skips ?? 0;
 }
