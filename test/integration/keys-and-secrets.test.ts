@@ -26,7 +26,8 @@ test('keys rotate: the new key signs, the old one stays published for tokens it 
     const oldKid = decodeProtectedHeader(before.tokens.id_token!).kid!;
 
     await rotateSigningKeys(p.deps, cli);
-    expect(await p.refreshKeys()).toBe(true);
+    // The one-second timer may pick the change up first; either way the keys below are checked.
+    await p.refreshKeys();
 
     p.clock.advance(30);
     const after = await signInTo(portal, new Browser(p.url), person, p.clock);
@@ -39,7 +40,7 @@ test('keys rotate: the new key signs, the old one stays published for tokens it 
 
     // Once the grace period (ID token lifetime + refresh interval) has passed, the old key is gone.
     await p.deps.db.query("UPDATE signing_keys SET retired_at = now() - interval '1 day' WHERE retired_at IS NOT NULL");
-    expect(await p.refreshKeys()).toBe(true);
+    await p.refreshKeys();
     const later = await jwksKids(p);
     expect(later).toContain(newKid);
     expect(later).not.toContain(oldKid);
