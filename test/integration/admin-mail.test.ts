@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
@@ -66,12 +66,16 @@ describe('without SMTP', () => {
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/id="outbox"[\s\S]*wes.waiting@example.nhs.uk[\s\S]*Two-step sign-in starts on/);
 
-    // A reset's code is shown once, and not written to the outbox.
+    // A reset's code is shown once, and not written to the outbox; the notice that tells Wes of the reset is (with no code in it).
     const person = await browser.open(`/admin/people/${waiting.rows[0].id}`);
     const reset = await postForm(browser, person.text, `/admin/people/${waiting.rows[0].id}/reset-password`);
     expect(reset.text).not.toContain('also emailed');
+    const code = /id="activation-code"[^>]*>([^<]+)</.exec(reset.text)![1]!.trim();
     const after = await browser.open('/admin/outbox');
-    expect((after.text.match(/wes.waiting@example.nhs.uk/g) ?? []).length).toBe(1);
+    expect((after.text.match(/wes.waiting@example.nhs.uk/g) ?? []).length).toBe(2);
+    expect(after.text).toContain('Your pharmid password was reset');
+    const files = readdirSync(join(dataDir, 'outbox')).map((f) => readFileSync(join(dataDir, 'outbox', f), 'utf8'));
+    expect(files.some((f) => f.includes(code) || f.includes(code.replace('-', '')))).toBe(false);
 
     // A commissioner does not see other people's mail.
     const commissioner = await staff(p, site, 'member', 'Cora Comm');
