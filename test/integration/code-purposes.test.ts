@@ -1,10 +1,16 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import { createTestBackends } from '../helpers/backends.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { withAuthenticator, errorMessages } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
 import { stepOf, type Person } from '../helpers/sign-in.js';
 import { resetMfa, resetPassword } from '../../src/domain/users.js';
+import { migrate } from '../../src/db/migrate.js';
 
 /**
  * Every one-time code has one purpose and is taken only at its own step
@@ -115,4 +121,44 @@ test('an MFA-reset code that has expired still stands between a password and a n
   expect(stepOf(after.res.text)).toBe('reset-code');
   const enrol = await after.browser.submit(formAction(after.res.text, '/interaction/')!, { activation_code: fresh });
   expect(stepOf(enrol.text)).toBe('enrol');
+});
+
+test('codes issued before purposes were stored take the purpose their act recorded; a code of unknown purpose never becomes a way in alone', async () => {
+  const backends = await createTestBackends();
+  const pool = new pg.Pool({ connectionString: backends.databaseUrl, max: 1 });
+  try {
+    // The database as it was before migration 008.
+    const dir = fileURLToPath(new URL('../../migrations', import.meta.url));
+    await pool.query('CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const file of readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f) && f < '008').sort()) {
+      await pool.query(readFileSync(join(dir, file), 'utf8'));
+      await pool.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+    }
+    const people: Record<string, { id: string; status: string; password: boolean; act?: string }> = {
+      invited: { id: '', status: 'invited', password: false, act: 'user.add' },
+      passwordReset: { id: '', status: 'active', password: false, act: 'user.reset-password' },
+      mfaReset: { id: '', status: 'active', password: true, act: 'user.reset-mfa' },
+      unknownWithPassword: { id: '', status: 'active', password: true },
+      unknownWithoutPassword: { id: '', status: 'active', password: false },
+    };
+    for (const [name, person] of Object.entries(people)) {
+      const { rows } = await pool.query("INSERT INTO users (email, email_key, name, status) VALUES ($1, $1, 'Old Code', $2) RETURNING id", [`${name.toLowerCase()}@example.nhs.uk`, person.status]);
+      person.id = rows[0].id;
+      if (person.password) await pool.query("INSERT INTO passwords (user_id, hash) VALUES ($1, 'x')", [person.id]);
+      // The code and its act's audit event in one transaction, as the old code wrote them.
+      await pool.query('BEGIN');
+      await pool.query("INSERT INTO activation_codes (user_id, code_hash, expires_at) VALUES ($1, 'h', now() + interval '1 day')", [person.id]);
+      if (person.act) await pool.query("INSERT INTO audit_events (actor, action, outcome, target_user) VALUES ('cli', $1, 'success', $2)", [person.act, person.id]);
+      await pool.query('COMMIT');
+    }
+    expect(await migrate(pool)).toEqual(['008_code_purposes.sql']);
+    const { rows } = await pool.query('SELECT user_id, purpose FROM activation_codes');
+    const purposeOf = (name: string) => rows.find((r) => r.user_id === people[name]!.id)?.purpose;
+    expect(Object.fromEntries(Object.keys(people).map((name) => [name, purposeOf(name) ?? 'removed']))).toEqual({
+      invited: 'activation', passwordReset: 'password-reset', mfaReset: 'mfa-reset', unknownWithPassword: 'mfa-reset', unknownWithoutPassword: 'removed',
+    });
+  } finally {
+    await pool.end();
+    await backends.drop();
+  }
 });
