@@ -7,6 +7,7 @@ import { addSite } from '../../src/domain/sites.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { sendDueNotices } from '../../src/domain/notices.js';
 import { buildMailer } from '../../src/backends.js';
+import { linkUser } from '../../src/domain/users.js';
 import { consoleBrowser, grant, postForm, staff, uniqueEmail } from './admin-support.js';
 
 const cli = { kind: 'cli' } as const;
@@ -41,6 +42,23 @@ describe('with SMTP', () => {
     expect(resetCode).not.toBe(code);
     const resetMail = smtp.messages.find((m) => m.data.includes('Subject: Your two-step sign-in was reset'))!;
     expect(resetMail.data).toContain(resetCode);
+    // The person is told of the reset, and by whom, in a notice that carries no code.
+    const notice = smtp.messages.find((m) => m.to.some((t) => t.includes(email)) && m.data.includes('Subject: Your pharmid two-step sign-in was reset'))!;
+    expect(notice.data).toContain(`Done by: Ada Admin (${admin.email})`);
+    expect(notice.data).not.toContain(resetCode);
+
+    // A locum who also works at another site: the code goes by SMTP to the locum alone, and the page says so.
+    const other = (await addSite(p.deps, cli, { ods: 'MAIL2', name: 'Other Pharmacy', userCap: null })).ods_code;
+    const locum = await staff(p, other, 'member', 'Lou Locum');
+    await linkUser(p.deps, cli, { email: locum.email, site });
+    const locumPage = await browser.open(`/admin/people/${locum.id}`);
+    const mailed = await postForm(browser, locumPage.text, `/admin/people/${locum.id}/reset-password`);
+    expect(mailed.status).toBe(200);
+    expect(mailed.text).toContain('We emailed the code to');
+    expect(mailed.text).not.toContain('id="activation-code"');
+    const codeMail = smtp.messages.find((m) => m.to.some((t) => t.includes(locum.email)) && m.data.includes('Subject: Choose a new pharmid password'))!;
+    const locumCode = /one-time code: ([A-Z2-9]{5}-[A-Z2-9]{5})/.exec(codeMail.data)![1]!;
+    expect(mailed.text).not.toContain(locumCode);
   });
 });
 
