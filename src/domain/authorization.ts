@@ -15,7 +15,9 @@ import type { Deps } from './deps.js';
  * helpdesk supports every site; a commissioner supports their sites; a
  * site-admin administers their sites. "Support" is seeing people and the
  * trail, linking people, and resets; "administer" adds creating people,
- * roles, removing people from a site, disabling and enabling.
+ * roles, removing people from a site, disabling and enabling. Over a
+ * person, `reachOver` decides how far any of this goes: resets, unlocking,
+ * disabling and enabling look at every one of the person's sites.
  */
 export type Act =
   | 'console.open' | 'site.view' | 'site.audit' | 'site.add' | 'site.update'
@@ -108,12 +110,13 @@ export type Reach = 'entire' | 'partial' | 'none';
 export function reachOver(p: Principal, person: PersonTarget, how: 'support' | 'administer' = 'support'): Reach {
   if (p.operator || p.superadmin) return 'entire';
   const sites = [...person.sites.keys()];
-  const sees = p.helpdesk || sites.some((id) => supports(p, id));
-  if (!sees) return 'none';
+  if (!p.helpdesk && !sites.some((id) => supports(p, id))) return 'none';
+  // Organisation-wide accounts are a superadmin's alone.
   if (person.orgRoles.length > 0) return 'partial';
-  const covers = how === 'administer' ? (id: string) => administers(p, id) : (id: string) => supports(p, id);
+  // The helpdesk supports every site (and administers none of them by that role).
   if (how === 'support' && p.helpdesk) return 'entire';
-  return sites.length > 0 && sites.every(covers) ? 'entire' : 'partial';
+  const covers = how === 'administer' ? administers : supports;
+  return sites.length > 0 && sites.every((id) => covers(p, id)) ? 'entire' : 'partial';
 }
 
 type Check = (p: Principal, t: Target) => true | string;
@@ -157,7 +160,7 @@ const RULES: Record<Act, Check[]> = {
   'user.search': [anyReach],
   'user.view': [reachesPerson],
   'user.add': [administersSite],
-  // Linking needs no reach over the person (a locum is named by their email): it grants none (see reachOver).
+  // Linking a locum (named by their email) needs no reach over them beforehand, and gives no entire reach after (see reachOver).
   'user.link': [notSelf, notPrivileged, supportsSite, roleNeedsAdministrator],
   'user.unlink': [notSelf, notPrivileged, reachesPerson, administersSite],
   'user.role': [notSelf, notPrivileged, reachesPerson, administersSite],
