@@ -91,8 +91,10 @@ describe.each(['site-admin', 'commissioner'] as Who[])('a %s of site B', (who) =
     const v = await colleagueAtA();
     const seen: string[] = [];
 
-    // The link itself is allowed: a locum may work at B too. The API's by-id route and the console's by-email form alike.
-    const linked = via === 'api' ? await api(a, 'post', `/people/${v.id}/sites`, { site: B }) : await form(a, `/sites/${B}/locums`, { email: v.email, role: 'member' });
+    // The link itself is allowed: a locum may work at B too. The API's by-id route, and the console's by-email
+    // (locum) form or its by-id form, alike.
+    const linked = via === 'api' ? await api(a, 'post', `/people/${v.id}/sites`, { site: B })
+      : who === 'site-admin' ? await form(a, `/sites/${B}/locums`, { email: v.email, role: 'member' }) : await form(a, `/people/${v.id}/sites`, { site: B, role: 'member' });
     expect([201, 303]).toContain(linked.status);
 
     // Resets happen, but the code goes to the colleague alone, and the answer says so.
