@@ -1,7 +1,9 @@
 import type { Deps } from '../src/domain/deps.js';
 import type { Actor } from '../src/domain/audit.js';
 import { addSite } from '../src/domain/sites.js';
-import { createUser, linkUser, requireUser, resetMfa, resetPassword } from '../src/domain/users.js';
+import { createUser, linkUser, requireUser, resetPassword } from '../src/domain/users.js';
+import { deleteTotpCredentials } from '../src/db/queries/totp-credentials.js';
+import { deleteRecoveryCodes } from '../src/db/queries/recovery-codes.js';
 import { listRegisteredClients, registerClient, removeClient, type RegisteredClient } from '../src/domain/clients.js';
 import { NotFound, Conflict } from '../src/domain/errors.js';
 
@@ -63,7 +65,11 @@ async function ensurePerson(deps: Deps, p: { name: string; email: string; role: 
     const created = await createUser(deps, demo, { email: p.email, name: p.name, site: p.sites[0]!, role: p.role, password: p.password });
     activationCode = created.activationCode;
   } else {
-    await resetMfa(deps, demo, p.email);
+    // Back to a new account: the authenticator removed outright (an MFA reset would leave a
+    // second code to give after the password), and a code to choose a password with.
+    const user = await requireUser(deps, p.email);
+    await deleteTotpCredentials(deps.db, user.id);
+    await deleteRecoveryCodes(deps.db, user.id);
     activationCode = (await resetPassword(deps, demo, p.email)).activationCode;
     password = undefined;
   }

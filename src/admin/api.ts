@@ -10,6 +10,7 @@ import { addSiteAsAdmin, siteOverview, sitesInReach, updateSiteAsAdmin } from '.
 import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
 import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin-portals.js';
 import { supportedSiteIds } from '../domain/authorization.js';
+import type { ResetOutcome } from '../domain/users.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { policyInput } from './console-rollout.js';
 import { bearerPerson } from './bearer.js';
@@ -43,7 +44,8 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
  *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
- *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once)
+ *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once), or code_emailed_to when the
+ *                                       person also works beyond the caller's reach (the code goes to them alone)
  *   POST   /people/:id/{unlock,disable,enable}
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
@@ -152,15 +154,17 @@ export function adminApi({ deps, provider }: PageContext): Router {
   router.get('/people/:id', async (ctx) => {
     ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
   });
+  /** A reset answers with the code (shown once), or, for a person not entirely in reach, where it was emailed instead. */
+  const resetJson = (r: ResetOutcome) => (r.activationCode !== undefined
+    ? { id: r.user.id, email: r.user.email, activation_code: r.activationCode }
+    : { id: r.user.id, email: r.user.email, code_emailed_to: r.emailedTo, message: `We emailed the code to ${r.emailedTo}: it is not shown to you, because they also work at a site you do not look after.` });
   router.post('/people/:id/reset-password', async (ctx) => {
     parseInput(noInput, body(ctx));
-    const { user, activationCode } = await resetPersonPassword(deps, req(ctx), ctx.params.id!);
-    ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
+    ctx.body = resetJson(await resetPersonPassword(deps, req(ctx), ctx.params.id!));
   });
   router.post('/people/:id/reset-mfa', async (ctx) => {
     parseInput(noInput, body(ctx));
-    const { user, activationCode } = await resetPersonMfa(deps, req(ctx), ctx.params.id!);
-    ctx.body = { id: user.id, email: user.email, activation_code: activationCode };
+    ctx.body = resetJson(await resetPersonMfa(deps, req(ctx), ctx.params.id!));
   });
   const simple = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(simple)) {

@@ -51,13 +51,18 @@ export function peoplePages(router: Router, { deps, render, pageForm, config, ma
           resetMfa: person.allowed['user.reset-mfa'], unlock: person.allowed['user.unlock'],
           disable: person.allowed['user.disable'] && person.status !== 'disabled', enable: person.allowed['user.enable'] && person.status === 'disabled',
         },
+        codesGoToPerson: person.codesGoTo === 'person',
       },
     }, status);
   }
 
   router.get('/people/:id', (ctx) => personPage(ctx));
 
-  /** Resets that issue a one-time code: shown once here, and emailed when pharmid has SMTP. */
+  /**
+   * Resets that issue a one-time code: shown once here (and emailed when
+   * pharmid has SMTP) when the person is entirely within the administrator's
+   * reach; otherwise emailed to the person alone, and the page says so.
+   */
   const resets = {
     'reset-password': {
       act: resetPersonPassword, purpose: 'password-reset', title: 'Password reset',
@@ -71,12 +76,15 @@ export function peoplePages(router: Router, { deps, render, pageForm, config, ma
   for (const [name, r] of Object.entries(resets)) {
     router.post(`/people/:id/${name}`, ...pageForm, async (ctx) => {
       await tryForm(async () => {
-        const { user, activationCode } = await r.act(deps, req(ctx), ctx.params.id!);
-        const emailed = await mailActivationCode(mailer, config.issuer, user, activationCode, r.purpose);
+        const outcome = await r.act(deps, req(ctx), ctx.params.id!);
+        const { user } = outcome;
+        const shown = outcome.activationCode !== undefined
+          ? { code: outcome.activationCode, emailed: await mailActivationCode(mailer, config.issuer, user, outcome.activationCode, r.purpose) }
+          : { emailedOnly: outcome.emailedTo };
         await render(ctx, {
           template: 'admin/code-shown',
           model: {
-            title: r.title, heading: r.heading(user.name), email: user.email, code: activationCode, emailed,
+            title: r.title, heading: r.heading(user.name), email: user.email, ...shown,
             ...r.flag, back: personPath(user.id), backText: `Back to ${user.name}`,
           },
         });

@@ -26,6 +26,8 @@ export const personJson = (p: PersonDetails) => ({
   id: p.id, email: p.email, name: p.name, status: p.status, enrolled: p.enrolled, locked: p.locked,
   last_sign_in_at: p.lastSignInAt?.toISOString() ?? null, org_roles: p.orgRoles,
   sites: p.sites.map((s) => ({ ods: s.ods, name: s.name, role: s.role })),
+  // Where a reset's code would go: 'caller' (shown in the answer) or 'person' (emailed to them only).
+  reset_codes_go_to: p.codesGoTo,
 });
 
 export const auditJson = (e: AuditEntry) => ({

@@ -3,9 +3,9 @@ import * as memberships from '../db/queries/memberships.js';
 import type { UserRow, UserStatus } from '../db/queries/users.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import type { OrgRole } from '../db/queries/org-roles.js';
-import { authorize, can, loadPersonTarget, supportedSiteIds, type Act, type PersonTarget, type Principal } from './authorization.js';
+import { authorize, can, codeGoesTo, loadPersonTarget, supportedSiteIds, type Act, type PersonTarget, type Principal } from './authorization.js';
 import { Conflict, InvalidInput } from './errors.js';
-import { createUser, disableUser, linkUser, requireUser, resetMfa, resetPassword, unlockUser, checkRole } from './users.js';
+import { createUser, disableUser, linkUser, requireUser, resetMfa, resetPassword, unlockUser, checkRole, type ResetOutcome } from './users.js';
 import { changeRole, enableUser, requireUserById, unlinkUser } from './people.js';
 import { requireSite } from './sites.js';
 import { hasAuthenticator } from './authenticators.js';
@@ -30,6 +30,8 @@ export interface PersonDetails {
   sites: { ods: string; name: string; role: SiteRole; mayChangeRole: boolean; mayRemove: boolean }[];
   /** What the asker may do to this person (for the console's buttons). */
   allowed: Partial<Record<Act, boolean>>;
+  /** Where a reset's code would go: shown to the asker, or emailed to the person only (a locum who also works elsewhere). */
+  codesGoTo: 'caller' | 'person';
 }
 
 const PERSON_ACTS: Act[] = ['user.reset-password', 'user.reset-mfa', 'user.unlock', 'user.disable', 'user.enable'];
@@ -65,6 +67,7 @@ export async function viewPerson(deps: Deps, r: AdminRequest, id: string): Promi
       mayRemove: can(r.principal, 'user.unlink', { siteId: m.site_id, person: target }),
     })),
     allowed,
+    codesGoTo: codeGoesTo(r.principal, target),
   };
 }
 
@@ -106,14 +109,19 @@ export async function changePersonRole(deps: Deps, r: AdminRequest, id: string, 
   return changeRole(deps, r.principal.actor, user, site, checked, { ip: r.ip });
 }
 
-export async function resetPersonPassword(deps: Deps, r: AdminRequest, id: string) {
-  const { user } = await loadTarget(deps, r, id, 'user.reset-password');
-  return resetPassword(deps, r.principal.actor, user.email, { ip: r.ip });
+/**
+ * Resets: the code is returned (to be shown once) only when the person is
+ * entirely within the asker's reach; otherwise it is emailed to the person
+ * alone and the outcome says where it went.
+ */
+export async function resetPersonPassword(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
+  const { user, target } = await loadTarget(deps, r, id, 'user.reset-password');
+  return resetPassword(deps, r.principal.actor, user.email, { ip: r.ip }, codeGoesTo(r.principal, target));
 }
 
-export async function resetPersonMfa(deps: Deps, r: AdminRequest, id: string) {
-  const { user } = await loadTarget(deps, r, id, 'user.reset-mfa');
-  return resetMfa(deps, r.principal.actor, user.email, { ip: r.ip });
+export async function resetPersonMfa(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
+  const { user, target } = await loadTarget(deps, r, id, 'user.reset-mfa');
+  return resetMfa(deps, r.principal.actor, user.email, { ip: r.ip }, codeGoesTo(r.principal, target));
 }
 
 export async function unlockPerson(deps: Deps, r: AdminRequest, id: string): Promise<UserRow> {

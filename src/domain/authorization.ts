@@ -15,7 +15,9 @@ import type { Deps } from './deps.js';
  * helpdesk supports every site; a commissioner supports their sites; a
  * site-admin administers their sites. "Support" is seeing people and the
  * trail, linking people, and resets; "administer" adds creating people,
- * roles, removing people from a site, disabling and enabling.
+ * roles, removing people from a site, disabling and enabling. Over a
+ * person, `reachOver` decides how far any of this goes: resets, unlocking,
+ * disabling and enabling look at every one of the person's sites.
  */
 export type Act =
   | 'console.open' | 'site.view' | 'site.audit' | 'site.add' | 'site.update'
@@ -86,6 +88,37 @@ export function supportedSiteIds(p: Principal): string[] | null {
   return [...ids];
 }
 
+/**
+ * How far an administrator reaches a person (DESIGN.md, "Reach"), the one
+ * rule every act on a person's credentials, status or memberships goes
+ * through:
+ * - 'entire': the administrator covers every one of the person's sites
+ *   (`support`: site administrator of each, or their commissioner;
+ *   `administer`: site administrator of each), or holds an
+ *   organisation-wide role that covers them. People with organisation-wide
+ *   roles are entirely within a superadmin's reach only.
+ * - 'partial': the person works at one of the administrator's sites, and
+ *   somewhere else too (a locum). They can be seen and helped, but nothing
+ *   that signs in as them is ever handed to this administrator.
+ * - 'none': the person is not at any of the administrator's sites.
+ * Reach is computed over all the person's sites, so linking someone to one's
+ * own site adds a site one covers and leaves uncovered the ones one did not:
+ * it never makes the reach entire.
+ */
+export type Reach = 'entire' | 'partial' | 'none';
+
+export function reachOver(p: Principal, person: PersonTarget, how: 'support' | 'administer' = 'support'): Reach {
+  if (p.operator || p.superadmin) return 'entire';
+  const sites = [...person.sites.keys()];
+  if (!p.helpdesk && !sites.some((id) => supports(p, id))) return 'none';
+  // Organisation-wide accounts are a superadmin's alone.
+  if (person.orgRoles.length > 0) return 'partial';
+  // The helpdesk supports every site (and administers none of them by that role).
+  if (how === 'support' && p.helpdesk) return 'entire';
+  const covers = how === 'administer' ? administers : supports;
+  return sites.length > 0 && sites.every((id) => covers(p, id)) ? 'entire' : 'partial';
+}
+
 type Check = (p: Principal, t: Target) => true | string;
 
 const NOT_YOUR_SITE = 'You can manage only the sites you look after.';
@@ -98,23 +131,24 @@ const administersSite: Check = (p, t) => administers(p, t.siteId) || 'Only an ad
 const notSelf: Check = (p, t) => t.person?.id !== p.userId || 'You cannot do that to your own account. Ask another administrator, or use your account page.';
 /** People with organisation-wide roles are administered by superadmins only. */
 const notPrivileged: Check = (p, t) => !t.person?.orgRoles.length || p.superadmin || 'Only a superadmin can change a helpdesk, commissioner or superadmin account.';
-const reachesPerson: Check = (p, t) => [...(t.person?.sites.keys() ?? [])].some((id) => supports(p, id)) || p.superadmin || p.helpdesk || NOT_YOUR_PERSON;
-/** Taking over a site administrator's account must not widen anyone's reach. */
-const coversTheirAdminSites: Check = (p, t) => [...(t.person?.sites ?? [])].every(([id, role]) => role !== 'site-admin' || supports(p, id))
+const reachesPerson: Check = (p, t) => (t.person !== undefined && reachOver(p, t.person) !== 'none') || NOT_YOUR_PERSON;
+/** A reset of a site administrator's account must not put anyone near a site they do not look after. */
+const coversTheirAdminSites: Check = (p, t) => reachOver(p, t.person!) === 'entire' || [...(t.person?.sites ?? [])].every(([id, role]) => role !== 'site-admin' || supports(p, id))
   || 'This person administers a site you do not look after; ask that site, a commissioner or the helpdesk.';
+/** Unlocking lifts the limits that stop someone guessing the person's password and codes: all their sites must be the actor's. */
+const supportsAllTheirSites: Check = (p, t) => reachOver(p, t.person!) === 'entire'
+  || 'This person also works at a site you do not look after: ask that site, a commissioner or the helpdesk to unlock them.';
 /** Disabling ends a person's work everywhere, so every one of their sites must be the actor's. */
-const administersAllTheirSites: Check = (p, t) => {
-  const ids = [...(t.person?.sites.keys() ?? [])];
-  return p.superadmin || (ids.length > 0 && ids.every((id) => administers(p, id)))
-    || 'This person also works at a site you do not administer: remove them from your site instead.';
-};
+const administersAllTheirSites: Check = (p, t) => reachOver(p, t.person!, 'administer') === 'entire'
+  || 'This person also works at a site you do not administer: remove them from your site instead.';
 /** A site's MFA rollout is set by its commissioner (or a superadmin); its administrators may look. */
 const commissionsSite: Check = (p, t) => p.superadmin || (t.siteId !== undefined && p.commissionerOf.has(t.siteId))
   || "Only the site's commissioner or a superadmin can set its MFA rollout.";
 const roleNeedsAdministrator: Check = (p, t) => t.role !== 'site-admin' || administers(p, t.siteId) || 'Only an administrator of the site can make someone an administrator.';
 
-const personSupport = [notSelf, notPrivileged, reachesPerson, coversTheirAdminSites];
-const personAdministration = [notSelf, notPrivileged, administersAllTheirSites];
+/** Resets are allowed over partial reach too: the code then goes to the person alone (see codeGoesTo). */
+const personReset = [notSelf, notPrivileged, reachesPerson, coversTheirAdminSites];
+const personAdministration = [notSelf, notPrivileged, reachesPerson, administersAllTheirSites];
 
 /** Every act and the checks it must pass, in order: the first failure is the reason. */
 const RULES: Record<Act, Check[]> = {
@@ -126,12 +160,13 @@ const RULES: Record<Act, Check[]> = {
   'user.search': [anyReach],
   'user.view': [reachesPerson],
   'user.add': [administersSite],
+  // Linking a locum (named by their email) needs no reach over them beforehand, and gives no entire reach after (see reachOver).
   'user.link': [notSelf, notPrivileged, supportsSite, roleNeedsAdministrator],
-  'user.unlink': [notSelf, notPrivileged, administersSite],
-  'user.role': [notSelf, notPrivileged, administersSite],
-  'user.reset-password': personSupport,
-  'user.reset-mfa': personSupport,
-  'user.unlock': personSupport,
+  'user.unlink': [notSelf, notPrivileged, reachesPerson, administersSite],
+  'user.role': [notSelf, notPrivileged, reachesPerson, administersSite],
+  'user.reset-password': personReset,
+  'user.reset-mfa': personReset,
+  'user.unlock': [notSelf, notPrivileged, reachesPerson, supportsAllTheirSites],
   'user.disable': personAdministration,
   'user.enable': personAdministration,
   'client.manage': [superadminOnly],
@@ -157,6 +192,16 @@ export function decide(p: Principal, act: Act, t: Target = {}): Decision {
 
 export function can(p: Principal, act: Act, t: Target = {}): boolean {
   return decide(p, act, t).allowed;
+}
+
+/**
+ * Where an allowed reset's code goes: shown to the administrator only when the
+ * person is entirely within their reach; otherwise only to the person's own
+ * email. Nobody obtains what it takes to sign in as someone they do not
+ * entirely reach.
+ */
+export function codeGoesTo(p: Principal, person: PersonTarget): 'caller' | 'person' {
+  return reachOver(p, person) === 'entire' ? 'caller' : 'person';
 }
 
 /** Throws Forbidden (with the reason) unless allowed; a refusal is written to the audit trail. */

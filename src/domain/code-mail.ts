@@ -17,24 +17,41 @@ const WHAT: Record<CodePurpose, { subject: string; body: string }> = {
   },
 };
 
+function codeMessage(issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose) {
+  const w = WHAT[purpose];
+  return {
+    to: to.email,
+    subject: w.subject,
+    text: `Dear ${to.name},\n\n${w.body}\n\nYour one-time code: ${code}\nIt works once, within 72 hours. If you did not expect this, tell your site administrator.\n\npharmid (${issuer})\n`,
+  };
+}
+
 /**
  * Emails an activation code to its person when pharmid has SMTP (the code is
  * always shown once to the administrator too). Without SMTP nothing is sent:
- * codes are not written to the development outbox. True when sent.
+ * codes shown to an administrator are not written to the development outbox.
+ * True when sent.
  */
 export async function mailActivationCode(
   mailer: Mailer | undefined, issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose,
 ): Promise<boolean> {
   if (mailer?.kind !== 'smtp') return false;
-  const w = WHAT[purpose];
   try {
-    await mailer.send({
-      to: to.email,
-      subject: w.subject,
-      text: `Dear ${to.name},\n\n${w.body}\n\nYour one-time code: ${code}\nIt works once, within 72 hours. If you did not expect this, tell your site administrator.\n\npharmid (${issuer})\n`,
-    });
+    await mailer.send(codeMessage(issuer, to, code, purpose));
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Sends a reset's code to the person alone, by whatever mailer pharmid has
+ * (SMTP, or the outbox folder): the way a code reaches someone outside the
+ * administrator's entire reach, who is never shown it. Throws when the mail
+ * cannot be sent, so the reset that made the code is undone with it.
+ */
+export async function sendCodeToPerson(
+  mailer: Mailer, issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose,
+): Promise<void> {
+  await mailer.send(codeMessage(issuer, to, code, purpose));
 }

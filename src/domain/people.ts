@@ -7,7 +7,7 @@ import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import { Conflict, NotFound } from './errors.js';
 import { assertRoomAt } from './sites.js';
-import { checkRole, type ActContext } from './users.js';
+import { checkRole, noticeTo, type ActContext } from './users.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
 
@@ -20,7 +20,7 @@ export async function requireUserById(deps: Deps, id: string): Promise<UserRow> 
 
 /** Allows a disabled person to sign in again (each of their sites must have room for them). */
 export async function enableUser(deps: Deps, actor: Actor, user: UserRow, context: ActContext = {}): Promise<UserRow> {
-  return withTransaction(deps.db, async (tx) => {
+  const enabled = await withTransaction(deps.db, async (tx) => {
     const theirs = await memberships.listMembershipsOfUser(tx, user.id);
     const rows = await sites.findSitesByIds(tx, theirs.map((m) => m.site_id));
     for (const site of rows) await assertRoomAt(tx, site);
@@ -29,6 +29,8 @@ export async function enableUser(deps: Deps, actor: Actor, user: UserRow, contex
     await audit(tx, actor, { action: 'user.enable', outcome: 'success', targetUser: user.id, ...context, details: { status } });
     return { ...user, status };
   });
+  await noticeTo(deps, user, 'enabled', actor);
+  return enabled;
 }
 
 /**
@@ -45,15 +47,17 @@ async function keepAnAdministrator(tx: Db, site: SiteRow, user: UserRow, current
 
 export async function changeRole(deps: Deps, actor: Actor, user: UserRow, site: SiteRow, input: string, context: ActContext = {}): Promise<SiteRole> {
   const role = checkRole(input);
-  return withTransaction(deps.db, async (tx) => {
+  const changed = await withTransaction(deps.db, async (tx) => {
     const current = await memberships.findMembershipRole(tx, user.id, site.id);
     if (!current) throw new NotFound(`${user.email} does not work at ${site.ods_code}`);
-    if (current === role) return role;
+    if (current === role) return false;
     if (role === 'member') await keepAnAdministrator(tx, site, user, current);
     await memberships.updateMembershipRole(tx, user.id, site.id, role);
     await audit(tx, actor, { action: 'user.role', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { from: current, to: role } });
-    return role;
+    return true;
   });
+  if (changed) await noticeTo(deps, user, 'role-changed', actor, `${site.name} (${site.ods_code}): now ${role}`);
+  return role;
 }
 
 /** Removes a person from one site; their identity and other sites stay. */
@@ -68,4 +72,5 @@ export async function unlinkUser(deps: Deps, actor: Actor, user: UserRow, site: 
     await memberships.deleteMembership(tx, user.id, site.id);
     await audit(tx, actor, { action: 'user.unlink', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role: current } });
   });
+  await noticeTo(deps, user, 'site-unlinked', actor, `${site.name} (${site.ods_code})`);
 }

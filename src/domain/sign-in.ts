@@ -37,11 +37,17 @@ export async function checkPassword(deps: Deps, email: string, password: string,
 }
 
 const ACTIVATION_FAILED = 'The email address or activation code is not right, or the code has expired. Ask your site administrator for a new code.';
+const MFA_RESET_CODE_HERE = 'That code is for after your password: choose "Sign in", enter your email and password, and pharmid will ask for it.';
+
+/** Codes taken at "Activate your account": never an MFA-reset code, which is asked only after the person's own password. */
+const ACTIVATE_PURPOSES = ['activation', 'password-reset'] as const;
 
 /**
  * First sign-in of a person created without a password (or after a password
- * reset): the activation code is used once and the chosen password set, in
- * one transaction.
+ * reset): the activation or password-reset code is used once and the chosen
+ * password set, in one transaction. An MFA-reset code is refused here: it
+ * would otherwise set a password and lead to enrolling a new authenticator,
+ * the code alone taking the account.
  */
 export async function activate(deps: Deps, email: string, code: string, newPassword: string, ip: string): Promise<UserRow> {
   const key = emailKey(email);
@@ -52,9 +58,10 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
   const user = await users.findUserByEmailKey(deps.db, key);
   // Hash before looking at the code, so a wrong code and a right one take the same time.
   const hash = await deps.passwords.hash(newPassword);
+  const codeHash = hashCode(normaliseCode(code));
   const activated = user && user.status !== 'disabled'
     ? await withTransaction(deps.db, async (tx) => {
-      if (!(await activationCodes.consumeActivationCode(tx, user.id, hashCode(normaliseCode(code))))) return undefined;
+      if (!(await activationCodes.consumeActivationCode(tx, user.id, ACTIVATE_PURPOSES, codeHash))) return undefined;
       await passwords.upsertPasswordHash(tx, user.id, hash);
       if (user.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
       return { ...user, status: 'active' as const };
@@ -62,7 +69,9 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
     : undefined;
   if (!activated) {
     await recordFailure(deps, { ...attempt, userId: user?.id });
-    throw new InvalidInput(ACTIVATION_FAILED, 'activation_code');
+    // Only someone holding the person's MFA-reset code learns where it goes instead.
+    const misplaced = user && user.status !== 'disabled' && (await activationCodes.findCodePurpose(deps.db, user.id, codeHash)) === 'mfa-reset';
+    throw new InvalidInput(misplaced ? MFA_RESET_CODE_HERE : ACTIVATION_FAILED, 'activation_code');
   }
   await recordSuccess(deps, attempt);
   return activated;
@@ -106,19 +115,20 @@ export function signInTimestamp(user: Pick<UserRow, 'sessions_revoked_at'>, now:
   return Math.max(ts, Math.floor(user.sessions_revoked_at.getTime() / 1000) + 1);
 }
 
-/** After an administrator reset the person's MFA, they have a one-time code to give with their password. */
+/** After an administrator reset the person's MFA, they have a one-time code to give after their password. */
 export function awaitsResetCode(deps: Deps, userId: string): Promise<boolean> {
-  return activationCodes.hasLiveActivationCode(deps.db, userId);
+  return activationCodes.hasMfaResetCode(deps.db, userId);
 }
 
 /**
  * Uses the one-time code of an MFA reset (under the activation code's
- * brute-force limits): one DELETE whose row count decides.
+ * brute-force limits): one DELETE, for MFA-reset codes only, whose row count
+ * decides. An activation or password-reset code is not taken here.
  */
 export async function confirmResetCode(deps: Deps, userId: string, code: string, ip: string): Promise<void> {
   const attempt: Attempt = { kind: 'activation', account: userId, userId, ip };
   await assertMayTry(deps, attempt);
-  if (!(await activationCodes.consumeActivationCode(deps.db, userId, hashCode(normaliseCode(code))))) {
+  if (!(await activationCodes.consumeActivationCode(deps.db, userId, ['mfa-reset'], hashCode(normaliseCode(code))))) {
     await recordFailure(deps, attempt);
     throw new Rejected('That code is not right, or has expired. Ask your site administrator for a new one.', 'activation_code');
   }

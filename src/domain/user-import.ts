@@ -4,11 +4,11 @@ import * as memberships from '../db/queries/memberships.js';
 import * as sitesQ from '../db/queries/sites.js';
 import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
-import { authorize } from './authorization.js';
+import { authorize, loadPersonTarget } from './authorization.js';
 import { InvalidInput, PharmidError } from './errors.js';
 import { normaliseEmail } from './email.js';
 import { normaliseOds } from './ods.js';
-import { checkName, checkRole, issueActivationCode } from './users.js';
+import { checkName, checkRole, issueActivationCode, noticeTo } from './users.js';
 import { assertRoomAt } from './sites.js';
 import { audit } from './audit.js';
 import { parseCsv } from './csv.js';
@@ -110,6 +110,8 @@ export async function importUsers(deps: Deps, r: AdminRequest, text: string, opt
     problems.sort((a, b) => a.line - b.line);
     return { dry_run: opts.dryRun, written: false, rows: count, people: people.map(({ activation_code: _, ...p }) => p), problems };
   }
+  // Existing accounts given a new site are told, as when the console links them (new people get their code instead).
+  for (const person of people.filter((x) => x.existing)) await noticeTo(deps, person, 'site-linked', r.principal.actor, `${person.site}, as ${person.role}`);
   return { dry_run: false, written: true, rows: count, people, problems };
 }
 
@@ -134,13 +136,19 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
       problem('existing-account', `${row.email} already belongs to someone else (${existing.name}): each person needs their own email`);
       continue;
     }
-    if (existing) userId = existing.id;
+    if (existing) {
+      // An existing account is linked exactly as the console links a locum: the same decision, and no reach gained over them.
+      try {
+        await authorize(deps, r.principal, 'user.link', { siteId: site.id, role: row.role, person: await loadPersonTarget(deps, existing.id) }, r);
+      } catch (e) { problem('forbidden', (e as Error).message); continue; }
+      userId = existing.id;
+    }
     if (userId && (await memberships.findMembershipRole(tx, userId, site.id))) continue;
     if (!userId) {
       const user = await users.insertUser(tx, { email: row.email, emailKey: row.key, name: row.name, status: 'invited' });
       userId = user.id;
       created.set(row.key, userId);
-      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId) });
+      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId, 'activation') });
     } else {
       people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: true });
     }

@@ -6,6 +6,7 @@ import * as activationCodes from '../db/queries/activation-codes.js';
 import * as totpCredentials from '../db/queries/totp-credentials.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
 import type { UserRow } from '../db/queries/users.js';
+import type { CodePurpose } from '../db/queries/activation-codes.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import { Conflict, InvalidInput, NotFound } from './errors.js';
 import { normaliseEmail } from './email.js';
@@ -14,6 +15,9 @@ import { hashCode, randomCode } from './secrets.js';
 import { assertRoomAt, requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
 import { clearLocks } from './attempts.js';
+import { sendCodeToPerson } from './code-mail.js';
+import { describeActor } from './notice-by.js';
+import { tellPerson, type AccountChange } from './person-notices.js';
 import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
 
@@ -34,11 +38,19 @@ export function checkName(input: string): string {
   return name;
 }
 
-/** A new single-use activation code (replacing any earlier one), shown as XXXXX-XXXXX. */
-export async function issueActivationCode(deps: Deps, db: Db, userId: string): Promise<string> {
+/**
+ * A new single-use code for one purpose (replacing any earlier code for the
+ * same step, never the other step's), shown as XXXXX-XXXXX.
+ */
+export async function issueActivationCode(deps: Deps, db: Db, userId: string, purpose: CodePurpose): Promise<string> {
   const code = randomCode(10);
-  await activationCodes.replaceActivationCode(db, userId, hashCode(code), deps.settings.activationCodeTtl);
+  await activationCodes.replaceActivationCode(db, userId, purpose, hashCode(code), deps.settings.activationCodeTtl);
   return `${code.slice(0, 5)}-${code.slice(5)}`;
+}
+
+/** Tells the person what was done to their account, and by whom (after the change is committed). */
+export async function noticeTo(deps: Deps, user: Pick<UserRow, 'email' | 'name'>, change: AccountChange, actor: Actor, detail?: string): Promise<void> {
+  await tellPerson(deps, user, { change, by: await describeActor(deps, actor), ...(detail ? { detail } : {}) });
 }
 
 export async function requireUser(deps: Deps, email: string): Promise<UserRow> {
@@ -78,7 +90,7 @@ export async function createUser(
     await memberships.upsertMembership(tx, user.id, site.id, role);
     let activationCode: string | undefined;
     if (hash) await passwords.upsertPasswordHash(tx, user.id, hash);
-    else activationCode = await issueActivationCode(deps, tx, user.id);
+    else activationCode = await issueActivationCode(deps, tx, user.id, 'activation');
     await audit(tx, actor, { action: 'user.add', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
     return { user, activationCode };
   });
@@ -95,39 +107,66 @@ export async function linkUser(deps: Deps, actor: Actor, input: { email: string;
     await memberships.upsertMembership(tx, user.id, site.id, role);
     await audit(tx, actor, { action: 'user.link', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
   });
+  await noticeTo(deps, user, 'site-linked', actor, `${site.name} (${site.ods_code}), as ${role}`);
   return { user, site: site.ods_code, role };
 }
 
 /**
- * Removes the authenticator and recovery codes and issues a one-time code:
- * at the next sign-in the person gives their password and that code (so a
- * stolen password alone cannot enrol a new authenticator), then enrols.
+ * Where a reset's code goes: to the one who asked (shown once), or only to the
+ * person's own email, never shown, when the asker does not reach the person
+ * entirely (DESIGN.md, "Reach").
  */
-export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<{ user: UserRow; activationCode: string }> {
-  const user = await requireUser(deps, email);
-  const activationCode = await withTransaction(deps.db, async (tx) => {
-    await totpCredentials.deleteTotpCredentials(tx, user.id);
-    await recoveryCodes.deleteRecoveryCodes(tx, user.id);
-    const code = await issueActivationCode(deps, tx, user.id);
+export type CodeTo = 'caller' | 'person';
+
+/** A reset's outcome: the code to show, or the address it was emailed to instead. */
+export type CodeShown = { user: UserRow; activationCode: string; emailedTo?: undefined };
+export type ResetOutcome = CodeShown | { user: UserRow; activationCode?: undefined; emailedTo: string };
+
+/**
+ * One reset, in one transaction: the change, the new code and the audit
+ * event; when the code goes to the person only, it is mailed before the
+ * commit, so a mail that cannot be sent undoes the reset (nothing is left
+ * that nobody could use). Every reset is then told to the person.
+ */
+async function reset(
+  deps: Deps, actor: Actor, user: UserRow, kind: 'password-reset' | 'mfa-reset', codeTo: CodeTo, context: ActContext,
+  change: (tx: Db) => Promise<void>,
+): Promise<ResetOutcome> {
+  const code = await withTransaction(deps.db, async (tx) => {
+    await change(tx);
+    const issued = await issueActivationCode(deps, tx, user.id, kind);
     await users.revokeUserSessions(tx, user.id);
-    await audit(tx, actor, { action: 'user.reset-mfa', outcome: 'success', targetUser: user.id, ...context });
-    return code;
+    await audit(tx, actor, { action: `user.${kind === 'mfa-reset' ? 'reset-mfa' : 'reset-password'}`, outcome: 'success', targetUser: user.id, ...context, details: { code_to: codeTo } });
+    if (codeTo === 'person') await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, issued, kind);
+    return issued;
   });
-  return { user, activationCode };
+  await noticeTo(deps, user, kind, actor);
+  return codeTo === 'person' ? { user, emailedTo: user.email } : { user, activationCode: code };
 }
 
-/** Removes the password and issues an activation code to choose a new one. */
-export async function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<{ user: UserRow; activationCode: string }> {
+/**
+ * Removes the authenticator and recovery codes and issues an MFA-reset code:
+ * at the next sign-in the person gives their password and then that code (so
+ * a stolen password alone cannot enrol a new authenticator), then enrols. An
+ * outstanding password-reset code stays: the person then needs both.
+ */
+export function resetMfa(deps: Deps, actor: Actor, email: string, context?: ActContext): Promise<CodeShown>;
+export function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo): Promise<ResetOutcome>;
+export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}, codeTo: CodeTo = 'caller'): Promise<ResetOutcome> {
+  const user = await requireUser(deps, email);
+  return reset(deps, actor, user, 'mfa-reset', codeTo, context, async (tx) => {
+    await totpCredentials.deleteTotpCredentials(tx, user.id);
+    await recoveryCodes.deleteRecoveryCodes(tx, user.id);
+  });
+}
+
+/** Removes the password and issues a password-reset code to choose a new one at "Activate your account". */
+export function resetPassword(deps: Deps, actor: Actor, email: string, context?: ActContext): Promise<CodeShown>;
+export function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo): Promise<ResetOutcome>;
+export async function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext = {}, codeTo: CodeTo = 'caller'): Promise<ResetOutcome> {
   const user = await requireUser(deps, email);
   if (user.status === 'disabled') throw new Conflict(`${user.email} is disabled; enable them first`);
-  const activationCode = await withTransaction(deps.db, async (tx) => {
-    await passwords.deletePassword(tx, user.id);
-    const code = await issueActivationCode(deps, tx, user.id);
-    await users.revokeUserSessions(tx, user.id);
-    await audit(tx, actor, { action: 'user.reset-password', outcome: 'success', targetUser: user.id, ...context });
-    return code;
-  });
-  return { user, activationCode };
+  return reset(deps, actor, user, 'password-reset', codeTo, context, (tx) => passwords.deletePassword(tx, user.id));
 }
 
 export async function disableUser(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow> {
@@ -137,6 +176,7 @@ export async function disableUser(deps: Deps, actor: Actor, email: string, conte
     await users.revokeUserSessions(tx, user.id);
     await audit(tx, actor, { action: 'user.disable', outcome: 'success', targetUser: user.id, ...context });
   });
+  await noticeTo(deps, user, 'disabled', actor);
   return { ...user, status: 'disabled' };
 }
 
@@ -145,5 +185,6 @@ export async function unlockUser(deps: Deps, actor: Actor, email: string, contex
   const user = await requireUser(deps, email);
   await clearLocks(deps, user.id, normaliseEmail(user.email).key);
   await audit(deps.db, actor, { action: 'user.unlock', outcome: 'success', targetUser: user.id, ...context });
+  await noticeTo(deps, user, 'unlocked', actor);
   return user;
 }

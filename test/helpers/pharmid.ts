@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startPharmid, type Running } from '../../src/server.js';
@@ -32,6 +35,8 @@ export async function startTestPharmid(
 ): Promise<TestPharmid> {
   const backends = shared?.backends ?? (await createTestBackends());
   const port = await freePort();
+  // Notices to people land in the data directory's outbox: a folder of the test's own, never the checkout's .data.
+  const ownDataDir = env.PHARMID_DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'pharmid-test-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
@@ -42,6 +47,7 @@ export async function startTestPharmid(
     PHARMID_SECRET_KEY: shared?.secretKey ?? randomBytes(32).toString('base64'),
     COOKIE_KEYS: shared?.cookieKey ?? randomBytes(24).toString('base64url'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(ownDataDir ? { PHARMID_DATA_DIR: ownDataDir } : {}),
     ...env,
   });
   const clock = new TestClock();
@@ -54,6 +60,7 @@ export async function startTestPharmid(
     async stop() {
       await running.close();
       if (!shared) await backends.drop();
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
     },
   };
 }

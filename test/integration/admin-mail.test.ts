@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
@@ -7,6 +7,7 @@ import { addSite } from '../../src/domain/sites.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { sendDueNotices } from '../../src/domain/notices.js';
 import { buildMailer } from '../../src/backends.js';
+import { linkUser } from '../../src/domain/users.js';
 import { consoleBrowser, grant, postForm, staff, uniqueEmail } from './admin-support.js';
 
 const cli = { kind: 'cli' } as const;
@@ -41,6 +42,23 @@ describe('with SMTP', () => {
     expect(resetCode).not.toBe(code);
     const resetMail = smtp.messages.find((m) => m.data.includes('Subject: Your two-step sign-in was reset'))!;
     expect(resetMail.data).toContain(resetCode);
+    // The person is told of the reset, and by whom, in a notice that carries no code.
+    const notice = smtp.messages.find((m) => m.to.some((t) => t.includes(email)) && m.data.includes('Subject: Your pharmid two-step sign-in was reset'))!;
+    expect(notice.data).toContain(`Done by: Ada Admin (${admin.email})`);
+    expect(notice.data).not.toContain(resetCode);
+
+    // A locum who also works at another site: the code goes by SMTP to the locum alone, and the page says so.
+    const other = (await addSite(p.deps, cli, { ods: 'MAIL2', name: 'Other Pharmacy', userCap: null })).ods_code;
+    const locum = await staff(p, other, 'member', 'Lou Locum');
+    await linkUser(p.deps, cli, { email: locum.email, site });
+    const locumPage = await browser.open(`/admin/people/${locum.id}`);
+    const mailed = await postForm(browser, locumPage.text, `/admin/people/${locum.id}/reset-password`);
+    expect(mailed.status).toBe(200);
+    expect(mailed.text).toContain('We emailed the code to');
+    expect(mailed.text).not.toContain('id="activation-code"');
+    const codeMail = smtp.messages.find((m) => m.to.some((t) => t.includes(locum.email)) && m.data.includes('Subject: Choose a new pharmid password'))!;
+    const locumCode = /one-time code: ([A-Z2-9]{5}-[A-Z2-9]{5})/.exec(codeMail.data)![1]!;
+    expect(mailed.text).not.toContain(locumCode);
   });
 });
 
@@ -66,12 +84,16 @@ describe('without SMTP', () => {
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/id="outbox"[\s\S]*wes.waiting@example.nhs.uk[\s\S]*Two-step sign-in starts on/);
 
-    // A reset's code is shown once, and not written to the outbox.
+    // A reset's code is shown once, and not written to the outbox; the notice that tells Wes of the reset is (with no code in it).
     const person = await browser.open(`/admin/people/${waiting.rows[0].id}`);
     const reset = await postForm(browser, person.text, `/admin/people/${waiting.rows[0].id}/reset-password`);
     expect(reset.text).not.toContain('also emailed');
+    const code = /id="activation-code"[^>]*>([^<]+)</.exec(reset.text)![1]!.trim();
     const after = await browser.open('/admin/outbox');
-    expect((after.text.match(/wes.waiting@example.nhs.uk/g) ?? []).length).toBe(1);
+    expect((after.text.match(/wes.waiting@example.nhs.uk/g) ?? []).length).toBe(2);
+    expect(after.text).toContain('Your pharmid password was reset');
+    const files = readdirSync(join(dataDir, 'outbox')).map((f) => readFileSync(join(dataDir, 'outbox', f), 'utf8'));
+    expect(files.some((f) => f.includes(code) || f.includes(code.replace('-', '')))).toBe(false);
 
     // A commissioner does not see other people's mail.
     const commissioner = await staff(p, site, 'member', 'Cora Comm');

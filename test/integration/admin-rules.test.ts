@@ -54,9 +54,16 @@ test('a site administrator cannot take over an administrator of a site they do n
   const res = await asAdminA('post', `/people/${adminOfB.id}/reset-mfa`);
   expect(res.status).toBe(403);
   expect(res.body.error_description).toMatch(/administers a site you do not look after/);
-  // A plain locum who also works at B is theirs to help.
+  // A plain locum who also works at B is theirs to help, but the code goes to the locum alone, by email.
   const locum = await person([[B, 'member'], [A, 'member']]);
-  expect((await asAdminA('post', `/people/${locum.id}/reset-mfa`)).status).toBe(200);
+  const helped = await asAdminA('post', `/people/${locum.id}/reset-mfa`);
+  expect(helped.status).toBe(200);
+  expect(helped.body).not.toHaveProperty('activation_code');
+  expect(helped.body.code_emailed_to).toBe(locum.email);
+  // Unlocking them is for someone who looks after all their sites.
+  const unlock = await asAdminA('post', `/people/${locum.id}/unlock`);
+  expect(unlock.status).toBe(403);
+  expect(unlock.body.error_description).toMatch(/also works at a site you do not look after/);
 });
 
 test('disabling a locum who also works elsewhere is refused; removing them from the site is the way', async () => {

@@ -1,27 +1,47 @@
 import type { Db } from '../pool.js';
 
-/** A new code replaces any earlier one. */
-export async function replaceActivationCode(db: Db, userId: string, codeHash: string, ttlSeconds: number): Promise<void> {
+/**
+ * What a one-time code is for. Activation and password-reset codes are taken
+ * at "Activate your account"; an MFA-reset code only after the person's own
+ * password. The table keeps one code per person and step (migration 008).
+ */
+export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset';
+
+/** A new code replaces any earlier one for the same step, and leaves the other step's code alone. */
+export async function replaceActivationCode(db: Db, userId: string, purpose: CodePurpose, codeHash: string, ttlSeconds: number): Promise<void> {
   await db.query(
-    `INSERT INTO activation_codes (user_id, code_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-     ON CONFLICT (user_id) DO UPDATE SET code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, created_at = now()`,
-    [userId, codeHash, ttlSeconds],
+    `INSERT INTO activation_codes (user_id, purpose, code_hash, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+     ON CONFLICT (user_id, step) DO UPDATE
+       SET purpose = EXCLUDED.purpose, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, created_at = now()`,
+    [userId, purpose, codeHash, ttlSeconds],
   );
 }
 
 /**
- * Uses the code if it matches and has not expired: one DELETE whose row count
- * decides, so two requests racing with the same code cannot both succeed.
+ * Uses the code if it matches, is for one of `purposes` and has not expired:
+ * one DELETE whose row count decides, so two requests racing with the same
+ * code cannot both succeed, and a code is never taken at another step.
  */
-export async function consumeActivationCode(db: Db, userId: string, codeHash: string): Promise<boolean> {
+export async function consumeActivationCode(db: Db, userId: string, purposes: readonly CodePurpose[], codeHash: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    'DELETE FROM activation_codes WHERE user_id = $1 AND code_hash = $2 AND expires_at > now()',
-    [userId, codeHash],
+    'DELETE FROM activation_codes WHERE user_id = $1 AND purpose = ANY($2::text[]) AND code_hash = $3 AND expires_at > now()',
+    [userId, purposes, codeHash],
   );
   return rowCount === 1;
 }
 
-export async function hasLiveActivationCode(db: Db, userId: string): Promise<boolean> {
-  const { rowCount } = await db.query('SELECT 1 FROM activation_codes WHERE user_id = $1 AND expires_at > now()', [userId]);
+/** The purpose of the person's code with this hash, if any (to say which step it belongs to). */
+export async function findCodePurpose(db: Db, userId: string, codeHash: string): Promise<CodePurpose | undefined> {
+  const { rows } = await db.query<{ purpose: CodePurpose }>('SELECT purpose FROM activation_codes WHERE user_id = $1 AND code_hash = $2', [userId, codeHash]);
+  return rows[0]?.purpose;
+}
+
+/**
+ * True while an MFA-reset code stands, expired or not: a person whose MFA was
+ * reset is asked for a code after their password until they give a live one,
+ * so an expired code never lets a password alone enrol a new authenticator.
+ */
+export async function hasMfaResetCode(db: Db, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query("SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = 'mfa-reset'", [userId]);
   return rowCount === 1;
 }
