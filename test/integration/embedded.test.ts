@@ -112,7 +112,7 @@ test('a new user starts pharmid with no configuration, adds people with the CLI,
 
   server = startServer(env);
   const listening = await server.logged((l) => l.msg === 'pharmid is listening');
-  expect(listening).toMatchObject({ postgres: 'embedded', redis: 'in-process', issuer, port });
+  expect(listening).toMatchObject({ postgres: 'embedded', store: 'postgres', issuer, port });
   const mode = await server.logged((l) => l.msg.startsWith('embedded mode:'));
   expect(mode.msg).toContain(`${dataDir}/postgres`);
 
