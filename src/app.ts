@@ -81,7 +81,10 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   let current = makeProvider(keys);
   const metrics = createMetrics(() => deps.passwords.queueDepth);
 
-  const app = new Koa({ proxy: config.trustProxy });
+  // The caller's address: the socket's, or with N trusted proxy hops the Nth X-Forwarded-For
+  // entry from the right (the one the outermost trusted proxy added); entries a caller sent
+  // itself sit further left and are never read.
+  const app = new Koa({ proxy: config.trustProxy > 0, maxIpsCount: config.trustProxy });
   app.silent = true;
   // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
   app.keys = config.cookieKeys;
