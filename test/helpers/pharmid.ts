@@ -14,6 +14,10 @@ export class TestClock {
   advance(seconds: number) { this.offsetMs += seconds * 1000; }
 }
 
+function withoutBlanks(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+}
+
 export interface TestPharmid extends Running {
   config: Config;
   clock: TestClock;
@@ -22,8 +26,19 @@ export interface TestPharmid extends Running {
 }
 
 /**
+ * The two places pharmid keeps counters, locks and sessions: Redis, and (with
+ * no REDIS_URL, as in the embedded default) its Postgres. Lockout tests run in
+ * both: pass the mode's env to startTestPharmid.
+ */
+export const STORE_MODES: [string, Record<string, string>][] = [
+  ['with Redis', {}],
+  ['without Redis (the Postgres store of the embedded default)', { REDIS_URL: '' }],
+];
+
+/**
  * A whole pharmid process on its own database and Redis prefix, listening on a
- * free port. `env` adds or overrides environment settings.
+ * free port. `env` adds or overrides environment settings; a setting given
+ * as '' is left unset.
  */
 export async function startTestPharmid(
   env: Record<string, string> = {},
@@ -32,7 +47,7 @@ export async function startTestPharmid(
 ): Promise<TestPharmid> {
   const backends = shared?.backends ?? (await createTestBackends());
   const port = await freePort();
-  const config = loadConfig({
+  const config = loadConfig(withoutBlanks({
     NODE_ENV: 'test',
     PORT: String(port),
     ISSUER: `http://localhost:${port}`,
@@ -43,7 +58,7 @@ export async function startTestPharmid(
     COOKIE_KEYS: shared?.cookieKey ?? randomBytes(24).toString('base64url'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
-  });
+  }));
   const clock = new TestClock();
   const running = await startPharmid(config, opts.log ?? createLogger(config.logLevel), { now: clock.now });
   return {
