@@ -19,8 +19,9 @@ import type { Deps } from './deps.js';
  * result is compared after), never checked-then-recorded: parallel tries each
  * see their own number, so a burst cannot slip past a limit while the first
  * answers are still being hashed. Past the free failures, a try must also
- * claim the account's lock slot (set only if absent), so one try at a time
- * goes through. Refused and abandoned tries give their points back.
+ * claim the account's slot (set only if absent), so one try at a time goes
+ * through, and no try passes a lock a failure set. Refused and abandoned
+ * tries give their points back.
  */
 export type AttemptKind = 'password' | 'activation' | 'second-factor';
 
@@ -88,7 +89,10 @@ function stores(deps: Deps, kind: AttemptKind) {
     accountTries: deps.counters.failures(`${kind}:account-tries`, ACCOUNT_WINDOW),
     /** Wrong answers only: what decides the length of the next lock. */
     accountFailures: deps.counters.failures(`${kind}:account`, ACCOUNT_WINDOW),
+    /** The wait a failure imposes. */
     accountLock: deps.counters.locks(`${kind}:account`),
+    /** Held by the one try past the free failures that is being checked now. */
+    accountSlot: deps.counters.locks(`${kind}:account-slot`),
     addressTries: deps.counters.failures('address', t.addressWindow),
   };
 }
@@ -112,15 +116,22 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
     throw new TooManyAttempts(lockedMessage(of.kind, address.secondsLeft), field, address.secondsLeft);
   }
   const tries = await s.accountTries.add(of.account);
+  const refuse = async (seconds: number, heldSlot: boolean): Promise<never> => {
+    await Promise.all([
+      s.accountTries.takeBack(of.account),
+      s.addressTries.takeBack(of.ip),
+      heldSlot ? s.accountSlot.clear(of.account) : undefined,
+    ]);
+    throw new TooManyAttempts(lockedMessage(of.kind, seconds), field, seconds);
+  };
   let holdsSlot = false;
   if (tries.count > freeTries(of.kind, t)) {
-    const slot = await s.accountLock.claim(of.account, HOLD_SECONDS);
-    if (!slot.claimed) {
-      await Promise.all([s.accountTries.takeBack(of.account), s.addressTries.takeBack(of.ip)]);
-      throw new TooManyAttempts(lockedMessage(of.kind, slot.secondsLeft), field, slot.secondsLeft);
-    }
+    const slot = await s.accountSlot.claim(of.account, HOLD_SECONDS);
+    if (!slot.claimed) await refuse(slot.secondsLeft, false);
     holdsSlot = true;
   }
+  const locked = await s.accountLock.remaining(of.account);
+  if (locked > 0) await refuse(locked, holdsSlot);
 
   let settled = false;
   const settle = () => {
@@ -137,7 +148,7 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
           await Promise.all([
             s.accountTries.takeBack(of.account),
             s.addressTries.takeBack(of.ip),
-            holdsSlot ? s.accountLock.clear(of.account) : undefined,
+            holdsSlot ? s.accountSlot.clear(of.account) : undefined,
           ]).catch(() => {});
         }
         throw err;
@@ -149,7 +160,10 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
       const { count } = await s.accountFailures.add(of.account);
       const lockSeconds = lockAfter(of.kind, count, t);
       if (lockSeconds) await s.accountLock.set(of.account, lockSeconds);
-      else if (holdsSlot) await s.accountLock.clear(of.account);
+      // The slot passes to the next try only once every earlier try is settled: while some are
+      // still being checked, one of them may be the failure that locks, so the slot stays held
+      // (until it lapses, HOLD_SECONDS after it was claimed).
+      if (holdsSlot && count >= tries.count) await s.accountSlot.clear(of.account);
 
       let hardLocked = false;
       if (of.kind === 'second-factor' && userId) {
@@ -172,6 +186,7 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
         s.accountTries.clear(of.account),
         s.accountFailures.clear(of.account),
         s.accountLock.clear(of.account),
+        holdsSlot ? s.accountSlot.clear(of.account) : undefined,
       ]);
       if (of.kind === 'second-factor' && of.userId) await users.clearSecondFactorFailures(deps.db, of.userId);
     },
@@ -184,7 +199,9 @@ export async function clearLocks(deps: Deps, userId: string, emailKey: string): 
   for (const kind of ['password', 'activation', 'second-factor'] as const) {
     const s = stores(deps, kind);
     const account = kind === 'second-factor' ? userId : emailKey;
-    await Promise.all([s.accountTries.clear(account), s.accountFailures.clear(account), s.accountLock.clear(account)]);
+    await Promise.all([
+      s.accountTries.clear(account), s.accountFailures.clear(account), s.accountLock.clear(account), s.accountSlot.clear(account),
+    ]);
   }
   await users.unlockUser(deps.db, userId);
 }

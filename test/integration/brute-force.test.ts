@@ -322,7 +322,16 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
         // Someone else behind the same balancer is not held up.
         const res = await form.post({ email: other.email, password: 'wrong again' }, { 'X-Forwarded-For': '203.0.113.6' });
         expect(res.status).toBe(401);
-        // And the address audited is the counted one: five wrong activation codes lock, and the lock is audited.
+      } finally {
+        await p.stop();
+      }
+    });
+
+    test('with TRUST_PROXY=1, the audited address is the counted one', async () => {
+      const p = await start({ TRUST_PROXY: '1' });
+      try {
+        const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+        // Five wrong activation codes lock, and the lock is audited with the caller's address.
         const invited = await makePerson(p.deps, { activate: true });
         const browser = new Browser(p.url);
         const page = await browser.open((await portal.authorizationRequest()).url);
