@@ -384,6 +384,64 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
 
 });
 
+describe('bounded work', () => {
+  test('a full argon2 line answers 503 with Retry-After at once, as a page and as JSON', async () => {
+    // One hash at a time, two waiting, each hash slow enough to see the line fill.
+    const p = await startTestPharmid({
+      ARGON2_MAX_CONCURRENT: '1', ARGON2_MAX_QUEUE: '2', ARGON2_PER_ADDRESS: '100', ARGON2_MEMORY_KIB: '65536', ARGON2_TIME_COST: '3',
+      ADDRESS_MAX_FAILURES: '100000', PASSWORD_FREE_FAILURES: '100000',
+    });
+    try {
+      const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+      const person = await makePerson(p.deps);
+      const form = await openForm(p, portal);
+      const timed = async (i: number) => {
+        const started = performance.now();
+        const res = await form.post({ email: person.email, password: `wrong ${i}` }, i % 2 ? { Accept: 'application/json' } : {});
+        return { res, ms: performance.now() - started, json: i % 2 === 1 };
+      };
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => timed(i)));
+      const busy = answers.filter((a) => a.res.status === 503);
+      const checked = answers.filter((a) => a.res.status === 401);
+      expect(busy.length).toBeGreaterThan(0);
+      expect(checked.length).toBeGreaterThan(0);
+      expect(busy.length + checked.length).toBe(12);
+      for (const a of busy) {
+        expect(Number(a.res.headers['retry-after'])).toBeGreaterThan(0);
+        if (a.json) expect(a.res.body).toMatchObject({ error: 'busy', error_description: expect.stringMatching(/busy/) });
+        else expect(a.res.text).toContain('pharmid is busy');
+      }
+      // Refused at once: faster than the quickest answer that waited for its hash.
+      expect(Math.max(...busy.map((a) => a.ms))).toBeLessThan(Math.min(...checked.map((a) => a.ms)));
+      // Refused tries were given back: they count neither against the account nor the address.
+      expect((await form.post({ email: person.email, password: person.password })).status).toBe(303);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test('one address holds at most ARGON2_PER_ADDRESS hashes; another address is not held up', async () => {
+    const p = await startTestPharmid({
+      TRUST_PROXY: '1', ARGON2_MAX_CONCURRENT: '1', ARGON2_MAX_QUEUE: '100', ARGON2_PER_ADDRESS: '2',
+      ARGON2_MEMORY_KIB: '65536', ARGON2_TIME_COST: '3', ADDRESS_MAX_FAILURES: '100000', PASSWORD_FREE_FAILURES: '100000',
+    });
+    try {
+      const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+      const person = await makePerson(p.deps);
+      const other = await makePerson(p.deps);
+      const form = await openForm(p, portal);
+      const flood = Array.from({ length: 10 }, (_, i) => form.post({ email: person.email, password: `wrong ${i}` }, { 'X-Forwarded-For': '203.0.113.9' }));
+      const elsewhere = form.post({ email: other.email, password: 'wrong elsewhere' }, { 'X-Forwarded-For': '198.51.100.7' });
+      const t = tally((await Promise.all(flood)).map((r) => r.status));
+      expect(t[401]).toBeLessThanOrEqual(4);
+      expect(t[503]).toBeGreaterThanOrEqual(6);
+      expect((await elsewhere).status).toBe(401);
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
 describe('forms', () => {
   test('a sign-in form posted without its CSRF token is refused and changes nothing', async () => {
     const p = await startTestPharmid();
