@@ -31,11 +31,21 @@ export class PasswordHasher {
 
   get queueDepth(): number { return this.waiting.length; }
 
-  private async gate<T>(work: () => Promise<T>, from?: string): Promise<T> {
+  /**
+   * Throws Busy now if a hash for `from` would be refused: a cheap look before
+   * any other work, so a flood's surplus costs almost nothing. (The gate
+   * itself decides; this only answers early.)
+   */
+  assertRoom(from?: string): void {
     const held = from === undefined ? 0 : this.byAddress.get(from) ?? 0;
     if (held >= this.settings.perAddress) throw new Busy();
+    if (this.running >= this.settings.maxConcurrent && this.waiting.length >= this.settings.maxQueue) throw new Busy();
+  }
+
+  private async gate<T>(work: () => Promise<T>, from?: string): Promise<T> {
+    this.assertRoom(from);
+    const held = from === undefined ? 0 : this.byAddress.get(from) ?? 0;
     const mustWait = this.running >= this.settings.maxConcurrent;
-    if (mustWait && this.waiting.length >= this.settings.maxQueue) throw new Busy();
     if (from !== undefined) this.byAddress.set(from, held + 1);
     try {
       if (mustWait) await new Promise<void>((resolve) => this.waiting.push(resolve));

@@ -19,6 +19,8 @@ export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: Us
  */
 export async function checkPassword(deps: Deps, email: string, password: string, ip: string): Promise<PasswordCheck> {
   const key = emailKey(email);
+  // No room to hash for this address: refused before anything is counted or looked up.
+  deps.passwords.assertRoom(ip);
   // Counted before the hash, so parallel tries cannot pass the limits while earlier ones are hashed.
   const attempt = await beginAttempt(deps, { kind: 'password', account: key ?? email.trim().toLowerCase(), ip });
   const { user, hash, valid } = await attempt.guard(async () => {
