@@ -73,6 +73,8 @@ async function main(): Promise<number> {
       // The flood phase measures the argon2 bounds themselves (the per-address share and
       // the capped line), not the failure limit that would otherwise stop it after 100 tries.
       ADDRESS_MAX_FAILURES: '1000000',
+      // In production the bench plays the one TLS-terminating proxy in front of pharmid.
+      ...(opts.production ? { TRUST_PROXY: '1' } : {}),
     };
     const config = loadConfig(env);
     const profileDir = opts.profileDir ? resolve(opts.profileDir) : undefined;
@@ -97,7 +99,8 @@ async function main(): Promise<number> {
     const runFlood = async (): Promise<FloodReport | undefined> => {
       if (opts.floodSeconds <= 0) return undefined;
       say(`flood: ${opts.floodConcurrency} wrong passwords in flight from one address for ${opts.floodSeconds} s, another address signing in meanwhile`);
-      return flood('127.0.0.1', port, seeded.client, seeded.users, { seconds: opts.floodSeconds, concurrency: opts.floodConcurrency });
+      return flood('127.0.0.1', port, seeded.client, seeded.users, { seconds: opts.floodSeconds, concurrency: opts.floodConcurrency },
+        opts.production ? { 'x-forwarded-proto': 'https' } : {});
     };
     if (opts.floodOnly) {
       const floodReport = await runFlood();

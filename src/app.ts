@@ -60,6 +60,9 @@ export interface AppParts {
 /** Paths of pharmid's own pages (not the protocol endpoints, not bearer-token APIs). */
 const OWN_PAGES = /^\/(interaction|portal|account|admin)(\/|$)/;
 
+/** Sign-in steps whose answer costs an argon2 hash. */
+const HASHING_STEPS = /^\/interaction\/[^/]+\/(password|activate)$/;
+
 /** The composition of one pharmid process's HTTP side. */
 export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer(config.env === 'production');
@@ -95,6 +98,12 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
     log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
   });
   app.use(errorResponses(render, log));
+  // A password step with no room left in the argon2 line for this address is refused here,
+  // before any session lookup: a flood's surplus then costs almost nothing (503, Retry-After).
+  app.use((ctx, next) => {
+    if (ctx.method === 'POST' && HASHING_STEPS.test(ctx.path)) deps.passwords.assertRoom(ctx.ip);
+    return next();
+  });
 
   // Strict headers on every response; oidc-provider adds the hash of any inline script it sends.
   app.use(securityHeaders(config.secureCookies));
