@@ -157,6 +157,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   secretKey = parseSecretKey(e.PHARMID_SECRET_KEY ?? dev!.secretKey, 'PHARMID_SECRET_KEY');
   cookieKeys = (e.COOKIE_KEYS ?? dev!.cookieKeys.join(',')).split(',').map((k) => k.trim()).filter(Boolean);
   if (cookieKeys.length === 0) throw new ConfigError('COOKIE_KEYS must list at least one secret');
+  // pharmid serves plain HTTP: in production a TLS-terminating proxy is in front, and without
+  // trusting its X-Forwarded-Proto no cookie could be marked Secure (every sign-in would fail).
+  if (e.NODE_ENV === 'production' && !parseTrustProxy(e.TRUST_PROXY, 0)) {
+    throw new ConfigError('TRUST_PROXY is required in production: the number of proxy hops in front of pharmid (1 behind one TLS-terminating load balancer)');
+  }
 
   const config: Config = {
     env: e.NODE_ENV,
