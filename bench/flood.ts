@@ -18,8 +18,10 @@ export interface FloodReport {
   /** Answers the flood got, by status (401 checked, 429 wait, 503 busy). */
   floodAnswers: Record<string, number>;
   floodRequests: number;
+  /** Flooding browsers whose sign-in page opened (each then posts again and again). */
+  floodBrowsers?: number;
   /** The bystander's password step (POST of a right password), while the flood ran. */
-  bystander: { signIns: number; failed: number; p50Ms: number; p99Ms: number; maxMs: number };
+  bystander: { signIns: number; failed: number; failures?: string[]; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
 function formOf(html: string): { action: string; hidden: Record<string, string> } | undefined {
@@ -77,9 +79,16 @@ export async function flood(
   const bystander = new HttpClient(host, port, 2, always, BYSTANDER_ADDRESS);
   const answers: Record<string, number> = {};
   let requests = 0;
-  const deadline = performance.now() + opts.seconds * 1000;
+  let deadline = Number.POSITIVE_INFINITY;
   try {
-    const forms = await Promise.all(Array.from({ length: opts.concurrency }, () => openSignIn(attacker, client)));
+    // The flooding browsers open their sign-in pages 50 at a time; one that fails to open is left out.
+    const forms: Awaited<ReturnType<typeof openSignIn>>[] = [];
+    for (let i = 0; i < opts.concurrency; i += 50) {
+      const batch = await Promise.allSettled(Array.from({ length: Math.min(50, opts.concurrency - i) }, () => openSignIn(attacker, client)));
+      for (const b of batch) if (b.status === 'fulfilled') forms.push(b.value);
+    }
+    // The measured time starts once every flooding browser is ready.
+    deadline = performance.now() + opts.seconds * 1000;
     const floodDone = Promise.all(forms.map(async (form, w) => {
       for (let i = 0; performance.now() < deadline; i += 1) {
         // A new email each time, so no account's own limit stops the flood: only the address's bounds can.
@@ -90,16 +99,20 @@ export async function flood(
     }));
 
     const latencies: number[] = [];
-    let failed = 0;
+    const failures: string[] = [];
     for (let i = 1; performance.now() < deadline; i += 1) {
       const person = people[i % people.length]!;
-      const form = await openSignIn(bystander, client);
-      const started = performance.now();
-      const res = await form.post(person.email, person.password);
-      const ms = performance.now() - started;
-      // A right password leads on (303 to the code step); anything else is a failed sign-in.
-      if (res.status === 303) latencies.push(ms);
-      else failed += 1;
+      try {
+        const form = await openSignIn(bystander, client);
+        const started = performance.now();
+        const res = await form.post(person.email, person.password);
+        const ms = performance.now() - started;
+        // A right password leads on (303 to the code step); anything else is a failed sign-in.
+        if (res.status === 303) latencies.push(ms);
+        else failures.push(`password step answered ${res.status}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     await floodDone;
@@ -108,8 +121,9 @@ export async function flood(
       concurrency: opts.concurrency,
       floodAnswers: answers,
       floodRequests: requests,
+      floodBrowsers: forms.length,
       bystander: {
-        signIns: latencies.length, failed,
+        signIns: latencies.length, failed: failures.length, ...(failures.length ? { failures: [...new Set(failures)] } : {}),
         p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)), maxMs: round(Math.max(...latencies)),
       },
     };
@@ -123,6 +137,6 @@ export function formatFlood(f: FloodReport): string {
   const answers = Object.entries(f.floodAnswers).map(([s, n]) => `${n}×${s}`).join(', ');
   return [
     `Flood from one address (${FLOOD_ADDRESS}, ${f.concurrency} wrong passwords in flight, ${f.seconds} s): ${f.floodRequests} answered (${answers})`,
-    `  another address's password step meanwhile: p50 ${f.bystander.p50Ms} ms, p99 ${f.bystander.p99Ms} ms, max ${f.bystander.maxMs} ms over ${f.bystander.signIns} sign-ins${f.bystander.failed ? `, ${f.bystander.failed} failed` : ''}`,
+    `  another address's password step meanwhile: p50 ${f.bystander.p50Ms} ms, p99 ${f.bystander.p99Ms} ms, max ${f.bystander.maxMs} ms over ${f.bystander.signIns} sign-ins${f.bystander.failed ? `, ${f.bystander.failed} failed (${f.bystander.failures!.join('; ')})` : ''}`,
   ].join('\n');
 }
