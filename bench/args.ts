@@ -23,10 +23,16 @@ export interface BenchOptions {
   production: boolean;
   /** When set, the server runs with --cpu-prof and writes its profile here. */
   profileDir?: string;
+  /** Length of the flood from one address (0: none), and its wrong passwords in flight. */
+  floodSeconds: number;
+  floodConcurrency: number;
+  /** Only the flood: skip the throughput runs. */
+  floodOnly: boolean;
 }
 
 export const USAGE = `npm run bench -- [--concurrency 4] [--seconds 10] [--runs 3] [--warmup 3]
-                    [--ceiling-seconds 5] [--users N] [--breakdown 50] [--json] [--production] [--profile DIR]`;
+                    [--ceiling-seconds 5] [--users N] [--breakdown 50] [--json] [--production] [--profile DIR]
+                    [--flood-seconds 10] [--flood-concurrency 200] [--flood-only]`;
 
 function positive(name: string, raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -50,6 +56,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       json: { type: 'boolean', default: false },
       production: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      'flood-seconds': { type: 'string' },
+      'flood-concurrency': { type: 'string' },
+      'flood-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -68,5 +77,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     breakdown: values.breakdown === '0' ? 0 : Math.floor(positive('breakdown', values.breakdown, 50, 10_000)),
     production: values.production ?? false,
     profileDir: values.profile,
+    floodSeconds: values['flood-seconds'] === '0' ? 0 : positive('flood-seconds', values['flood-seconds'], 10, 120),
+    floodConcurrency: Math.floor(positive('flood-concurrency', values['flood-concurrency'], 200, 2_000)),
+    floodOnly: values['flood-only'] ?? false,
   };
 }

@@ -17,8 +17,12 @@ const TIMEOUT_MS = 30_000;
 export class HttpClient {
   private readonly agent: http.Agent;
 
-  /** `always` goes with every request (e.g. the headers a TLS-terminating proxy adds). */
-  constructor(readonly host: string, readonly port: number, maxSockets: number, private readonly always: Record<string, string> = {}) {
+  /**
+   * `always` goes with every request (e.g. the headers a TLS-terminating proxy adds);
+   * `localAddress` is the loopback address to connect from (127.0.0.x), so that one
+   * bench process can act as several callers.
+   */
+  constructor(readonly host: string, readonly port: number, maxSockets: number, private readonly always: Record<string, string> = {}, private readonly localAddress?: string) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
 
@@ -30,6 +34,7 @@ export class HttpClient {
         method,
         path,
         agent: this.agent,
+        ...(this.localAddress ? { localAddress: this.localAddress } : {}),
         headers: body === undefined ? { ...this.always, ...headers } : { ...this.always, ...headers, 'content-length': String(Buffer.byteLength(body)) },
         timeout: TIMEOUT_MS,
       }, (res) => {

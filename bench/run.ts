@@ -14,6 +14,7 @@ import { foreignLoad, machineInfo, processMemoryMiB } from './cpu.js';
 import { formatReport, type BenchReport } from './report.js';
 import { median } from './stats.js';
 import { breakdown } from './breakdown.js';
+import { flood, formatFlood, type FloodReport } from './flood.js';
 
 /** Sign-ins per second pharmid must reach, as a share of the argon2id ceiling. */
 const TARGET = 0.8;
@@ -45,7 +46,7 @@ async function main(): Promise<number> {
     process.once(signal, onSignal);
   }
   // Everything is bounded; this is the backstop should something hang.
-  const budgetS = opts.ceilingSeconds * opts.runs + opts.warmupSeconds + 2 * opts.seconds * opts.runs * 2 + 600;
+  const budgetS = opts.ceilingSeconds * opts.runs + opts.warmupSeconds + 2 * opts.seconds * opts.runs * 2 + opts.floodSeconds + 600;
   const watchdog = setTimeout(() => {
     say(`still running after ${budgetS} s: giving up`);
     stopLoad();
@@ -69,6 +70,11 @@ async function main(): Promise<number> {
       PHARMID_SECRET_KEY: randomBytes(32).toString('base64'),
       COOKIE_KEYS: randomBytes(32).toString('base64url'),
       LOG_LEVEL: 'warn',
+      // The flood phase measures the argon2 bounds themselves (the per-address share and
+      // the capped line), not the failure limit that would otherwise stop it after 100 tries.
+      ADDRESS_MAX_FAILURES: '1000000',
+      // In production the bench plays the one TLS-terminating proxy in front of pharmid.
+      ...(opts.production ? { TRUST_PROXY: '1' } : {}),
     };
     const config = loadConfig(env);
     const profileDir = opts.profileDir ? resolve(opts.profileDir) : undefined;
@@ -84,12 +90,24 @@ async function main(): Promise<number> {
     // Nobody may sign in twice within one 30 s TOTP step: enough people for
     // the ceiling on an idle machine (from argon2's CPU cost), and then some.
     const idealCeiling = (machine.cores * 1000) / argon2.cpuMsPerVerify;
-    const userCount = opts.users ?? Math.max(200, Math.ceil(idealCeiling * 30 * 1.25) + 2 * opts.concurrency);
+    const userCount = opts.users ?? (opts.floodOnly ? 40 : Math.max(200, Math.ceil(idealCeiling * 30 * 1.25) + 2 * opts.concurrency));
     say(`seeding ${userCount} people with a password and an authenticator`);
     const seedStarted = performance.now();
     const seeded = await seed(config, userCount);
     say(`seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
     const pool = new UserPool(seeded.users);
+    const runFlood = async (): Promise<FloodReport | undefined> => {
+      if (opts.floodSeconds <= 0) return undefined;
+      say(`flood: ${opts.floodConcurrency} wrong passwords in flight from one address for ${opts.floodSeconds} s, another address signing in meanwhile`);
+      return flood('127.0.0.1', port, seeded.client, seeded.users, { seconds: opts.floodSeconds, concurrency: opts.floodConcurrency },
+        opts.production ? { 'x-forwarded-proto': 'https' } : {});
+    };
+    if (opts.floodOnly) {
+      const floodReport = await runFlood();
+      await cleanUp();
+      process.stdout.write(opts.json ? `${JSON.stringify({ machine, flood: floodReport })}\n` : `${floodReport ? formatFlood(floodReport) : 'no flood (--flood-seconds 0)'}\n`);
+      return 0;
+    }
 
     const http = new HttpClient('127.0.0.1', port, opts.concurrency * 2, opts.production ? { 'x-forwarded-proto': 'https' } : {});
     cleanups.push(() => http.close());
@@ -132,6 +150,7 @@ async function main(): Promise<number> {
     const refreshGrants = await phase('refresh', opts.runs, opts.seconds, opts.concurrency, { pid: server.pid, database }, refreshOp);
     windows.refreshGrants[1] = monotonicUs();
 
+    const floodReport = await runFlood();
     const memory = processMemoryMiB(server.pid);
     let stepCpuMs;
     if (opts.breakdown > 0) {
@@ -162,7 +181,8 @@ async function main(): Promise<number> {
       server: { pid: server.pid, rssMiB: memory.rss, peakRssMiB: memory.peak, profileDir, ...(profileDir ? { profileWindowsUs: windows } : {}) },
     };
     await cleanUp();
-    process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify({ ...report, flood: floodReport })}\n`
+      : `${formatReport(report)}${floodReport ? `\n\n${formatFlood(floodReport)}` : ''}\n`);
     return 0;
   } catch (err) {
     say(`failed: ${(err as Error).stack ?? String(err)}`);

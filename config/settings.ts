@@ -7,10 +7,16 @@ export const defaults = {
   port: 3000,
   dataDir: '.data',
   logLevel: 'info',
-  trustProxy: false,
+  /** Proxy hops in front of pharmid (TRUST_PROXY): 0, the socket's address is the caller's. */
+  trustProxy: 0,
   redisKeyPrefix: 'pharmid:',
-  /** OWASP's minimum for argon2id (19 MiB, t=2, p=1): about 36 ms of CPU a hash. */
-  argon2: { memoryKiB: 19_456, timeCost: 2, parallelism: 1 },
+  /**
+   * OWASP's minimum for argon2id (19 MiB, t=2, p=1): about 36 ms of CPU a hash.
+   * At most `maxQueue` hashes wait behind the running ones (64 is about a second
+   * of work on two cores) and one address holds at most `perAddress` places;
+   * beyond either, a sign-in is answered 503 with Retry-After at once.
+   */
+  argon2: { memoryKiB: 19_456, timeCost: 2, parallelism: 1, maxQueue: 64, perAddress: 2 },
   totp: { issuer: 'pharmid', digits: 6, period: 30, window: 1 },
   recoveryCodes: { count: 10 },
   activationCodeTtl: 72 * 3600,
@@ -53,10 +59,9 @@ export const defaults = {
     secondFactorHardLimit: 100,
     activationFailures: 5,
     activationLock: 15 * 60,
-    /** Failures of any kind from one address in the window before that address waits. */
+    /** Failures of any kind from one address in the window before that address waits for the window to end. */
     addressFailures: 100,
     addressWindow: 15 * 60,
-    addressLock: 15 * 60,
   },
 };
 
@@ -67,5 +72,6 @@ type Overrides = { [K in keyof Settings]?: Partial<Settings[K]> | Settings[K] };
 export const environments: Record<'development' | 'test' | 'production', Overrides> = {
   development: {},
   test: { logLevel: 'silent' },
-  production: { secureCookies: true, trustProxy: true },
+  // Behind a load balancer, set TRUST_PROXY to the number of hops (1 for one balancer).
+  production: { secureCookies: true },
 };

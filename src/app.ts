@@ -62,6 +62,9 @@ export interface AppParts {
 const OWN_PAGES = /^\/(interaction|portal|account|admin)(\/|$)/;
 const ADMIN_API = /^\/api\/admin(\/|$)/;
 
+/** Sign-in steps whose answer costs an argon2 hash. */
+const HASHING_STEPS = /^\/interaction\/[^/]+\/(password|activate)$/;
+
 /** The composition of one pharmid process's HTTP side. */
 export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer(config.env === 'production');
@@ -83,7 +86,10 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   let current = makeProvider(keys);
   const metrics = createMetrics(() => deps.passwords.queueDepth);
 
-  const app = new Koa({ proxy: config.trustProxy });
+  // The caller's address: the socket's, or with N trusted proxy hops the Nth X-Forwarded-For
+  // entry from the right (the one the outermost trusted proxy added); entries a caller sent
+  // itself sit further left and are never read.
+  const app = new Koa({ proxy: config.trustProxy > 0, maxIpsCount: config.trustProxy });
   app.silent = true;
   // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
   app.keys = config.cookieKeys;
@@ -94,6 +100,12 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
     log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
   });
   app.use(errorResponses(render, log));
+  // A password step with no room left in the argon2 line for this address is refused here,
+  // before any session lookup: a flood's surplus then costs almost nothing (503, Retry-After).
+  app.use((ctx, next) => {
+    if (ctx.method === 'POST' && HASHING_STEPS.test(ctx.path)) deps.passwords.assertRoom(ctx.ip);
+    return next();
+  });
 
   // Strict headers on every response; oidc-provider adds the hash of any inline script it sends.
   app.use(securityHeaders(config.secureCookies));

@@ -5,7 +5,7 @@ import type { Logger } from './log.js';
 import { createPool, type Pool } from './db/pool.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { RedisStore } from './store/redis-store.js';
-import { MemoryStore } from './store/memory-store.js';
+import { PostgresStore } from './store/postgres-store.js';
 import type { KeyValueStore } from './store/key-value-store.js';
 import { createSealer } from './domain/secrets.js';
 import { PasswordHasher } from './domain/passwords.js';
@@ -16,7 +16,8 @@ export interface Backends {
   pool: Pool;
   store: KeyValueStore;
   embedded?: EmbeddedDatabase;
-  mode: { postgres: 'external' | 'embedded'; redis: 'external' | 'in-process' };
+  /** Where Postgres runs, and what keeps sessions, tokens and counters: Redis, or that Postgres. */
+  mode: { postgres: 'external' | 'embedded'; store: 'redis' | 'postgres' };
   close(): Promise<void>;
 }
 
@@ -26,17 +27,24 @@ export async function openDatabase(config: Config, log?: Logger): Promise<{ pool
   return { pool: createPool(config.databaseUrl ?? embedded!.url), embedded };
 }
 
-/** Postgres (from DATABASE_URL, or embedded) and Redis (from REDIS_URL, or in-process). */
+/**
+ * The store for what expires (sessions, tokens, counters): Redis from
+ * REDIS_URL, else the same Postgres the rest lives in. The server and the CLI
+ * open it alike, so a lock the server set is the one the CLI lifts.
+ */
+export async function openStore(config: Config, pool: Pool): Promise<KeyValueStore> {
+  return config.redisUrl ? new RedisStore(config.redisUrl, config.redisKeyPrefix).connect() : new PostgresStore(pool);
+}
+
+/** Postgres (from DATABASE_URL, or embedded) and the store (Redis from REDIS_URL, or that Postgres). */
 export async function openBackends(config: Config, log?: Logger): Promise<Backends> {
   const { pool, embedded } = await openDatabase(config, log);
-  const store: KeyValueStore = config.redisUrl
-    ? await new RedisStore(config.redisUrl, config.redisKeyPrefix).connect()
-    : new MemoryStore();
+  const store = await openStore(config, pool);
   return {
     pool,
     store,
     embedded,
-    mode: { postgres: embedded ? 'embedded' : 'external', redis: config.redisUrl ? 'external' : 'in-process' },
+    mode: { postgres: embedded ? 'embedded' : 'external', store: store.kind },
     async close() {
       await store.close();
       await pool.end();

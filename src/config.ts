@@ -19,11 +19,13 @@ const envSchema = z.object({
   PHARMID_SECRET_KEY: z.string().optional(),
   COOKIE_KEYS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
-  TRUST_PROXY: z.enum(['true', 'false']).optional(),
+  TRUST_PROXY: z.string().optional(),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8_192).max(1_048_576).optional(),
   ARGON2_TIME_COST: z.coerce.number().int().min(1).max(20).optional(),
   ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).optional(),
   ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).optional(),
+  ARGON2_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
+  ARGON2_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).optional(),
   TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').optional(),
   SESSION_TTL: z.coerce.number().int().min(60).optional(),
   SESSION_IDLE_TTL: z.coerce.number().int().min(1).optional(),
@@ -61,7 +63,12 @@ export interface Config {
   previousSecretKeys: Buffer[];
   cookieKeys: string[];
   logLevel: string;
-  trustProxy: boolean;
+  /**
+   * Proxy hops in front of pharmid that add X-Forwarded-For (0: none; the
+   * socket's address counts). With N, the address counted and audited is the
+   * one the outermost of those N proxies saw: the Nth entry from the right.
+   */
+  trustProxy: number;
   secureCookies: boolean;
   argon2: Settings['argon2'] & { maxConcurrent: number };
   totp: Settings['totp'];
@@ -111,6 +118,21 @@ function loadDevSecrets(dataDir: string): DevSecrets {
   return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
 }
 
+/**
+ * TRUST_PROXY is a number of hops. "true" once meant "believe whatever
+ * X-Forwarded-For says", which let any caller choose the address its
+ * failures are counted against; it is refused so that nobody keeps it by accident.
+ */
+function parseTrustProxy(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  if (value === 'false') return 0;
+  if (/^\d+$/.test(value) && Number(value) <= 10) return Number(value);
+  if (value === 'true') {
+    throw new ConfigError('pharmid cannot start: TRUST_PROXY=true is no longer accepted; give the number of proxy hops in front of pharmid (TRUST_PROXY=1 behind one load balancer, 0 or unset when clients connect directly)');
+  }
+  throw new ConfigError('pharmid cannot start: TRUST_PROXY must be the number of proxy hops in front of pharmid, 0 to 10 (1 behind one load balancer)');
+}
+
 /** Reads settings and the environment once; the only reader of process.env. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(source);
@@ -135,6 +157,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   secretKey = parseSecretKey(e.PHARMID_SECRET_KEY ?? dev!.secretKey, 'PHARMID_SECRET_KEY');
   cookieKeys = (e.COOKIE_KEYS ?? dev!.cookieKeys.join(',')).split(',').map((k) => k.trim()).filter(Boolean);
   if (cookieKeys.length === 0) throw new ConfigError('COOKIE_KEYS must list at least one secret');
+  // pharmid serves plain HTTP: in production a TLS-terminating proxy is in front, and without
+  // trusting its X-Forwarded-Proto no cookie could be marked Secure (every sign-in would fail).
+  if (e.NODE_ENV === 'production' && !parseTrustProxy(e.TRUST_PROXY, 0)) {
+    throw new ConfigError('TRUST_PROXY is required in production: the number of proxy hops in front of pharmid (1 behind one TLS-terminating load balancer)');
+  }
 
   const config: Config = {
     env: e.NODE_ENV,
@@ -149,13 +176,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       .map((k) => parseSecretKey(k, 'PHARMID_PREVIOUS_SECRET_KEYS')),
     cookieKeys,
     logLevel: e.LOG_LEVEL ?? s.logLevel,
-    trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY === 'true' : s.trustProxy,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY, s.trustProxy),
     secureCookies: s.secureCookies,
     argon2: {
       memoryKiB: e.ARGON2_MEMORY_KIB ?? s.argon2.memoryKiB,
       timeCost: e.ARGON2_TIME_COST ?? s.argon2.timeCost,
       parallelism: e.ARGON2_PARALLELISM ?? s.argon2.parallelism,
       maxConcurrent: e.ARGON2_MAX_CONCURRENT ?? availableParallelism(),
+      maxQueue: e.ARGON2_MAX_QUEUE ?? s.argon2.maxQueue,
+      perAddress: e.ARGON2_PER_ADDRESS ?? s.argon2.perAddress,
     },
     totp: { ...s.totp, issuer: e.TOTP_ISSUER ?? s.totp.issuer },
     recoveryCodes: s.recoveryCodes,

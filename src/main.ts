@@ -19,11 +19,11 @@ async function main() {
   const log = createLogger(config.logLevel);
   const running = await startPharmid(config, log);
   const { mode } = running.backends;
-  log.info({ issuer: config.issuer, port: config.port, postgres: mode.postgres, redis: mode.redis, dataDir: config.dataDir }, 'pharmid is listening');
-  if (mode.postgres === 'embedded' || mode.redis === 'in-process') {
+  log.info({ issuer: config.issuer, port: config.port, postgres: mode.postgres, store: mode.store, dataDir: config.dataDir }, 'pharmid is listening');
+  if (mode.postgres === 'embedded' || mode.store === 'postgres') {
     log.warn(
       `embedded mode: ${mode.postgres === 'embedded' ? `Postgres runs embedded with its files in ${config.dataDir}/postgres` : 'Postgres is external'}; `
-      + `${mode.redis === 'in-process' ? 'sessions and tokens are kept in this process (one process only)' : 'Redis is external'}. `
+      + `${mode.store === 'postgres' ? 'with no REDIS_URL, sessions, tokens and brute-force counters are kept in that Postgres (they survive a restart and every process and the CLI share them)' : 'Redis is external'}. `
       + 'For production set DATABASE_URL, REDIS_URL, PHARMID_SECRET_KEY, COOKIE_KEYS and ISSUER.',
     );
   }

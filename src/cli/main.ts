@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config.js';
 import { PharmidError } from '../domain/errors.js';
 import { migrate } from '../db/migrate.js';
-import { openDatabase, buildDeps, buildMailer } from '../backends.js';
-import { MemoryStore } from '../store/memory-store.js';
+import { openDatabase, openStore, buildDeps, buildMailer } from '../backends.js';
+import type { KeyValueStore } from '../store/key-value-store.js';
 import { COMMANDS as CORE, UsageError, type Command, type Flags } from './commands.js';
 import { rolloutCommands } from './rollout-commands.js';
 import type { Config } from '../config.js';
@@ -77,13 +77,15 @@ export async function runCli(argv: string[], out = process.stdout, err = process
     return fail(`cannot reach the database: ${(e as Error).message.split('\n')[0]}`);
   }
   const { pool, embedded } = opened;
-  const store = new MemoryStore();
+  let store: KeyValueStore | undefined;
   try {
     const applied = await migrate(pool);
     if (isMigrate) {
       out.write(json ? `${JSON.stringify({ applied })}\n` : `${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
       return 0;
     }
+    // The server's own store (Redis, or the Postgres store): `user unlock` must lift the locks the server set.
+    store = await openStore(config, pool).catch((e: Error) => { throw new Error(`cannot reach Redis: ${e.message.split('\n')[0]}`); });
     const deps = buildDeps(config, pool, store);
     const result = await command!.run(deps, { kind: 'cli' }, flags);
     out.write(`${json ? JSON.stringify(result) : command!.say(result)}\n`);
@@ -92,7 +94,7 @@ export async function runCli(argv: string[], out = process.stdout, err = process
     if (e instanceof PharmidError || e instanceof UsageError) return fail(e.message);
     return fail(`failed: ${(e as Error).message}`);
   } finally {
-    await store.close();
+    await store?.close();
     await pool.end();
     await embedded?.stop();
   }

@@ -5,7 +5,7 @@ import { InvalidInput } from './errors.js';
 import { groupKey, matchStep, newTotpSecret, qrDataUri, totpFor } from './totp.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from './deps.js';
-import { assertMayTry, recordFailure, recordSuccess, type Attempt } from './attempts.js';
+import { beginAttempt } from './attempts.js';
 
 export interface EnrolmentView {
   credentialId: string;
@@ -96,11 +96,12 @@ export async function confirmEnrolment(
 
 /** Checks an authenticator code at sign-in, under the second-factor brute-force limits. */
 export async function checkTotp(deps: Deps, userId: string, code: string, ip: string): Promise<CodeVerdict> {
-  const attempt: Attempt = { kind: 'second-factor', account: userId, userId, ip };
-  await assertMayTry(deps, attempt);
-  const row = await totpCredentials.findConfirmedTotp(deps.db, userId);
-  const verdict = row ? await judgeCode(deps, userId, deps.sealer.open(row.secret_sealed), code) : 'wrong';
-  await (verdict === 'ok' ? recordSuccess : recordFailure)(deps, attempt);
+  const attempt = await beginAttempt(deps, { kind: 'second-factor', account: userId, userId, ip });
+  const verdict = await attempt.guard(async () => {
+    const row = await totpCredentials.findConfirmedTotp(deps.db, userId);
+    return row ? judgeCode(deps, userId, deps.sealer.open(row.secret_sealed), code) : 'wrong';
+  });
+  await (verdict === 'ok' ? attempt.succeeded() : attempt.failed());
   return verdict;
 }
 

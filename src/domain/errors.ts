@@ -32,6 +32,16 @@ export class Unavailable extends PharmidError {
   }
 }
 
+/**
+ * pharmid has no room for this work now (the password hashing line is full,
+ * or this address already has its share of it): try again shortly.
+ */
+export class Busy extends PharmidError {
+  constructor(message = 'pharmid is busy. Please try again in a few seconds.', readonly retryAfterSeconds = 2) {
+    super('busy', 503, message);
+  }
+}
+
 /** The answer was well-formed but wrong (a password, a code). */
 export class Rejected extends PharmidError {
   constructor(message: string, field?: string) { super('rejected', 401, message, field); }

@@ -1,35 +1,68 @@
 import argon2 from 'argon2';
 import dumbPasswords from 'dumb-passwords';
-import { InvalidInput } from './errors.js';
+import { Busy, InvalidInput } from './errors.js';
 
-export interface Argon2Settings { memoryKiB: number; timeCost: number; parallelism: number; maxConcurrent: number }
+export interface Argon2Settings {
+  memoryKiB: number;
+  timeCost: number;
+  parallelism: number;
+  maxConcurrent: number;
+  /** Hashes that may wait in line behind the running ones; beyond, refused at once. */
+  maxQueue: number;
+  /** Hashes one address may have running or waiting at once. */
+  perAddress: number;
+}
 
 /**
- * argon2id hashing behind a small gate: at most `maxConcurrent` hashes run at
- * once (they share libuv's thread pool with JWT signing), the rest wait in
- * line. `queueDepth` feeds the metrics.
+ * argon2id hashing behind a bounded gate: at most `maxConcurrent` hashes run
+ * at once (they share libuv's thread pool with JWT signing), at most
+ * `maxQueue` wait in line, and one address holds at most `perAddress` of
+ * those places. A request that finds no place is refused at once (Busy: 503
+ * with Retry-After) instead of waiting behind a flood, so a flood from one
+ * address cannot delay everyone else's sign-in. `queueDepth` feeds the metrics.
  */
 export class PasswordHasher {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly byAddress = new Map<string, number>();
   private dummyHash?: Promise<string>;
 
   constructor(private readonly settings: Argon2Settings) {}
 
   get queueDepth(): number { return this.waiting.length; }
 
-  private async gate<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.settings.maxConcurrent) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running += 1;
-    }
+  /**
+   * Throws Busy now if a hash for `from` would be refused: a cheap look before
+   * any other work, so a flood's surplus costs almost nothing. (The gate
+   * itself decides; this only answers early.)
+   */
+  assertRoom(from?: string): void {
+    const held = from === undefined ? 0 : this.byAddress.get(from) ?? 0;
+    if (held >= this.settings.perAddress) throw new Busy();
+    if (this.running >= this.settings.maxConcurrent && this.waiting.length >= this.settings.maxQueue) throw new Busy();
+  }
+
+  private async gate<T>(work: () => Promise<T>, from?: string): Promise<T> {
+    this.assertRoom(from);
+    const held = from === undefined ? 0 : this.byAddress.get(from) ?? 0;
+    const mustWait = this.running >= this.settings.maxConcurrent;
+    if (from !== undefined) this.byAddress.set(from, held + 1);
     try {
-      return await work();
+      if (mustWait) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      else this.running += 1;
+      try {
+        return await work();
+      } finally {
+        const next = this.waiting.shift();
+        if (next) next();
+        else this.running -= 1;
+      }
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running -= 1;
+      if (from !== undefined) {
+        const left = (this.byAddress.get(from) ?? 1) - 1;
+        if (left > 0) this.byAddress.set(from, left);
+        else this.byAddress.delete(from);
+      }
     }
   }
 
@@ -42,24 +75,25 @@ export class PasswordHasher {
     } as const;
   }
 
-  hash(password: string): Promise<string> {
-    return this.gate(() => argon2.hash(password, this.options));
+  /** `from`: the address asking, held to its share of the gate. */
+  hash(password: string, from?: string): Promise<string> {
+    return this.gate(() => argon2.hash(password, this.options), from);
   }
 
-  async verify(hash: string, password: string): Promise<boolean> {
+  async verify(hash: string, password: string, from?: string): Promise<boolean> {
     return this.gate(async () => {
       try {
         return await argon2.verify(hash, password);
       } catch {
         return false;
       }
-    });
+    }, from);
   }
 
   /** Spends the same work as a real verification, for an email that has no password. */
-  async verifyNothing(password: string): Promise<false> {
-    this.dummyHash ??= this.hash('pharmid-no-such-account');
-    await this.verify(await this.dummyHash, password);
+  async verifyNothing(password: string, from?: string): Promise<false> {
+    this.dummyHash ??= argon2.hash('pharmid-no-such-account', this.options);
+    await this.verify(await this.dummyHash, password, from);
     return false;
   }
 

@@ -1,7 +1,7 @@
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
 import { hashCode, normaliseCode, randomCode } from './secrets.js';
 import type { Deps } from './deps.js';
-import { assertMayTry, recordFailure, recordSuccess, type Attempt } from './attempts.js';
+import { beginAttempt } from './attempts.js';
 
 /** Ten codes of 12 characters (about 59 bits each), shown as XXXX-XXXX-XXXX. */
 export function newRecoveryCodes(count: number): { plain: string[]; hashes: string[] } {
@@ -17,11 +17,10 @@ export function newRecoveryCodes(count: number): { plain: string[]; hashes: stri
  * conditional UPDATE. Wrong codes count with wrong authenticator codes.
  */
 export async function useRecoveryCode(deps: Deps, userId: string, input: string, ip: string): Promise<boolean> {
-  const attempt: Attempt = { kind: 'second-factor', account: userId, userId, ip };
-  await assertMayTry(deps, attempt);
+  const attempt = await beginAttempt(deps, { kind: 'second-factor', account: userId, userId, ip });
   const code = normaliseCode(input);
-  const ok = /^[A-Z0-9]{12}$/.test(code) && (await recoveryCodes.consumeRecoveryCode(deps.db, userId, hashCode(code)));
-  await (ok ? recordSuccess : recordFailure)(deps, attempt);
+  const ok = await attempt.guard(async () => /^[A-Z0-9]{12}$/.test(code) && (await recoveryCodes.consumeRecoveryCode(deps.db, userId, hashCode(code))));
+  await (ok ? attempt.succeeded() : attempt.failed());
   return ok;
 }
 

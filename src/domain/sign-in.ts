@@ -8,7 +8,7 @@ import { InvalidInput, Rejected } from './errors.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, normaliseCode } from './secrets.js';
 import type { Deps } from './deps.js';
-import { assertMayTry, recordFailure, recordSuccess, type Attempt } from './attempts.js';
+import { beginAttempt } from './attempts.js';
 
 export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: UserRow };
 
@@ -19,17 +19,21 @@ export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: Us
  */
 export async function checkPassword(deps: Deps, email: string, password: string, ip: string): Promise<PasswordCheck> {
   const key = emailKey(email);
-  const attempt: Attempt = { kind: 'password', account: key ?? email.trim().toLowerCase(), ip };
-  await assertMayTry(deps, attempt);
-  const found = await passwords.findCredentialsByEmailKey(deps.db, key ?? '');
-  const user = found?.user;
-  const hash = found?.hash;
-  const valid = hash ? await deps.passwords.verify(hash, password) : await deps.passwords.verifyNothing(password);
+  // No room to hash for this address: refused before anything is counted or looked up.
+  deps.passwords.assertRoom(ip);
+  // Counted before the hash, so parallel tries cannot pass the limits while earlier ones are hashed.
+  const attempt = await beginAttempt(deps, { kind: 'password', account: key ?? email.trim().toLowerCase(), ip });
+  const { user, hash, valid } = await attempt.guard(async () => {
+    const found = await passwords.findCredentialsByEmailKey(deps.db, key ?? '');
+    const stored = found?.hash;
+    const ok = stored ? await deps.passwords.verify(stored, password, ip) : await deps.passwords.verifyNothing(password, ip);
+    return { user: found?.user, hash: stored, valid: ok };
+  });
   if (!user || !valid || user.status === 'disabled') {
-    await recordFailure(deps, { ...attempt, userId: user?.id });
+    await attempt.failed(user?.id);
     return { ok: false, user };
   }
-  await recordSuccess(deps, attempt);
+  await attempt.succeeded();
   if (deps.passwords.needsRehash(hash!)) {
     await passwords.upsertPasswordHash(deps.db, user.id, await deps.passwords.hash(password));
   }
@@ -53,11 +57,11 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
   const key = emailKey(email);
   if (!key) throw new InvalidInput('Enter an email address in the correct format, like name@example.nhs.uk', 'email');
   checkNewPassword(newPassword, email);
-  const attempt: Attempt = { kind: 'activation', account: key, ip };
-  await assertMayTry(deps, attempt);
+  const attempt = await beginAttempt(deps, { kind: 'activation', account: key, ip });
   const user = await users.findUserByEmailKey(deps.db, key);
   // Hash before looking at the code, so a wrong code and a right one take the same time.
-  const hash = await deps.passwords.hash(newPassword);
+  // (A busy hasher refuses at once; the try is then given back, not counted.)
+  const hash = await attempt.guard(() => deps.passwords.hash(newPassword, ip));
   const codeHash = hashCode(normaliseCode(code));
   const activated = user && user.status !== 'disabled'
     ? await withTransaction(deps.db, async (tx) => {
@@ -68,12 +72,12 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
     })
     : undefined;
   if (!activated) {
-    await recordFailure(deps, { ...attempt, userId: user?.id });
+    await attempt.failed(user?.id);
     // Only someone holding the person's MFA-reset code learns where it goes instead.
     const misplaced = user && user.status !== 'disabled' && (await activationCodes.findCodePurpose(deps.db, user.id, codeHash)) === 'mfa-reset';
     throw new InvalidInput(misplaced ? MFA_RESET_CODE_HERE : ACTIVATION_FAILED, 'activation_code');
   }
-  await recordSuccess(deps, attempt);
+  await attempt.succeeded();
   return activated;
 }
 
@@ -126,11 +130,10 @@ export function awaitsResetCode(deps: Deps, userId: string): Promise<boolean> {
  * decides. An activation or password-reset code is not taken here.
  */
 export async function confirmResetCode(deps: Deps, userId: string, code: string, ip: string): Promise<void> {
-  const attempt: Attempt = { kind: 'activation', account: userId, userId, ip };
-  await assertMayTry(deps, attempt);
+  const attempt = await beginAttempt(deps, { kind: 'activation', account: userId, userId, ip });
   if (!(await activationCodes.consumeActivationCode(deps.db, userId, ['mfa-reset'], hashCode(normaliseCode(code))))) {
-    await recordFailure(deps, attempt);
+    await attempt.failed();
     throw new Rejected('That code is not right, or has expired. Ask your site administrator for a new one.', 'activation_code');
   }
-  await recordSuccess(deps, attempt);
+  await attempt.succeeded();
 }

@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { PharmidError, Unavailable } from '../domain/errors.js';
+import { Busy, PharmidError, Unavailable } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import type { Render } from './render.js';
 
@@ -53,7 +53,7 @@ export function errorResponses(render: Render, log: Logger): Koa.Middleware {
         message = 'Something went wrong on our side. Please try again.';
         log.error({ err: { name: err.name, message: err.message, stack: err.stack }, path: ctx.path }, 'request failed');
       }
-      if (status === 503) ctx.set('Retry-After', '5');
+      if (status === 503) ctx.set('Retry-After', String(err instanceof Busy ? err.retryAfterSeconds : 5));
       if (wantsJson(ctx)) {
         ctx.status = status;
         ctx.body = { error: code, error_description: message, ...(field ? { field } : {}) };
@@ -61,7 +61,7 @@ export function errorResponses(render: Render, log: Logger): Koa.Middleware {
       }
       await render(ctx, {
         template: 'error',
-        model: { title: status === 503 ? 'Temporarily unavailable' : 'Sorry, there is a problem', heading: status === 503 ? 'pharmid is temporarily unavailable' : 'Sorry, there is a problem', message, status },
+        model: { title: status === 503 ? 'Temporarily unavailable' : 'Sorry, there is a problem', heading: status === 503 ? (err instanceof Busy ? 'pharmid is busy' : 'pharmid is temporarily unavailable') : 'Sorry, there is a problem', message, status },
       }, status);
     }
   };

@@ -204,7 +204,9 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
     },
   };
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // The same reading of X-Forwarded-For as pharmid's own app (src/app.ts).
+  provider.proxy = config.trustProxy > 0;
+  provider.maxIpsCount = config.trustProxy;
   if (!config.secureCookies) laxUnlessSecure(provider);
   retryBackchannelLogout(provider, deps, config.backchannelLogout);
   trackSessions(provider, deps, ttl);

@@ -1,16 +1,26 @@
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { KeyValueStore } from './key-value-store.js';
 import { RedisStore } from './redis-store.js';
+import { PostgresStore } from './postgres-store.js';
 
-/** Failures counted over a sliding window, shared by every process (in Redis). */
+/**
+ * Failures counted in a window, shared by every process. Each call is one
+ * atomic increment (or decrement) whose result is the new count, so callers
+ * count first and compare after: parallel callers each see their own number.
+ */
 export interface FailureCounter {
-  /** Adds one failure; returns the number in the window, this one included. */
-  add(key: string): Promise<number>;
+  /** Adds one; returns the count in the window, this one included, and the seconds until the window ends. */
+  add(key: string): Promise<{ count: number; secondsLeft: number }>;
+  /** Gives one back (a try that was refused, abandoned or, per address, succeeded). */
+  takeBack(key: string): Promise<void>;
   clear(key: string): Promise<void>;
 }
 
-/** Temporary locks that lift by themselves. */
+/** Locks that lift by themselves. */
 export interface Locks {
+  /** Takes the lock for `seconds` if nobody holds it, atomically; else says how long it is held. */
+  claim(key: string, seconds: number): Promise<{ claimed: boolean; secondsLeft: number }>;
+  /** Sets (or replaces) the lock for `seconds`. */
   set(key: string, seconds: number): Promise<void>;
   /** Seconds until the lock lifts; 0 when not locked. */
   remaining(key: string): Promise<number>;
@@ -22,29 +32,63 @@ export interface Counters {
   locks(name: string): Locks;
 }
 
-/** Counters and locks on rate-limiter-flexible: Redis when pharmid has Redis, memory otherwise. */
+/** The table migration 009 creates for RateLimiterPostgres. */
+const TABLE = 'rate_limits';
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/**
+ * Counters and locks on rate-limiter-flexible, the one mechanism in every
+ * mode: RateLimiterRedis with Redis, RateLimiterPostgres (table `rate_limits`)
+ * without. Limiters are made once and reused.
+ */
 export function createCounters(store: KeyValueStore): Counters {
-  const make = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract =>
-    store instanceof RedisStore
-      ? new RateLimiterRedis({ storeClient: store.client, keyPrefix, points, duration, rejectIfRedisNotReady: true })
-      : new RateLimiterMemory({ keyPrefix, points, duration });
+  const made = new Map<string, RateLimiterAbstract>();
+  const limiter = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract => {
+    const id = `${keyPrefix}|${points}|${duration}`;
+    let l = made.get(id);
+    if (!l) {
+      if (store instanceof RedisStore) {
+        l = new RateLimiterRedis({ storeClient: store.client, keyPrefix, points, duration, rejectIfRedisNotReady: true });
+      } else if (store instanceof PostgresStore) {
+        // The store's sweep deletes expired rows, so the limiter runs no timer of its own.
+        l = new RateLimiterPostgres({
+          storeClient: store.pool, storeType: 'pool', tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false,
+          keyPrefix, points, duration,
+        });
+      } else {
+        throw new Error(`no rate limiter for a ${store.kind} store`);
+      }
+      made.set(id, l);
+    }
+    return l;
+  };
   return {
     failures(name, windowSeconds) {
-      const limiter = make(`rl:fail:${name}`, 1_000_000, windowSeconds);
+      const l = limiter(`rl:fail:${name}`, 1_000_000, windowSeconds);
       return {
-        async add(key) { return (await limiter.penalty(key, 1)).consumedPoints; },
-        async clear(key) { await limiter.delete(key); },
+        async add(key) {
+          const res = await l.penalty(key, 1);
+          return { count: res.consumedPoints, secondsLeft: seconds(res.msBeforeNext) };
+        },
+        async takeBack(key) { await l.reward(key, 1); },
+        async clear(key) { await l.delete(key); },
       };
     },
     locks(name) {
-      const limiter = make(`rl:lock:${name}`, 1, 1);
+      const l = limiter(`rl:lock:${name}`, 1, 1);
       return {
-        async set(key, seconds) { await limiter.block(key, Math.max(1, Math.ceil(seconds))); },
-        async remaining(key) {
-          const res = await limiter.get(key);
-          return res && res.consumedPoints > 1 ? Math.ceil(res.msBeforeNext / 1000) : 0;
+        async claim(key, s) {
+          // Increment, then compare: only the caller that finds no lock sees 1.
+          const res = await l.penalty(key, 1, { customDuration: Math.max(1, Math.ceil(s)) });
+          return { claimed: res.consumedPoints === 1, secondsLeft: seconds(res.msBeforeNext) };
         },
-        async clear(key) { await limiter.delete(key); },
+        async set(key, s) { await l.set(key, 1, Math.max(1, Math.ceil(s))); },
+        async remaining(key) {
+          const res = await l.get(key);
+          return res && res.consumedPoints >= 1 && res.msBeforeNext > 0 ? seconds(res.msBeforeNext) : 0;
+        },
+        async clear(key) { await l.delete(key); },
       };
     },
   };

@@ -1,11 +1,13 @@
 /**
  * What pharmid keeps in Redis: values that expire. Two implementations keep
- * this one contract: `RedisStore` (shared by every process) and `MemoryStore`
- * (the embedded default, one process only). Keys are given without the
- * deployment's prefix; each implementation applies it.
+ * this one contract: `RedisStore` (with REDIS_URL) and `PostgresStore` (without:
+ * the embedded default, or DATABASE_URL alone). Both are shared by every
+ * process and the CLI and survive a restart. Keys are given without the
+ * deployment's prefix; RedisStore applies it (a Postgres database is the
+ * deployment's own).
  */
 export interface KeyValueStore {
-  readonly kind: 'redis' | 'memory';
+  readonly kind: 'redis' | 'postgres';
   get(key: string): Promise<string | null>;
   getMany(keys: string[]): Promise<(string | null)[]>;
   /** Sets a value; with a TTL in seconds it expires. */

@@ -17,6 +17,10 @@ export class TestClock {
   advance(seconds: number) { this.offsetMs += seconds * 1000; }
 }
 
+function withoutBlanks(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+}
+
 export interface TestPharmid extends Running {
   config: Config;
   clock: TestClock;
@@ -25,8 +29,19 @@ export interface TestPharmid extends Running {
 }
 
 /**
+ * The two places pharmid keeps counters, locks and sessions: Redis, and (with
+ * no REDIS_URL, as in the embedded default) its Postgres. Lockout tests run in
+ * both: pass the mode's env to startTestPharmid.
+ */
+export const STORE_MODES: [string, Record<string, string>][] = [
+  ['with Redis', {}],
+  ['without Redis (the Postgres store of the embedded default)', { REDIS_URL: '' }],
+];
+
+/**
  * A whole pharmid process on its own database and Redis prefix, listening on a
- * free port. `env` adds or overrides environment settings.
+ * free port. `env` adds or overrides environment settings; a setting given
+ * as '' is left unset.
  */
 export async function startTestPharmid(
   env: Record<string, string> = {},
@@ -37,7 +52,7 @@ export async function startTestPharmid(
   const port = await freePort();
   // Notices to people land in the data directory's outbox: a folder of the test's own, never the checkout's .data.
   const ownDataDir = env.PHARMID_DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'pharmid-test-data-'));
-  const config = loadConfig({
+  const config = loadConfig(withoutBlanks({
     NODE_ENV: 'test',
     PORT: String(port),
     ISSUER: `http://localhost:${port}`,
@@ -49,7 +64,7 @@ export async function startTestPharmid(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(ownDataDir ? { PHARMID_DATA_DIR: ownDataDir } : {}),
     ...env,
-  });
+  }));
   const clock = new TestClock();
   const running = await startPharmid(config, opts.log ?? createLogger(config.logLevel), { now: clock.now });
   return {

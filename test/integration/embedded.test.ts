@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, TestClock } from '../helpers/pharmid.js';
 import { Portal } from '../helpers/portal.js';
 import { Browser } from '../helpers/browser.js';
-import { signInTo, type Person } from '../helpers/sign-in.js';
+import { afterPasswordStep, signInTo, stepOf, totpCode, type Person } from '../helpers/sign-in.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -88,6 +88,8 @@ function livePostmaster(clusterDir: string): number | undefined {
 
 let dataDir: string;
 let server: ReturnType<typeof startServer> | undefined;
+/** What the first test made, for the second (which restarts the same data directory). */
+let made: { person: Person; client: { client_id: string; client_secret: string } } | undefined;
 
 beforeAll(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'pharmid-embedded-'));
@@ -112,7 +114,7 @@ test('a new user starts pharmid with no configuration, adds people with the CLI,
 
   server = startServer(env);
   const listening = await server.logged((l) => l.msg === 'pharmid is listening');
-  expect(listening).toMatchObject({ postgres: 'embedded', redis: 'in-process', issuer, port });
+  expect(listening).toMatchObject({ postgres: 'embedded', store: 'postgres', issuer, port });
   const mode = await server.logged((l) => l.msg.startsWith('embedded mode:'));
   expect(mode.msg).toContain(`${dataDir}/postgres`);
 
@@ -134,6 +136,7 @@ test('a new user starts pharmid with no configuration, adds people with the CLI,
 
   const portal = await Portal.connect(issuer, client as { client_id: string; client_secret: string });
   const { steps, tokens, claims } = await signInTo(portal, new Browser(issuer), person, new TestClock());
+  made = { person, client: client as { client_id: string; client_secret: string } };
   expect(steps).toEqual(['password', 'enrol', 'recovery-codes']);
   expect((await portal.verifyIdToken(tokens.id_token!)).sub).toBe(user.id);
   expect(claims).toMatchObject({ acr: 'mfa', amr: ['pwd', 'otp', 'mfa'] });
@@ -143,4 +146,40 @@ test('a new user starts pharmid with no configuration, adds people with the CLI,
   const code = await exitOf(server.child, 5_000);
   if (code !== 0) throw new Error(`pharmid exited ${code} after SIGTERM:\n${server.output()}`);
   expect(livePostmaster(join(dataDir, 'postgres'))).toBeUndefined();
+}, 60_000);
+
+test('without Redis, a lock survives a restart and `pharmid user unlock` beside the server lifts it', async () => {
+  if (!made) throw new Error('the first test did not finish');
+  const { person, client } = made;
+  const port = await freePort();
+  const env = newUserEnv(dataDir, port);
+  const issuer = `http://localhost:${port}`;
+  const wrong = (code: string) => String((Number(code) + 500_000) % 1_000_000).padStart(6, '0');
+  // Codes from the next time step (one step ahead is accepted), which the first test cannot have used.
+  const later = () => new Date(Date.now() + 30_000);
+
+  server = startServer(env);
+  await server.logged((l) => l.msg === 'pharmid is listening');
+  let portal = await Portal.connect(issuer, client);
+  const first = await afterPasswordStep(issuer, portal, person);
+  expect(stepOf(first.res.text)).toBe('otp');
+  for (let i = 0; i < 5; i += 1) {
+    expect((await first.browser.submit(first.action!, { code: wrong(totpCode(person.totpSecret!, later())) })).status).toBe(401);
+  }
+  server.child.kill('SIGTERM');
+  expect(await exitOf(server.child, 5_000)).toBe(0);
+
+  server = startServer(env);
+  await server.logged((l) => l.msg === 'pharmid is listening');
+  portal = await Portal.connect(issuer, client);
+  const again = await afterPasswordStep(issuer, portal, person);
+  const locked = await again.browser.submit(again.action!, { code: totpCode(person.totpSecret!, later()) });
+  expect(locked.status).toBe(429);
+
+  expect(await cli(env, 'user', 'unlock', '--email', person.email)).toMatchObject({ unlocked: true });
+  const ok = await again.browser.submit(again.action!, { code: totpCode(person.totpSecret!, later()) });
+  expect(ok.status).toBe(303);
+
+  server.child.kill('SIGTERM');
+  expect(await exitOf(server.child, 5_000)).toBe(0);
 }, 60_000);

@@ -33,7 +33,8 @@ describe('headers and cookies', () => {
 
   test('in production every cookie is Secure and HttpOnly', async () => {
     const backends = await createTestBackends();
-    const prod = await startTestPharmid({ NODE_ENV: 'production', ISSUER: 'https://pharmid.example' }, {
+    // The test plays the one TLS-terminating proxy in front of pharmid (it sends X-Forwarded-Proto).
+    const prod = await startTestPharmid({ NODE_ENV: 'production', ISSUER: 'https://pharmid.example', TRUST_PROXY: '1' }, {
       backends, secretKey: randomBytes(32).toString('base64'), cookieKey: randomBytes(24).toString('base64url'),
     });
     try {

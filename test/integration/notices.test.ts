@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { buildDeps } from '../../src/backends.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
+import { PostgresStore } from '../../src/store/postgres-store.js';
 import { createMailer } from '../../src/mail/mailer.js';
 import { sendDueNotices, dueEvent } from '../../src/domain/notices.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
@@ -26,7 +26,7 @@ function processAt(offsetDays: () => number) {
     NODE_ENV: 'test', DATABASE_URL: backends.databaseUrl, PHARMID_SECRET_KEY: secretKey, COOKIE_KEYS: 'k', LOG_LEVEL: 'silent',
   });
   const pool = createPool(config.databaseUrl!);
-  const deps = buildDeps(config, pool, new MemoryStore(), () => new Date(start + offsetDays() * DAY));
+  const deps = buildDeps(config, pool, new PostgresStore(pool), () => new Date(start + offsetDays() * DAY));
   const mailer = createMailer({ from: 'pharmid <no-reply@example.nhs.uk>', outboxDir: outbox });
   return { deps, send: () => sendDueNotices(deps, mailer, { reminderDays: 7, issuer: 'https://pharmid.example' }), close: () => pool.end() };
 }

@@ -1,16 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis-store.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
+import { PostgresStore } from '../../src/store/postgres-store.js';
+import { createPool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createTestBackends, type TestBackends } from '../helpers/backends.js';
 import { StoreAdapter } from '../../src/store/oidc-adapter.js';
 import type { KeyValueStore } from '../../src/store/key-value-store.js';
+import { createCounters } from '../../src/store/counters.js';
 import { TEST_REDIS_URL } from '../helpers/backends.js';
 
 /** A Redis key prefix of this file's own, swept afterwards. */
 const prefix = `pharmid-test:store:${process.pid}:${randomBytes(4).toString('hex')}:`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The Postgres store's own database (the embedded default keeps this table in its Postgres). */
+let database: TestBackends | undefined;
+let pools: ReturnType<typeof createPool>[] = [];
+async function openPostgresStore(): Promise<KeyValueStore> {
+  database ??= await createTestBackends();
+  const pool = createPool(database.databaseUrl, 20);
+  pools.push(pool);
+  await migrate(pool);
+  return new PostgresStore(pool);
+}
+
 afterAll(async () => {
+  for (const pool of pools) await pool.end();
+  pools = [];
+  await database?.drop();
   const redis = new Redis(TEST_REDIS_URL);
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);
@@ -19,7 +37,7 @@ afterAll(async () => {
 
 const implementations: [string, () => Promise<KeyValueStore>][] = [
   ['RedisStore', () => new RedisStore(TEST_REDIS_URL, prefix).connect()],
-  ['MemoryStore', async () => new MemoryStore()],
+  ['PostgresStore', openPostgresStore],
 ];
 
 describe.each(implementations)('%s', (kind, open) => {
@@ -31,7 +49,7 @@ describe.each(implementations)('%s', (kind, open) => {
   afterAll(async () => { await store.close(); });
 
   test('kind and ping', async () => {
-    expect(store.kind).toBe(kind === 'RedisStore' ? 'redis' : 'memory');
+    expect(store.kind).toBe(kind === 'RedisStore' ? 'redis' : 'postgres');
     await expect(store.ping()).resolves.toBeUndefined();
   });
 
@@ -189,6 +207,38 @@ describe.each(implementations)('%s', (kind, open) => {
   });
 
 
+  describe('counters and locks (rate-limiter-flexible on this store)', () => {
+    test('200 concurrent adds each see their own count, 1..200; taking back lowers it', async () => {
+      const failures = createCounters(store).failures(k('fail'), 60);
+      const key = k('who');
+      const counts = await Promise.all(Array.from({ length: 200 }, () => failures.add(key)));
+      expect(counts.map((c) => c.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      expect(counts[0]!.secondsLeft).toBeGreaterThan(0);
+      expect(counts[0]!.secondsLeft).toBeLessThanOrEqual(60);
+      await failures.takeBack(key);
+      expect((await failures.add(key)).count).toBe(200);
+      await failures.clear(key);
+      expect((await failures.add(key)).count).toBe(1);
+    });
+
+    test('a lock is claimed by exactly one of 50 racing callers; set, remaining and clear', async () => {
+      const locks = createCounters(store).locks(k('lock'));
+      const key = k('account');
+      const claims = await Promise.all(Array.from({ length: 50 }, () => locks.claim(key, 30)));
+      expect(claims.filter((c) => c.claimed)).toHaveLength(1);
+      expect(claims.find((c) => !c.claimed)!.secondsLeft).toBeGreaterThan(25);
+      await locks.set(key, 600);
+      expect(await locks.remaining(key)).toBeGreaterThan(590);
+      expect((await locks.claim(key, 1)).claimed).toBe(false);
+      await locks.clear(key);
+      expect(await locks.remaining(key)).toBe(0);
+      expect((await locks.claim(key, 1)).claimed).toBe(true);
+      await sleep(1_100);
+      expect(await locks.remaining(key)).toBe(0);
+      expect((await locks.claim(key, 5)).claimed).toBe(true);
+    });
+  });
+
   describe('oidc adapter', () => {
     const payload = (extra: Record<string, unknown> = {}) => ({ iat: 1, exp: 2, kind: 'x', ...extra });
 
@@ -280,5 +330,32 @@ describe.each(implementations)('%s', (kind, open) => {
       expect(await store.members(`oidc:grant-index:${grantId}`)).toEqual([]);
     });
 
+  });
+});
+
+describe('PostgresStore beyond the contract', () => {
+  test('what one store wrote, a second store on the same database (another process, the CLI, a restart) reads', async () => {
+    const first = (await openPostgresStore()) as PostgresStore;
+    const second = (await openPostgresStore()) as PostgresStore;
+    const key = `shared:${randomBytes(4).toString('hex')}`;
+    await first.set(key, 'seen by all', 60);
+    expect(await second.get(key)).toBe('seen by all');
+    const lock = randomBytes(4).toString('hex');
+    await createCounters(first).locks('shared').set(lock, 120);
+    expect(await createCounters(second).locks('shared').remaining(lock)).toBeGreaterThan(100);
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  test('the sweep deletes expired entries and expired rate-limit rows', async () => {
+    const store = (await openPostgresStore()) as PostgresStore;
+    const key = `sweep:${randomBytes(4).toString('hex')}`;
+    await store.set(key, 'brief', 1);
+    await createCounters(store).locks('sweep').claim(key, 1);
+    await sleep(1_100);
+    await store.sweep();
+    const left = await store.pool.query('SELECT count(*)::int AS n FROM store_entries WHERE key = $1', [key]);
+    const limits = await store.pool.query("SELECT count(*)::int AS n FROM rate_limits WHERE key LIKE '%' || $1", [key]);
+    expect([left.rows[0].n, limits.rows[0].n]).toEqual([0, 0]);
+    await store.close();
   });
 });

@@ -42,14 +42,32 @@ describe('production', () => {
     expect(e.message).toMatch(/PHARMID_SECRET_KEY must be 32 bytes/);
   });
 
-  test('with everything set: secure cookies, proxy trusted, the given key', () => {
-    const c = loadConfig({ ...prod, ...full, PHARMID_DATA_DIR: dataDir });
+  test('without TRUST_PROXY it fails, asking for the number of proxy hops', () => {
+    const e = failure({ ...prod, ...full, PHARMID_DATA_DIR: dataDir });
+    expect(e.message).toMatch(/TRUST_PROXY is required in production/);
+    expect(e.message).toMatch(/number of proxy hops/);
+  });
+
+  test('with everything set: secure cookies, the proxy hops given, the given key', () => {
+    const c = loadConfig({ ...prod, ...full, PHARMID_DATA_DIR: dataDir, TRUST_PROXY: '1' });
     expect(c.env).toBe('production');
     expect(c.secureCookies).toBe(true);
-    expect(c.trustProxy).toBe(true);
+    expect(c.trustProxy).toBe(1);
+    expect(loadConfig({ ...prod, ...full, PHARMID_DATA_DIR: dataDir, TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(c.secretKey.equals(Buffer.from(secretKey, 'base64'))).toBe(true);
     expect(c.cookieKeys).toEqual(['one', 'two']);
     expect(c.issuer).toBe('https://id.example.nhs.uk');
+  });
+});
+
+describe('TRUST_PROXY is a number of hops', () => {
+  test('unset is 0; a number is taken; "true" is refused with a message that asks for the hops', () => {
+    expect(loadConfig({ ...full, PHARMID_DATA_DIR: dataDir }).trustProxy).toBe(0);
+    expect(loadConfig({ ...full, PHARMID_DATA_DIR: dataDir, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    const e = failure({ ...full, PHARMID_DATA_DIR: dataDir, TRUST_PROXY: 'true' });
+    expect(e.message).toMatch(/TRUST_PROXY/);
+    expect(e.message).toMatch(/number of proxy hops/);
+    expect(failure({ ...full, PHARMID_DATA_DIR: dataDir, TRUST_PROXY: 'yes' }).message).toMatch(/TRUST_PROXY/);
   });
 });
 

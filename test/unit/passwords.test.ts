@@ -1,5 +1,5 @@
 import { checkNewPassword, PASSWORD_MAX, PASSWORD_MIN, PasswordHasher } from '../../src/domain/passwords.js';
-import { InvalidInput } from '../../src/domain/errors.js';
+import { Busy, InvalidInput } from '../../src/domain/errors.js';
 
 const email = 'sam.patel@example.nhs.uk';
 
@@ -60,7 +60,7 @@ describe('checkNewPassword', () => {
 });
 
 describe('PasswordHasher', () => {
-  const hasher = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1 });
+  const hasher = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1, maxQueue: 100, perAddress: 100 });
 
   test('hashes with argon2id and verifies only the right password', async () => {
     const hash = await hasher.hash('plum orchard river');
@@ -78,10 +78,34 @@ describe('PasswordHasher', () => {
     expect(hasher.queueDepth).toBe(0);
   });
 
+  test('a full line refuses at once (Busy, 503 with Retry-After), and frees its places after', async () => {
+    const small = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1, maxQueue: 2, perAddress: 100 });
+    const admitted = [1, 2, 3].map((i) => small.hash(`password ${i}`));
+    const started = performance.now();
+    const refused = await small.hash('one too many').catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(5);
+    expect(refused).toBeInstanceOf(Busy);
+    expect((refused as Busy).status).toBe(503);
+    expect((refused as Busy).retryAfterSeconds).toBeGreaterThan(0);
+    await Promise.all(admitted);
+    await expect(small.hash('room again')).resolves.toMatch(/^\$argon2id\$/);
+  });
+
+  test('one address holds at most perAddress places; another address still gets in', async () => {
+    const shared = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1, maxQueue: 100, perAddress: 2 });
+    const flood = Array.from({ length: 10 }, (_, i) => shared.hash(`flood ${i}`, '203.0.113.9').then(() => 'hashed', (e: unknown) => (e instanceof Busy ? 'busy' : 'other')));
+    const other = shared.hash('someone else', '198.51.100.7');
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((o) => o === 'hashed')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 'busy')).toHaveLength(8);
+    await expect(other).resolves.toMatch(/^\$argon2id\$/);
+    await expect(shared.hash('later', '203.0.113.9')).resolves.toMatch(/^\$argon2id\$/);
+  });
+
   test('needsRehash when the parameters changed', async () => {
     const hash = await hasher.hash('plum orchard river');
     expect(hasher.needsRehash(hash)).toBe(false);
-    const stronger = new PasswordHasher({ memoryKiB: 16_384, timeCost: 2, parallelism: 1, maxConcurrent: 1 });
+    const stronger = new PasswordHasher({ memoryKiB: 16_384, timeCost: 2, parallelism: 1, maxConcurrent: 1, maxQueue: 100, perAddress: 100 });
     expect(stronger.needsRehash(hash)).toBe(true);
   });
 });
