@@ -67,7 +67,7 @@ const HASHING_STEPS = /^\/interaction\/[^/]+\/(password|activate)$/;
 
 /** The composition of one pharmid process's HTTP side. */
 export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
-  const render = createRenderer(config.env === 'production');
+  const render = createRenderer();
   const pages = providerPages(render);
 
   /** The provider is made again when the signing keys change (pharmid keys rotate); its state lives in the stores. */

@@ -16,8 +16,15 @@ export function viewsDir(): string {
   return found;
 }
 
-export function createRenderer(cache: boolean): Render {
+/**
+ * Templates are compiled once per process in every mode: compiling a page
+ * costs more than drawing it, and a refused request under a flood (the busy
+ * page) must stay cheap in development as in production. A template change
+ * takes a restart, as a change to the code does.
+ */
+export function createRenderer(): Render {
   const root = viewsDir();
+  const cache = true;
   const assets = assetUrls();
   return async (ctx, view, status = 200) => {
     const html = await ejs.renderFile(join(root, `${view.template}.ejs`), { errors: [], assets, csrfToken: ctx.state.csrfToken as string | undefined, ...view.model }, { cache, root });

@@ -132,7 +132,7 @@ describe('development (http)', () => {
 describe('production (https)', () => {
   test('the session cookie is SameSite=None; Secure; HttpOnly, the interaction and CSRF cookies Lax, and a POSTed sign-in works', async () => {
     const backends = await createTestBackends();
-    const prod = await startTestPharmid({ NODE_ENV: 'production', ISSUER: 'https://pharmid.example' }, {
+    const prod = await startTestPharmid({ NODE_ENV: 'production', ISSUER: 'https://pharmid.example', TRUST_PROXY: '1' }, {
       backends, secretKey: randomBytes(32).toString('base64'), cookieKey: randomBytes(24).toString('base64url'),
     });
     try {
