@@ -41,7 +41,8 @@ export async function checkPassword(deps: Deps, email: string, password: string,
 }
 
 const ACTIVATION_FAILED = 'The email address or activation code is not right, or the code has expired. Ask your site administrator for a new code.';
-const MFA_RESET_CODE_HERE = 'That code is for after your password: choose "Sign in", enter your email and password, and pharmid will ask for it.';
+/** Exported so "Activate your account" can offer signing in as the next step when it shows this. */
+export const MFA_RESET_CODE_HERE = 'That code is for after your password, not for activating an account. Sign in with your email and usual password, and pharmid will then ask for the code.';
 
 /** Codes taken at "Activate your account": never an MFA-reset code, which is asked only after the person's own password. */
 const ACTIVATE_PURPOSES = ['activation', 'password-reset'] as const;

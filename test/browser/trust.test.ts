@@ -187,6 +187,8 @@ test('resetting the locum\'s authenticator: "We emailed the code to …", and no
   const emailed = (await page.textContent('#code-emailed-only'))!.replace(/\s+/g, ' ');
   expect(emailed).toContain(`We emailed the code to ${locum.email}`);
   expect(await page.locator('.activation-code').count()).toBe(0);
+  // One next step for the administrator: what to tell the locum.
+  expect(await page.textContent('#next-step')).toContain('Sign in as usual with your email and password');
 
   const mail = mailTo(locum.email).slice(mailBefore);
   const codeMail = mail.find((m) => /one-time code:/i.test(m.body));
@@ -212,10 +214,13 @@ test('on a shared PC, the locum first tries the emailed code at "Activate your a
   await page.fill('#new_password', 'tangerine bicycle meadow');
   await follow(page, STEP_BUTTON);
   await checks.look(page, 'trust-activate-with-mfa-reset-code');
-  expect(await heading(page)).toBe('Activate your account');
+  expect(await heading(page)).toBe('Sign in with your password first');
   const message = await errorSummary(page);
   expect(message).toContain('That code is for after your password');
-  expect(message).toContain('Sign in');
+  expect(message).toContain('Sign in with your email and usual password');
+  // One next step, right there: signing in. The activation form (and its button) is gone.
+  expect((await page.textContent('#sign-in-instead'))!.replace(/\s+/g, ' ')).toContain('ask for the code from your email');
+  expect(await page.locator('#new_password').count()).toBe(0);
   // Nothing was set up: no authenticator page, and the code still works where it belongs.
   expect(await page.locator('#totp-secret').count()).toBe(0);
   expectPlain(await visibleText(page));
@@ -223,7 +228,7 @@ test('on a shared PC, the locum first tries the emailed code at "Activate your a
 
 test('the locum signs in with their password, types the emailed code, sets up a new authenticator, saves recovery codes, and reaches the portal', async () => {
   const page = locumTab;
-  await follow(page, 'main a[href$="/password"]');
+  await follow(page, 'main a.nhsuk-button');
   expect(await heading(page)).toBe('Sign in');
   await page.fill('#email', locum.email);
   await page.fill('#password', 'old pebble harbour');
@@ -231,7 +236,7 @@ test('the locum signs in with their password, types the emailed code, sets up a 
 
   await checks.look(page, 'trust-reset-code');
   expect(await heading(page)).toBe('Enter your one-time code');
-  expect(await page.textContent('main')).toMatch(/emailed/);
+  expect(await page.textContent('main')).toContain('the email from pharmid called "Your two-step sign-in was reset"');
   await page.fill('#activation_code', emailedCode);
   await follow(page, STEP_BUTTON);
 
@@ -286,7 +291,7 @@ test('on /account the locum changes their password: the page says other sessions
   await page.fill('#current_password', 'old pebble harbour');
   await page.fill('#new_password', locum.password);
   await follow(page, 'form[action="/account/password"] button[type="submit"]');
-  expect(page.url()).toBe(`${pharmid.url}/account`);
+  expect(new URL(page.url()).pathname).toBe('/account');
   await checks.look(page, 'trust-account-password-changed');
   expect((await page.textContent('main'))!.replace(/\s+/g, ' ')).toContain('Your password has been changed. You have been signed out everywhere else.');
   expect(await page.locator('.pharmid-session').count()).toBe(1);

@@ -57,8 +57,10 @@ test('an MFA-reset code is refused at "Activate your account", and taken only af
   // The code alone sets no password and enrols nothing.
   const { res } = await activate(person.email, mfaCode, 'a password chosen by a thief');
   expect(res.status).toBe(400);
-  expect(stepOf(res.text)).toBe('activate');
   expect(errorMessages(res.text).join(' ')).toMatch(/That code is for after your password/);
+  // The page offers signing in as the one next step, and no form that would go on from here.
+  expect(res.text).toContain('id="sign-in-instead"');
+  expect(stepOf(res.text)).toBeUndefined();
   const wrongPassword = await afterPassword({ email: person.email, password: 'a password chosen by a thief' });
   expect(wrongPassword.res.status).toBe(401);
 

@@ -1,4 +1,4 @@
-import { activate as activateAccount } from '../../domain/sign-in.js';
+import { activate as activateAccount, MFA_RESET_CODE_HERE } from '../../domain/sign-in.js';
 import { PASSWORD_HINT } from '../../domain/passwords.js';
 import { passwordPassed } from '../password-passed.js';
 import { InvalidInput } from '../../domain/errors.js';
@@ -10,15 +10,19 @@ export const activate: Step = {
   applies: () => false,
   offered: (s) => s.prompt === 'login' && !s.userId,
   async render(c, { errors, values }) {
+    // An MFA-reset code given here: signing in, not this form, is the one next step.
+    const signInInstead = errors.some((e) => e.message === MFA_RESET_CODE_HERE);
     return {
       template: 'activate',
       model: {
-        title: 'Activate your account',
+        title: signInInstead ? 'Sign in with your password first' : 'Activate your account',
         action: c.url('activate'),
         email: values.email ?? c.request.loginHint ?? '',
         signInUrl: c.url('password'),
         passwordHint: PASSWORD_HINT,
-        errors,
+        signInInstead,
+        // The form is not shown then, so the message links to no field.
+        errors: signInInstead ? errors.map((e) => ({ message: e.message })) : errors,
       },
     };
   },
