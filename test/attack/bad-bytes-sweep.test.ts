@@ -82,6 +82,12 @@ test('OIDC endpoints (/auth GET and POST, /token, /session/end, /token/introspec
   for (const bad of shapes('token')) {
     judge(`POST /token/introspection ${bad.slice(0, 60)}`, await request(p.url).post('/token/introspection').set('Authorization', basic).type('form').send(bad));
   }
+  for (const path of ['/interaction/%00', `/interaction/${'a'.repeat(5000)}`, '/interaction/%C3%28/password', '/interaction/x/%00',
+    '/portal/callback?state=%00&code=x', '/portal/callback?state[]=a&code=x', '/portal/callback?state=a&state=b', '/portal/callback?code=%C3%28',
+    '/account?done[]=x', '/account?done=__proto__', '/admin?done=constructor', '/admin/people/x?done=__proto__', '/jwks?x=%00', '/.well-known/openid-configuration?%00']) {
+    judge(`GET ${path.slice(0, 60)}`, await request(p.url).get(path).redirects(0));
+    judge(`POST ${path.slice(0, 60)}`, await request(p.url).post(path).type('form').send('_csrf=x&email=%00').redirects(0));
+  }
   judge('GET /me bad bearer', await request(p.url).get('/me').set('Authorization', 'Bearer \u00ff\u00fe'));
   expect(problems).toEqual([]);
 }, 120_000);
