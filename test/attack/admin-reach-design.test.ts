@@ -73,4 +73,30 @@ test('a first-party portal does not get the admin scope without the person agree
   const me = await request(p.url).get('/api/admin/me').set('Authorization', `Bearer ${tokens.access_token}`);
   expect({ consentAsked: steps.includes('consent'), me: me.status }).not.toEqual({ consentAsked: false, me: 200 });
 });
+
+/**
+ * A code shown while the person was entirely in reach outlives that reach:
+ * X adds a person (and is shown the activation code); before they activate,
+ * Y links them as Y's administrator. X's code still activates the account,
+ * now a site administrator of Y. The same holds for a password-reset code
+ * shown to X before Y linked the person.
+ */
+test('a code shown to an administrator stops working once the person also works at a site that administrator does not look after', async () => {
+  const adminX = await staff(p, X, 'site-admin', 'Xander Admin');
+  const adminY = await staff(p, Y, 'site-admin', 'Yara Admin');
+  const tokenX = await apiToken(p, (await consoleBrowser(p, adminX, '/account')).browser, adminX);
+  const tokenY = await apiToken(p, (await consoleBrowser(p, adminY, '/account')).browser, adminY);
+  const email = uniqueEmail('locum');
+  const made = await request(p.url).post(`/api/admin/sites/${X}/people`).set('Authorization', `Bearer ${tokenX}`).send({ email, name: 'Lou Cum' });
+  expect(made.status).toBe(201);
+  const link = await request(p.url).post(`/api/admin/sites/${Y}/locums`).set('Authorization', `Bearer ${tokenY}`).send({ email, role: 'site-admin' });
+  expect(link.status).toBe(201);
+  // X's view now says codes go to the person alone...
+  const view = await request(p.url).get(`/api/admin/people/${made.body.id}`).set('Authorization', `Bearer ${tokenX}`);
+  expect(view.body).toMatchObject({ reset_codes_go_to: 'person' });
+  // ...but the code X was shown before still opens the account.
+  const holder: Person = { email, password: 'x keeps this passphrase 9', activationCode: made.body.activation_code };
+  const outcome = await signInTo(portal, new Browser(p.url), holder, p.clock, {}, { site: Y }).then(() => 'signed in as them', (e: Error) => e.message.slice(0, 80));
+  expect(outcome).not.toBe('signed in as them');
+});
 void csrfOn;
