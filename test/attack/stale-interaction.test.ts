@@ -3,7 +3,7 @@ import { Browser, formAction } from '../helpers/browser.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { withAuthenticator, expectPage } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
-import { totpCode } from '../helpers/sign-in.js';
+import { stepOf, totpCode } from '../helpers/sign-in.js';
 import { resetPassword, disableUser } from '../../src/domain/users.js';
 import { consoleBrowser, postForm } from '../integration/admin-support.js';
 
@@ -72,4 +72,35 @@ test('(control) a sign-in past its password step before the person was disabled 
   await disableUser(p.deps, cli, victim.email);
   const tokens = await finishOtp(thief, victim.totpSecret!);
   expect(tokens).toBeUndefined();
+});
+
+test('a sign-in past its password step before the person was disabled does not finish after they are enabled again', async () => {
+  const { enableUser } = await import('../../src/domain/people.js');
+  const { findUserByEmailKey } = await import('../../src/db/queries/users.js');
+  const victim = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+  const thief = await atOtpStep(victim.email, victim.password);
+  await disableUser(p.deps, cli, victim.email);
+  await enableUser(p.deps, cli, (await findUserByEmailKey(p.deps.db, victim.email.toLowerCase()))!);
+  const tokens = await finishOtp(thief, victim.totpSecret!);
+  expect(tokens).toBeUndefined();
+});
+
+test('a sign-in waiting at enrolment is not carried through a second MFA reset made to evict it', async () => {
+  const { resetMfa } = await import('../../src/domain/users.js');
+  const { enrolmentOf } = await import('../helpers/sign-in.js');
+  const victim = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+  const first = await resetMfa(p.deps, cli, victim.email);
+  // Someone (the person, or a thief in the window) has given the code and sits at enrolment.
+  const browser = new Browser(p.url);
+  const start = await browser.open((await portal.authorizationRequest()).url);
+  const code = await browser.submit(formAction(start.text, '/interaction/')!, { email: victim.email, password: victim.password });
+  const enrol = await browser.submit(formAction(code.text, '/interaction/')!, { activation_code: first.activationCode });
+  expectPage(enrol, 'enrol');
+  // The administrator resets the MFA again (a new code, to the person).
+  await resetMfa(p.deps, cli, victim.email);
+  const again = await browser.open(`/interaction/${formAction(enrol.text, '/interaction/')!.split('/')[2]}`);
+  const secret = enrolmentOf(again.text).secret.replace(/\s+/g, '');
+  const action = formAction(again.text, '/interaction/');
+  const res = secret && action ? await browser.submit(action, { code: totpCode(secret, p.clock.now()) }) : again;
+  expect(stepOf(res.text)).not.toBe('recovery-codes');
 });
