@@ -1,7 +1,8 @@
-import { beginEnrolment, confirmEnrolment, viewEnrolment } from '../../domain/authenticators.js';
-import { sealCodes } from '../../domain/sign-in-flows.js';
+import { beginEnrolment, confirmEnrolment, hasAuthenticator, viewEnrolment } from '../../domain/authenticators.js';
+import { provedNow, sealCodes } from '../../domain/sign-in-flows.js';
+import { spendResetCode } from '../../domain/sign-in.js';
 import { skipEnrolment } from '../../domain/rollout.js';
-import { InvalidInput } from '../../domain/errors.js';
+import { AccountChanged, InvalidInput } from '../../domain/errors.js';
 import type { FlowState } from '../../domain/sign-in-flows.js';
 import type { Step, StepContext } from '../step.js';
 
@@ -13,6 +14,8 @@ function due(s: FlowState): boolean {
   if (s.prompt !== 'login' || !s.userId) return false;
   if (s.mfa) return s.replaceAuthenticator === true;
   if (s.hasAuthenticator || s.enrolmentSkipped) return false;
+  // After an MFA reset, only once this sign-in proved the code.
+  if (s.resetCodePending && !s.resetCodeProof) return false;
   const r = s.requirement;
   return !r || r.required || r.offered;
 }
@@ -43,6 +46,8 @@ export const enrolAuthenticator: Step = {
   name: 'enrol',
   applies: due,
   async render(c, { errors }) {
+    // A first authenticator only while there is none: not one to stand beside another sign-in's.
+    if (!c.state.replaceAuthenticator && (await hasAuthenticator(c.deps, c.state.userId!))) throw new AccountChanged();
     const view = await pendingView(c);
     return {
       template: 'enrol',
@@ -69,14 +74,23 @@ export const enrolAuthenticator: Step = {
     const code = (form.code ?? '').trim();
     if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
     if (!c.state.pendingCredentialId) throw new InvalidInput('Scan the QR code, then enter the code your app shows', 'code');
-    const codes = await confirmEnrolment(c.deps, c.state.userId!, c.state.pendingCredentialId, code);
+    const { userId, replaceAuthenticator, replacesCredentialId, resetCodeProof } = c.state;
+    // Never in place of an authenticator confirmed meanwhile (AccountChanged: the sign-in starts again).
+    const codes = await confirmEnrolment(c.deps, userId!, c.state.pendingCredentialId, code, {
+      replaces: replaceAuthenticator && replacesCredentialId ? { credentialId: replacesCredentialId } : undefined,
+      alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, userId!, resetCodeProof) : undefined,
+    });
     return {
       ...c.state,
       amr: [...new Set([...c.state.amr, 'otp', 'mfa'])],
       mfa: true,
       hasAuthenticator: true,
       replaceAuthenticator: false,
+      replacesCredentialId: undefined,
+      resetCodePending: false,
+      resetCodeProof: undefined,
       pendingCredentialId: undefined,
+      proved: provedNow(c.state, 'otp'),
       recoveryCodesSealed: sealCodes(c.deps, codes),
     };
   },
