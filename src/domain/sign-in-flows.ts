@@ -1,6 +1,7 @@
 import type { Deps } from './deps.js';
 import type { MfaRequirement } from './rollout.js';
 import type { UserRow } from '../db/queries/users.js';
+import { signInStillValid } from './sign-in.js';
 
 export type Factor = 'session' | 'pwd' | 'otp' | 'recovery' | 'reset-code';
 
@@ -23,8 +24,8 @@ export interface FlowState {
   /**
    * When each factor of this sign-in was proved (epoch milliseconds, real
    * time): `pwd`, `otp`, `recovery`, `reset-code`; `session` for what an
-   * existing session brought (dated when the interaction began). Checked
-   * against the person's revocation times before every step and at finish.
+   * existing session brought (its auth_time, whole seconds). Checked against
+   * the person's revocation times before every step and at finish.
    */
   proved?: Partial<Record<Factor, number>>;
   /** The sign-in started again because the account changed under it (the password page says so). */
@@ -80,22 +81,27 @@ export function provedNow(state: FlowState, factor: Factor): Partial<Record<Fact
 
 /**
  * True while what this sign-in proved still counts: the person is not
- * disabled, and every factor was proved strictly after their last
- * administrative reset or disable (sessions_revoked_at) and their last own
- * change of password or authenticator (tokens_revoked_at). Proofs are kept in
- * milliseconds, so one made earlier in the same second as a reset does not
- * pass for later (whole seconds would; see signInTimestamp). A sign-in that
- * names a person but recorded no proof (saved before proofs were kept) does
- * not count either.
+ * disabled, and every factor proved in this sign-in was proved strictly
+ * after their last administrative reset or disable (sessions_revoked_at) and
+ * their last own change of password or authenticator (tokens_revoked_at).
+ * These proofs are kept in milliseconds, so one made earlier in the same
+ * second as a reset does not pass for later (whole seconds would). What an
+ * existing session brought counts exactly as long as that session does
+ * (signInStillValid: its auth_time is in whole seconds and never in the
+ * second of a reset, see signInTimestamp; a person's own change of password
+ * keeps the session it was made in). A sign-in that names a person but
+ * recorded no proof (saved before proofs were kept) does not count.
  */
 export function proofsStillCount(user: Pick<UserRow, 'status' | 'sessions_revoked_at' | 'tokens_revoked_at'> | undefined, state: FlowState): boolean {
   if (!state.userId) return true;
   if (!user || user.status === 'disabled') return false;
-  const times = Object.values(state.proved ?? {});
-  if (!times.length) return false;
-  const earliest = Math.min(...times);
+  const { session, ...here } = state.proved ?? {};
+  const times = Object.values(here);
+  if (session === undefined && !times.length) return false;
+  if (session !== undefined && !signInStillValid(user, Math.floor(session / 1000))) return false;
+  if (!times.length) return true;
   const revoked = Math.max(user.sessions_revoked_at?.getTime() ?? 0, user.tokens_revoked_at?.getTime() ?? 0);
-  return earliest > revoked;
+  return Math.min(...times) > revoked;
 }
 
 /** The same sign-in started again from the password (same interaction, same portal). */

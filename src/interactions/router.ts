@@ -49,20 +49,21 @@ async function stillCurrent(deps: Deps, state: FlowState): Promise<{ state: Flow
   return { state: restartFlow(state), restarted: true };
 }
 
-async function initialState(deps: Deps, i: Interaction): Promise<FlowState> {
+async function initialState(deps: Deps, provider: Provider, i: Interaction): Promise<FlowState> {
   const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [] };
-  const session = i.session as { accountId?: string; amr?: string[] } | undefined;
+  const session = i.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
   const reasons = i.prompt.reasons;
   const stepUp = i.prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'mfa_required');
   if (session?.accountId && (i.prompt.name !== 'login' || stepUp)) {
     const user = await findUser(deps, session.accountId);
-    if (user) {
+    // When the session signed in: what it proved counts as long as the session itself would (signInStillValid).
+    const authTime = session.cookie ? (await provider.Session.find(session.cookie))?.authTime() : undefined;
+    if (user && authTime !== undefined) {
       Object.assign(state, {
         userId: user.id,
         email: user.email,
         amr: session.amr ?? ['pwd'],
-        // What the session proved was honoured when this interaction began (whole seconds: its start is the safe side).
-        proved: { session: (i.iat ?? 0) * 1000 },
+        proved: { session: authTime * 1000 },
         hasAuthenticator: await hasAuthenticator(deps, user.id),
         // A step-up: the portal or the policy requires the second factor this session lacks.
         ...(stepUp ? { requirement: { state: 'enforced', required: true, offered: false, canSkip: false } } : {}),
@@ -81,7 +82,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
-    const current = await stillCurrent(deps, (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, interaction)));
+    const current = await stillCurrent(deps, (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, provider(), interaction)));
     const { state, restarted } = current;
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
     // The portal is looked up only by the steps that need it (consent, and the MFA requirement after a password).
