@@ -94,6 +94,17 @@ export async function currentAuthenticator(deps: Deps, userId: string): Promise<
 }
 
 /**
+ * Throws AccountChanged unless the person's authenticator is still what a
+ * new one may replace (`replaces`): checked before a set-up is drawn or a
+ * code is judged, so the person is told at once; the write decides anyway.
+ */
+export async function assertStillReplaceable(deps: Deps, userId: string, replaces: Replaces): Promise<void> {
+  if (replaces === 'current') return;
+  const current = await currentAuthenticator(deps, userId);
+  if (current !== (replaces ? replaces.credentialId : undefined)) throw new AccountChanged();
+}
+
+/**
  * Confirms the pending secret with one valid code. In one transaction the
  * secret becomes the person's authenticator (in place of what `replaces`
  * allows, and of nothing else: AccountChanged when that no longer holds), a
@@ -105,7 +116,7 @@ export async function confirmEnrolment(
   deps: Deps, userId: string, credentialId: string, code: string,
   terms: { replaces?: Replaces; alsoInTransaction?: (tx: Db) => Promise<void> } = {},
 ): Promise<string[]> {
-  if (terms.replaces === undefined && (await hasAuthenticator(deps, userId))) throw new AccountChanged();
+  await assertStillReplaceable(deps, userId, terms.replaces);
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
   if (!row || row.confirmed_at) throw new InvalidInput('This set-up has expired. Start again.', 'code');
   if (!(await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code))) {

@@ -44,6 +44,15 @@ test('two first authenticators confirmed at once for one person: exactly one is 
   expect(rows).toHaveLength(1);
 });
 
+test('a first authenticator is never confirmed over one confirmed meanwhile: the write itself refuses', async () => {
+  const person = await makePerson(p.deps);
+  const [first, late] = [await beginEnrolment(p.deps, person.id), await beginEnrolment(p.deps, person.id)];
+  expect(await confirmOnlyTotp(p.deps.db, first, person.id)).toBe(true);
+  expect(await confirmOnlyTotp(p.deps.db, late, person.id)).toBe(false);
+  const { rows } = await p.deps.db.query<{ id: string }>('SELECT id FROM totp_credentials WHERE user_id = $1 AND confirmed_at IS NOT NULL', [person.id]);
+  expect(rows.map((r) => r.id)).toEqual([first]);
+});
+
 test('two sign-ins that both proved the MFA-reset code: the first to confirm an authenticator spends it, the other starts again', async () => {
   const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
   const { activationCode } = await resetMfa(p.deps, cli, person.email);
@@ -81,4 +90,26 @@ test('a sign-in overtaken by a reset starts again from the password, says why, a
   const { callback } = await driveSignIn(browser, `/interaction/${uid}`, fresh, p.clock);
   expect(callback).toMatch(/code=/);
   expect(stepOf(page.text)).toBe('password');
+});
+
+test('after a recovery code, a sign-in replaces only the authenticator that code stood in for, never one another sign-in set up meanwhile', async () => {
+  const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
+  const atEnrol = async (recoveryCode: string) => {
+    const { browser, res } = await afterPassword(person.email, person.password);
+    const page = await browser.open(formAction(res.text, '/interaction/')!.replace(/otp$/, 'recovery'));
+    const enrol = await browser.submit(formAction(page.text, '/interaction/')!, { recovery_code: recoveryCode });
+    expectPage(enrol, 'enrol');
+    return { browser, enrol };
+  };
+  const a = await atEnrol(person.recoveryCodes[0]!);
+  const b = await atEnrol(person.recoveryCodes[1]!);
+  const secretB = enrolmentOf(b.enrol.text).secret.replace(/\s+/g, '');
+  expectPage(await b.browser.submit(formAction(b.enrol.text, '/interaction/')!, { code: totpCode(secretB, p.clock.now()) }), 'recovery-codes');
+  p.clock.advance(30);
+  const secretA = enrolmentOf(a.enrol.text).secret.replace(/\s+/g, '');
+  expectPage(await a.browser.submit(formAction(a.enrol.text, '/interaction/')!, { code: totpCode(secretA, p.clock.now()) }), 'password');
+  // B's authenticator is the one that works.
+  p.clock.advance(30);
+  const { callback } = await driveSignIn(new Browser(p.url), (await portal.authorizationRequest()).url, { ...person, totpSecret: secretB }, p.clock);
+  expect(callback).toMatch(/code=/);
 });

@@ -1,8 +1,8 @@
-import { beginEnrolment, confirmEnrolment, hasAuthenticator, viewEnrolment } from '../../domain/authenticators.js';
+import { assertStillReplaceable, beginEnrolment, confirmEnrolment, viewEnrolment, type Replaces } from '../../domain/authenticators.js';
 import { provedNow, sealCodes } from '../../domain/sign-in-flows.js';
 import { spendResetCode } from '../../domain/sign-in.js';
 import { skipEnrolment } from '../../domain/rollout.js';
-import { AccountChanged, InvalidInput } from '../../domain/errors.js';
+import { InvalidInput } from '../../domain/errors.js';
 import type { FlowState } from '../../domain/sign-in-flows.js';
 import type { Step, StepContext } from '../step.js';
 
@@ -18,6 +18,11 @@ function due(s: FlowState): boolean {
   if (s.resetCodePending && !s.resetCodeProof) return false;
   const r = s.requirement;
   return !r || r.required || r.offered;
+}
+
+/** What the new authenticator may replace: the one a recovery code stood in for, or (a first one) nothing. */
+function replaces(s: FlowState): Replaces {
+  return s.replaceAuthenticator && s.replacesCredentialId ? { credentialId: s.replacesCredentialId } : undefined;
 }
 
 /** Whether this page may offer "set it up later", and what to say about the date. */
@@ -46,8 +51,8 @@ export const enrolAuthenticator: Step = {
   name: 'enrol',
   applies: due,
   async render(c, { errors }) {
-    // A first authenticator only while there is none: not one to stand beside another sign-in's.
-    if (!c.state.replaceAuthenticator && (await hasAuthenticator(c.deps, c.state.userId!))) throw new AccountChanged();
+    // Never a set-up to go beside (or over) an authenticator confirmed since this sign-in looked.
+    await assertStillReplaceable(c.deps, c.state.userId!, replaces(c.state));
     const view = await pendingView(c);
     return {
       template: 'enrol',
@@ -74,10 +79,10 @@ export const enrolAuthenticator: Step = {
     const code = (form.code ?? '').trim();
     if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
     if (!c.state.pendingCredentialId) throw new InvalidInput('Scan the QR code, then enter the code your app shows', 'code');
-    const { userId, replaceAuthenticator, replacesCredentialId, resetCodeProof } = c.state;
+    const { userId, resetCodeProof } = c.state;
     // Never in place of an authenticator confirmed meanwhile (AccountChanged: the sign-in starts again).
     const codes = await confirmEnrolment(c.deps, userId!, c.state.pendingCredentialId, code, {
-      replaces: replaceAuthenticator && replacesCredentialId ? { credentialId: replacesCredentialId } : undefined,
+      replaces: replaces(c.state),
       alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, userId!, resetCodeProof) : undefined,
     });
     return {
