@@ -1,7 +1,7 @@
 import { withTransaction, type Db } from '../db/pool.js';
 import * as totpCredentials from '../db/queries/totp-credentials.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
-import { InvalidInput } from './errors.js';
+import { AccountChanged, InvalidInput } from './errors.js';
 import { groupKey, matchStep, newTotpSecret, qrDataUri, totpFor } from './totp.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from './deps.js';
@@ -69,15 +69,54 @@ async function acceptCode(deps: Deps, userId: string, secret: string, code: stri
 }
 
 /**
+ * What a new authenticator may take the place of:
+ * - nothing (the default): the person has none, and confirming fails if one
+ *   was confirmed meanwhile (by another sign-in, say);
+ * - `{ credentialId }`: that one, which a recovery code stood in for at
+ *   sign-in; fails if it was replaced or removed meanwhile;
+ * - `'current'`: whatever is confirmed now (the account page, after the
+ *   person proved their current code).
+ */
+export type Replaces = undefined | { credentialId: string } | 'current';
+
+/** Confirms per `replaces`, in `tx`; false when the account no longer is as the caller saw it. */
+async function confirmIn(tx: Db, userId: string, credentialId: string, replaces: Replaces): Promise<boolean> {
+  if (replaces === 'current') return totpCredentials.replaceTotp(tx, credentialId, userId);
+  if (replaces && !(await totpCredentials.deleteConfirmedTotp(tx, replaces.credentialId, userId))) return false;
+  if (!(await totpCredentials.confirmOnlyTotp(tx, credentialId, userId))) return false;
+  await totpCredentials.deletePendingTotp(tx, userId, credentialId);
+  return true;
+}
+
+/** The id of the person's confirmed authenticator, if any (what a recovery code stands in for). */
+export async function currentAuthenticator(deps: Deps, userId: string): Promise<string | undefined> {
+  return (await totpCredentials.findConfirmedTotp(deps.db, userId))?.id;
+}
+
+/**
+ * Throws AccountChanged unless the person's authenticator is still what a
+ * new one may replace (`replaces`): checked before a set-up is drawn or a
+ * code is judged, so the person is told at once; the write decides anyway.
+ */
+export async function assertStillReplaceable(deps: Deps, userId: string, replaces: Replaces): Promise<void> {
+  if (replaces === 'current') return;
+  const current = await currentAuthenticator(deps, userId);
+  if (current !== (replaces ? replaces.credentialId : undefined)) throw new AccountChanged();
+}
+
+/**
  * Confirms the pending secret with one valid code. In one transaction the
- * secret becomes the person's only authenticator and a new set of recovery
- * codes replaces the old (and `alsoInTransaction` does what must land with
- * them); the codes are returned once, to be shown once.
+ * secret becomes the person's authenticator (in place of what `replaces`
+ * allows, and of nothing else: AccountChanged when that no longer holds), a
+ * new set of recovery codes replaces the old, and `alsoInTransaction` does
+ * what must land with them (it may throw to undo it all); the codes are
+ * returned once, to be shown once.
  */
 export async function confirmEnrolment(
   deps: Deps, userId: string, credentialId: string, code: string,
-  alsoInTransaction?: (tx: Db) => Promise<void>,
+  terms: { replaces?: Replaces; alsoInTransaction?: (tx: Db) => Promise<void> } = {},
 ): Promise<string[]> {
+  await assertStillReplaceable(deps, userId, terms.replaces);
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
   if (!row || row.confirmed_at) throw new InvalidInput('This set-up has expired. Start again.', 'code');
   if (!(await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code))) {
@@ -85,11 +124,13 @@ export async function confirmEnrolment(
   }
   const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
   await withTransaction(deps.db, async (tx) => {
-    if (!(await totpCredentials.confirmTotp(tx, credentialId, userId))) {
-      throw new InvalidInput('This set-up was already confirmed.', 'code');
+    // What must be spent with it (an MFA-reset code) first: it settles which of two racing sign-ins wins.
+    await terms.alsoInTransaction?.(tx);
+    if (!(await confirmIn(tx, userId, credentialId, terms.replaces))) {
+      if (terms.replaces === 'current') throw new InvalidInput('This set-up was already confirmed.', 'code');
+      throw new AccountChanged();
     }
     await recoveryCodes.replaceRecoveryCodes(tx, userId, hashes);
-    await alsoInTransaction?.(tx);
   });
   return plain;
 }

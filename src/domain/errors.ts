@@ -53,3 +53,15 @@ export class TooManyAttempts extends PharmidError {
     super('too_many_attempts', 429, message, field);
   }
 }
+
+/**
+ * The person's account changed while a sign-in was under way (a reset, a
+ * disable, a new password or authenticator, an authenticator set up by
+ * another sign-in): what that sign-in proved no longer counts, and it starts
+ * again from the password.
+ */
+export class AccountChanged extends PharmidError {
+  constructor(message = 'Your account changed since you started signing in. Please sign in again.') {
+    super('account_changed', 409, message);
+  }
+}

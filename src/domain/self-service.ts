@@ -111,9 +111,13 @@ export async function finishAuthenticatorChange(deps: Deps, user: UserRow, sessi
   const credentialId = await deps.store.get(changeKey(user.id, sessionId));
   if (!credentialId) throw new InvalidInput('This change has expired. Start again.', 'code');
   let nextSecond = async () => {};
-  const codes = await confirmEnrolment(deps, user.id, credentialId, code, async (tx) => {
-    await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
-    nextSecond = await refuseEarlierTokens(tx, user.id);
+  // The one place an authenticator is replaced without a recovery code: the current code was proved.
+  const codes = await confirmEnrolment(deps, user.id, credentialId, code, {
+    replaces: 'current',
+    async alsoInTransaction(tx) {
+      await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
+      nextSecond = await refuseEarlierTokens(tx, user.id);
+    },
   });
   await deps.store.del(changeKey(user.id, sessionId));
   await keepCodesToShow(deps, user, sessionId, codes);

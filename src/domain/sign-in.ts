@@ -1,10 +1,10 @@
-import { withTransaction } from '../db/pool.js';
+import { withTransaction, type Db } from '../db/pool.js';
 import * as users from '../db/queries/users.js';
 import * as passwords from '../db/queries/passwords.js';
 import * as activationCodes from '../db/queries/activation-codes.js';
 import type { UserRow } from '../db/queries/users.js';
 import { emailKey } from './email.js';
-import { InvalidInput, Rejected } from './errors.js';
+import { AccountChanged, InvalidInput, Rejected } from './errors.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, normaliseCode } from './secrets.js';
 import type { Deps } from './deps.js';
@@ -126,15 +126,31 @@ export function awaitsResetCode(deps: Deps, userId: string): Promise<boolean> {
 }
 
 /**
- * Uses the one-time code of an MFA reset (under the activation code's
- * brute-force limits): one DELETE, for MFA-reset codes only, whose row count
- * decides. An activation or password-reset code is not taken here.
+ * Checks the one-time code of an MFA reset (under the activation code's
+ * brute-force limits) without taking it: the code keeps standing between
+ * the password and a new authenticator until one is confirmed, so another
+ * browser with the password alone still meets this step, and a set-up left
+ * unfinished leaves the gate shut. Returns the proof this sign-in keeps (the
+ * code's hash, sealed) to consume the code when its authenticator is
+ * confirmed (see spendResetCode).
  */
-export async function confirmResetCode(deps: Deps, userId: string, code: string, ip: string): Promise<void> {
+export async function proveResetCode(deps: Deps, userId: string, code: string, ip: string): Promise<string> {
   const attempt = await beginAttempt(deps, { kind: 'activation', account: userId, userId, ip });
-  if (!(await activationCodes.consumeActivationCode(deps.db, userId, ['mfa-reset'], hashCode(normaliseCode(code))))) {
+  const codeHash = hashCode(normaliseCode(code));
+  if (!(await attempt.guard(() => activationCodes.hasLiveCode(deps.db, userId, 'mfa-reset', codeHash)))) {
     await attempt.failed();
     throw new Rejected('That code is not right, or has expired. Ask your site administrator for a new one.', 'activation_code');
   }
   await attempt.succeeded();
+  return deps.sealer.seal(codeHash);
+}
+
+/**
+ * Uses up the MFA-reset code this sign-in proved, in the transaction that
+ * confirms its new authenticator: one DELETE, for MFA-reset codes only,
+ * whose row count decides. Two sign-ins that both proved the code cannot
+ * both enrol; a code replaced by a later reset, or expired, is not taken.
+ */
+export async function spendResetCode(deps: Deps, tx: Db, userId: string, proof: string): Promise<void> {
+  if (!(await activationCodes.consumeActivationCode(tx, userId, ['mfa-reset'], deps.sealer.open(proof)))) throw new AccountChanged();
 }

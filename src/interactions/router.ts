@@ -2,10 +2,10 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Deps } from '../domain/deps.js';
-import { PharmidError } from '../domain/errors.js';
+import { AccountChanged, PharmidError } from '../domain/errors.js';
 import { findUser, recordSignIn } from '../domain/accounts.js';
 import { hasAuthenticator } from '../domain/authenticators.js';
-import { endFlow, loadFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
+import { endFlow, loadFlow, proofsStillCount, restartFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
 import { audit } from '../domain/audit.js';
 import { dueStep, reachableStep } from './flow.js';
 import { portalDemandsMfa } from '../domain/rollout.js';
@@ -37,18 +37,33 @@ function formOf(body: unknown): Record<string, string> {
   return out;
 }
 
-async function initialState(deps: Deps, i: Interaction): Promise<FlowState> {
+/**
+ * The flow's one check that what was proved still counts (before every step
+ * and at finish): after a reset, a disable, or a change of password or
+ * authenticator since a factor was proved, the sign-in starts again from
+ * the password. Returns the state to go on with, and whether it restarted.
+ */
+async function stillCurrent(deps: Deps, state: FlowState): Promise<{ state: FlowState; restarted: boolean }> {
+  if (!state.userId) return { state, restarted: false };
+  if (proofsStillCount(await findUser(deps, state.userId), state)) return { state, restarted: false };
+  return { state: restartFlow(state), restarted: true };
+}
+
+async function initialState(deps: Deps, provider: Provider, i: Interaction): Promise<FlowState> {
   const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [] };
-  const session = i.session as { accountId?: string; amr?: string[] } | undefined;
+  const session = i.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
   const reasons = i.prompt.reasons;
   const stepUp = i.prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'mfa_required');
   if (session?.accountId && (i.prompt.name !== 'login' || stepUp)) {
     const user = await findUser(deps, session.accountId);
-    if (user) {
+    // When the session signed in: what it proved counts as long as the session itself would (signInStillValid).
+    const authTime = session.cookie ? (await provider.Session.find(session.cookie))?.authTime() : undefined;
+    if (user && authTime !== undefined) {
       Object.assign(state, {
         userId: user.id,
         email: user.email,
         amr: session.amr ?? ['pwd'],
+        proved: { session: authTime * 1000 },
         hasAuthenticator: await hasAuthenticator(deps, user.id),
         // A step-up: the portal or the policy requires the second factor this session lacks.
         ...(stepUp ? { requirement: { state: 'enforced', required: true, offered: false, canSkip: false } } : {}),
@@ -67,7 +82,8 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
-    const state = (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, interaction));
+    const current = await stillCurrent(deps, (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, provider(), interaction)));
+    const { state, restarted } = current;
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
     // The portal is looked up only by the steps that need it (consent, and the MFA requirement after a password).
     let portal: Promise<{ name: string; mfaDemanded: boolean }> | undefined;
@@ -89,7 +105,16 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       },
     };
     const ttl = Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
-    return { interaction, stepContext, ttl };
+    if (restarted) await saveFlow(deps, state, ttl);
+    return { interaction, stepContext, ttl, restarted };
+  }
+
+  /** The account changed under this sign-in: back to the password page, which says why. */
+  async function restart(ctx: Koa.Context, c: StepContext, ttl: number) {
+    c.state = restartFlow(c.state);
+    await saveFlow(deps, c.state, ttl);
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${c.state.uid}`);
   }
 
   async function show(ctx: Koa.Context, step: Step, c: StepContext, ttl: number, errors: FieldError[] = [], values: Record<string, string> = {}, status = 200) {
@@ -101,8 +126,19 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     await render(ctx, view, status);
   }
 
+  async function showOrRestart(ctx: Koa.Context, step: Step, c: StepContext, ttl: number) {
+    try {
+      await show(ctx, step, c, ttl);
+    } catch (err) {
+      if (!(err instanceof AccountChanged)) throw err;
+      await restart(ctx, c, ttl);
+    }
+  }
+
   async function advance(ctx: Koa.Context, interaction: Interaction, c: StepContext, ttl: number) {
     const next = dueStep(c.state);
+    // Checked again at finish: a reset may have landed while the last step was checked.
+    if (!next && (await stillCurrent(deps, c.state)).restarted) return restart(ctx, c, ttl);
     if (next) {
       await saveFlow(deps, c.state, ttl);
       ctx.status = 303;
@@ -128,7 +164,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     const { interaction, stepContext, ttl } = await open(ctx);
     const step = dueStep(stepContext.state);
     if (!step) return advance(ctx, interaction, stepContext, ttl);
-    await show(ctx, step, stepContext, ttl);
+    await showOrRestart(ctx, step, stepContext, ttl);
   });
 
   router.get('/:uid/:step', async (ctx) => {
@@ -139,7 +175,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       ctx.redirect(`/interaction/${ctx.params.uid}`);
       return;
     }
-    await show(ctx, step, stepContext, ttl);
+    await showOrRestart(ctx, step, stepContext, ttl);
   });
 
   router.post('/:uid/abort', async (ctx) => {
@@ -154,9 +190,9 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   });
 
   router.post('/:uid/:step', async (ctx) => {
-    const { interaction, stepContext, ttl } = await open(ctx);
+    const { interaction, stepContext, ttl, restarted } = await open(ctx);
     csrf.verify(ctx);
-    const step = reachableStep(stepContext.state, ctx.params.step!);
+    const step = restarted ? undefined : reachableStep(stepContext.state, ctx.params.step!);
     if (!step) {
       // A stale form (back button, second tab): show where the sign-in has got to.
       ctx.status = 303;
@@ -167,6 +203,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     try {
       stepContext.state = await step.submit(stepContext, form);
     } catch (err) {
+      if (err instanceof AccountChanged) return restart(ctx, stepContext, ttl);
       if (!(err instanceof PharmidError) || !err.field) throw err;
       const values = { email: form.email ?? '' };
       return show(ctx, step, stepContext, ttl, [{ field: err.field, message: err.message }], values, err.status);

@@ -30,6 +30,19 @@ export async function consumeActivationCode(db: Db, userId: string, purposes: re
   return rowCount === 1;
 }
 
+/**
+ * True when the person holds a live code of this purpose with this hash: a
+ * look only, taking nothing (the MFA-reset code is proved at its step and
+ * consumed when the new authenticator is confirmed).
+ */
+export async function hasLiveCode(db: Db, userId: string, purpose: CodePurpose, codeHash: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = $2 AND code_hash = $3 AND expires_at > now()',
+    [userId, purpose, codeHash],
+  );
+  return rowCount === 1;
+}
+
 /** The purpose of the person's code with this hash, if any (to say which step it belongs to). */
 export async function findCodePurpose(db: Db, userId: string, codeHash: string): Promise<CodePurpose | undefined> {
   const { rows } = await db.query<{ purpose: CodePurpose }>('SELECT purpose FROM activation_codes WHERE user_id = $1 AND code_hash = $2', [userId, codeHash]);

@@ -1,5 +1,6 @@
-import { beginEnrolment, confirmEnrolment, viewEnrolment } from '../../domain/authenticators.js';
-import { sealCodes } from '../../domain/sign-in-flows.js';
+import { assertStillReplaceable, beginEnrolment, confirmEnrolment, viewEnrolment, type Replaces } from '../../domain/authenticators.js';
+import { provedNow, sealCodes } from '../../domain/sign-in-flows.js';
+import { spendResetCode } from '../../domain/sign-in.js';
 import { skipEnrolment } from '../../domain/rollout.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { FlowState } from '../../domain/sign-in-flows.js';
@@ -13,8 +14,15 @@ function due(s: FlowState): boolean {
   if (s.prompt !== 'login' || !s.userId) return false;
   if (s.mfa) return s.replaceAuthenticator === true;
   if (s.hasAuthenticator || s.enrolmentSkipped) return false;
+  // After an MFA reset, only once this sign-in proved the code.
+  if (s.resetCodePending && !s.resetCodeProof) return false;
   const r = s.requirement;
   return !r || r.required || r.offered;
+}
+
+/** What the new authenticator may replace: the one a recovery code stood in for, or (a first one) nothing. */
+function replaces(s: FlowState): Replaces {
+  return s.replaceAuthenticator && s.replacesCredentialId ? { credentialId: s.replacesCredentialId } : undefined;
 }
 
 /** Whether this page may offer "set it up later", and what to say about the date. */
@@ -43,6 +51,8 @@ export const enrolAuthenticator: Step = {
   name: 'enrol',
   applies: due,
   async render(c, { errors }) {
+    // Never a set-up to go beside (or over) an authenticator confirmed since this sign-in looked.
+    await assertStillReplaceable(c.deps, c.state.userId!, replaces(c.state));
     const view = await pendingView(c);
     return {
       template: 'enrol',
@@ -69,14 +79,23 @@ export const enrolAuthenticator: Step = {
     const code = (form.code ?? '').trim();
     if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
     if (!c.state.pendingCredentialId) throw new InvalidInput('Scan the QR code, then enter the code your app shows', 'code');
-    const codes = await confirmEnrolment(c.deps, c.state.userId!, c.state.pendingCredentialId, code);
+    const { userId, resetCodeProof } = c.state;
+    // Never in place of an authenticator confirmed meanwhile (AccountChanged: the sign-in starts again).
+    const codes = await confirmEnrolment(c.deps, userId!, c.state.pendingCredentialId, code, {
+      replaces: replaces(c.state),
+      alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, userId!, resetCodeProof) : undefined,
+    });
     return {
       ...c.state,
       amr: [...new Set([...c.state.amr, 'otp', 'mfa'])],
       mfa: true,
       hasAuthenticator: true,
       replaceAuthenticator: false,
+      replacesCredentialId: undefined,
+      resetCodePending: false,
+      resetCodeProof: undefined,
       pendingCredentialId: undefined,
+      proved: provedNow(c.state, 'otp'),
       recoveryCodesSealed: sealCodes(c.deps, codes),
     };
   },

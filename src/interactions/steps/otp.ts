@@ -1,6 +1,6 @@
 import { checkTotp, type CodeVerdict } from '../../domain/authenticators.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
-import type { FlowState } from '../../domain/sign-in-flows.js';
+import { provedNow, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 
 export const otpDue = (s: FlowState) => s.prompt === 'login' && !!s.userId && !s.mfa && s.hasAuthenticator === true;
@@ -36,6 +36,6 @@ export const otp: Step = {
     if (!/^\d{6}$/.test(code)) throw new InvalidInput('The code is 6 digits, like 123456', 'code');
     const verdict = await checkTotp(c.deps, c.state.userId!, code, c.ip);
     if (verdict !== 'ok') throw new Rejected(advice(verdict, c.deps.settings.totp.issuer, c.state.email!), 'code');
-    return { ...c.state, amr: [...new Set([...c.state.amr, 'otp', 'mfa'])], mfa: true };
+    return { ...c.state, amr: [...new Set([...c.state.amr, 'otp', 'mfa'])], mfa: true, proved: provedNow(c.state, 'otp') };
   },
 };

@@ -1,9 +1,10 @@
 import { checkPassword } from '../../domain/sign-in.js';
 import { passwordPassed } from '../password-passed.js';
-import { InvalidInput, Rejected } from '../../domain/errors.js';
+import { AccountChanged, InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 
 const WRONG = 'The email address or password is not right. Check them and try again.';
+const RESTARTED = new AccountChanged().message;
 
 export const password: Step = {
   name: 'password',
@@ -16,6 +17,7 @@ export const password: Step = {
         action: c.url('password'),
         email: values.email ?? c.request.loginHint ?? '',
         activateUrl: c.url('activate'),
+        notice: c.state.restarted ? RESTARTED : undefined,
         errors,
       },
     };

@@ -1,5 +1,7 @@
 import { useRecoveryCode } from '../../domain/recovery-codes.js';
 import { helpersFor } from '../../domain/accounts.js';
+import { currentAuthenticator } from '../../domain/authenticators.js';
+import { provedNow } from '../../domain/sign-in-flows.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 import { otpDue } from './otp.js';
@@ -18,9 +20,11 @@ export const recoveryCode: Step = {
   async submit(c, form) {
     const code = (form.recovery_code ?? '').trim();
     if (!code) throw new InvalidInput('Enter one of your recovery codes', 'recovery_code');
+    // The authenticator the code stands in for, read before the code is spent: the new one may replace it and nothing else.
+    const replaced = await currentAuthenticator(c.deps, c.state.userId!);
     if (!(await useRecoveryCode(c.deps, c.state.userId!, code, c.ip))) {
       throw new Rejected('That recovery code is not right, or was used already. Each code works once.', 'recovery_code');
     }
-    return { ...c.state, amr: [...new Set([...c.state.amr, 'mfa'])], mfa: true, replaceAuthenticator: true };
+    return { ...c.state, amr: [...new Set([...c.state.amr, 'mfa'])], mfa: true, replaceAuthenticator: true, replacesCredentialId: replaced, proved: provedNow(c.state, 'recovery') };
   },
 };
