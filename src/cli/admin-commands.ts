@@ -87,7 +87,7 @@ export const ADMIN_COMMANDS: Command[] = [
       if (files.length !== 1) throw new InvalidInput('Give one CSV file: pharmid user import FILE.csv [--dry-run]');
       const size = await stat(files[0]!).then((s) => s.size, () => { throw new InvalidInput(`Cannot read ${files[0]}`); });
       if (size > MAX_IMPORT_BYTES) throw new InvalidInput('The file is larger than 5 MB: split it');
-      const report = await importUsers(deps, await asking(deps, actor), await readFile(files[0]!, 'utf8'), { dryRun: f['dry-run'] === true });
+      const report = await importUsers(deps, await asking(deps, actor), await readFile(files[0]!), { dryRun: f['dry-run'] === true });
       if (!report.dry_run && !report.written) {
         const first = report.problems.slice(0, 5).map((p) => `line ${p.line}: ${p.message}`).join('; ');
         throw new InvalidInput(`nothing was imported: ${report.problems.length} problems (${first}${report.problems.length > 5 ? '; …' : ''}); try --dry-run for the full list`);

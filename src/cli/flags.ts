@@ -1,3 +1,5 @@
+import { checkFields } from '../domain/text.js';
+
 /** Flags as parsed: a string, a list for repeatable flags, or true for switches. */
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 
@@ -21,4 +23,13 @@ export function opt(f: Flags, name: string): string | undefined {
 export function many(f: Flags, name: string): string[] {
   const v = f[name];
   return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+/**
+ * Every value on the command line is text by the web's rule (src/domain/text.ts):
+ * a NUL, a control character or an escape sequence in any flag is refused,
+ * naming the flag, before the database is opened, so nothing is written.
+ */
+export function checkFlags(f: Flags): void {
+  checkFields(f, { label: (name) => (name === '_' ? 'the file name' : `--${name}`) });
 }

@@ -5,6 +5,7 @@ import { migrate } from '../db/migrate.js';
 import { openDatabase, openStore, buildDeps, buildMailer } from '../backends.js';
 import type { KeyValueStore } from '../store/key-value-store.js';
 import { COMMANDS as CORE, UsageError, type Command, type Flags } from './commands.js';
+import { checkFlags } from './flags.js';
 import { rolloutCommands } from './rollout-commands.js';
 import type { Config } from '../config.js';
 
@@ -66,8 +67,10 @@ export async function runCli(argv: string[], out = process.stdout, err = process
   try {
     flags = isMigrate ? parseArgs({ args: argv.slice(1), options: { json: { type: 'boolean' } }, strict: true }).values
       : parse(command!, command!.name.includes(' ') ? rest : argv.slice(1));
+    checkFlags(flags);
   } catch (e) {
-    return fail((e as Error).message, 2);
+    // Bad bytes in a flag are bad input (1), as the domain's own refusals are; a malformed command line is a usage error (2).
+    return fail((e as Error).message, e instanceof PharmidError ? 1 : 2);
   }
 
   let opened: Awaited<ReturnType<typeof openDatabase>>;

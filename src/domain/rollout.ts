@@ -56,7 +56,7 @@ export async function mfaRequirement(
 export async function skipEnrolment(deps: Deps, userId: string, req: MfaRequirement, ip: string): Promise<void> {
   if (!req.canSkip || !req.policyId) throw new InvalidInput('Set up your authenticator app now: it can no longer be put off', 'code');
   if (req.state === 'grace') {
-    const used = await policies.addSkip(deps.db, userId, req.policyId, req.maxSkips ?? 0);
+    const used = await policies.addSkip(deps.db, userId, req.policyId);
     if (used === undefined) throw new InvalidInput('Set up your authenticator app now: it can no longer be put off', 'code');
   }
   await audit(deps.db, { kind: 'user', id: userId }, { action: 'mfa.enrolment-skipped', outcome: 'success', targetUser: userId, ip, details: { state: req.state } });

@@ -12,6 +12,7 @@ import { checkName, checkRole, issueActivationCode, noticeTo } from './users.js'
 import { assertRoomAt } from './sites.js';
 import { audit } from './audit.js';
 import { parseCsv } from './csv.js';
+import { decodeUtf8, textProblem } from './text.js';
 import { findGenericMailbox } from './generic-mailboxes.js';
 import type { AdminRequest } from './admin-people.js';
 import type { Deps } from './deps.js';
@@ -36,6 +37,9 @@ interface Row { line: number; email: string; key: string; name: string; ods: str
 
 const MAX_ROWS = 5_000;
 const COLUMNS = ['email', 'name', 'site', 'role'] as const;
+const TEXT_PROBLEM: Record<(typeof COLUMNS)[number], ProblemKind> = {
+  email: 'invalid-email', name: 'invalid-name', site: 'invalid-site', role: 'invalid-role',
+};
 
 /** Checks each row on its own and the file as a whole; nothing here reads the database. */
 function readRows(text: string, problems: ImportProblem[]): { rows: Row[]; count: number } {
@@ -49,6 +53,12 @@ function readRows(text: string, problems: ImportProblem[]): { rows: Row[]; count
     const line = i + 2;
     const raw = (c: number) => (c >= 0 ? fields[c] ?? '' : '');
     const problem = (kind: ProblemKind, message: string, email?: string) => problems.push({ line, kind, message, ...(email ? { email } : {}) });
+    // Each cell read is text by the web's rule (no NUL, control character or line break), named by its column.
+    const notText = COLUMNS.filter((c) => at[c] >= 0).map((c) => [c, textProblem(raw(at[c]))] as const).find(([, p]) => p);
+    if (notText) {
+      problem(TEXT_PROBLEM[notText[0]], `${notText[0]} ${notText[1]!}`);
+      return;
+    }
     let email: string;
     let key: string;
     try {
@@ -94,8 +104,10 @@ class RollBack extends Error {}
  * written, or none. A dry run does the same work and rolls it back, so it
  * reports exactly what a real run would refuse.
  */
-export async function importUsers(deps: Deps, r: AdminRequest, text: string, opts: { dryRun: boolean }): Promise<ImportReport> {
+export async function importUsers(deps: Deps, r: AdminRequest, file: Uint8Array | string, opts: { dryRun: boolean }): Promise<ImportReport> {
   const problems: ImportProblem[] = [];
+  // The file's bytes are read strictly: bytes that are not UTF-8 refuse the file, never become U+FFFD in a name.
+  const text = typeof file === 'string' ? file : decodeUtf8(file);
   const { rows, count } = readRows(text, problems);
   const people: ImportedPerson[] = [];
   const bad = new Set(problems.map((p) => p.line));

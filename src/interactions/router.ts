@@ -10,7 +10,8 @@ import { audit } from '../domain/audit.js';
 import { dueStep, reachableStep } from './flow.js';
 import { portalDemandsMfa } from '../domain/rollout.js';
 import { finishInteraction } from './finish.js';
-import { isPlainText, parseForm } from '../http/input.js';
+import { parseForm } from '../http/input.js';
+import { isPlainText } from '../domain/text.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;

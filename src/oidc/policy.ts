@@ -6,6 +6,20 @@ import { mfaRequirement, portalDemandsMfa } from '../domain/rollout.js';
 const { Check, Prompt, base } = interactionPolicy;
 
 /**
+ * Scopes the person is always asked about, first-party portals included:
+ * `admin` lets a portal act as the person in the admin API (add and remove
+ * people, reset their passwords and authenticators), so no portal gets it
+ * without the person agreeing on the consent page. Once agreed, the grant
+ * keeps it for that portal in that sign-in.
+ */
+export const ALWAYS_ASKED: ReadonlySet<string> = new Set(['admin']);
+
+/** What a first-party portal is granted without a consent page: what it asked for, less what is always asked. */
+export function grantedWithoutAsking(requested: Iterable<string>): string[] {
+  return [...requested].filter((scope) => !ALWAYS_ASKED.has(scope));
+}
+
+/**
  * oidc-provider's prompts, plus pharmid's:
  *  - login also when the session's account is gone (disabled, or reset after the sign-in);
  *  - login also when a password-only session meets a portal or policy that requires MFA (step-up: only the code is asked);

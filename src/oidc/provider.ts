@@ -6,7 +6,7 @@ import type { PrivateJwk } from '../domain/signing-keys.js';
 import { adapterFactory } from './adapter.js';
 import { findAccountFor, tokenHonoured } from './find-account.js';
 import { findUser } from '../domain/accounts.js';
-import { buildPolicy } from './policy.js';
+import { buildPolicy, grantedWithoutAsking } from './policy.js';
 import { outgoingFetch, retryBackchannelLogout } from './backchannel.js';
 import { sessionTtl, trackSessions } from './session-activity.js';
 
@@ -50,9 +50,11 @@ function isFirstParty(ctx: KoaContextWithOIDC): boolean {
 }
 
 /**
- * First-party portals are trusted without a consent page: their grant is made
- * (or widened) here with what they asked for. Other portals reuse the grant
- * the person agreed to before.
+ * First-party portals are trusted without a consent page for the ordinary
+ * scopes: their grant is made (or widened) here with what they asked for,
+ * less the scopes the person is always asked about (`admin`, see policy.ts):
+ * those stay missing from the grant, so the consent prompt asks for them.
+ * Other portals reuse the grant the person agreed to before.
  */
 async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   const { oidc } = ctx;
@@ -61,7 +63,8 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   if (!isFirstParty(ctx)) return existing;
   const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId! });
   const before = JSON.stringify((grant as unknown as { openid?: unknown }).openid);
-  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+  const trusted = grantedWithoutAsking(oidc.requestParamOIDCScopes);
+  if (trusted.length) grant.addOIDCScope(trusted.join(' '));
   const claims = [...oidc.requestParamClaims];
   if (claims.length) grant.addOIDCClaims(claims);
   // Single sign-on reuses the grant as it is; write only a new or widened one.
@@ -135,7 +138,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies },
     },
     claims: CLAIMS,
-    // `admin`: a portal may call the admin API with the person's token (they consent to it like any scope).
+    // `admin`: a portal may call the admin API with the person's token; the person is asked for it on every portal (policy.ts).
     scopes: ['openid', 'offline_access', 'email', 'profile', 'sites', 'admin'],
     acrValues: ['mfa', 'pwd'],
     responseTypes: ['code'],

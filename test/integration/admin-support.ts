@@ -42,14 +42,16 @@ let portalOf: TestPharmid | undefined;
 /**
  * A person's access token for the admin API: from a first-party portal that
  * asks for the `admin` scope (every portal must), signed in by single sign-on
- * in the console's browser.
+ * in the console's browser. The person agrees to `admin` on the consent page
+ * (asked of first-party portals too) the first time in that sign-in; the
+ * grant keeps it after that.
  */
 export async function apiToken(p: TestPharmid, browser: Browser, person: Person): Promise<string> {
   if (!adminPortal || portalOf !== p) {
     portalOf = p;
     adminPortal = makeClient(p.deps, { name: 'Admin scripts', firstParty: true }).then((c) => Portal.connect(p.url, c));
   }
-  const { tokens } = await signInTo(await adminPortal, browser, person, p.clock, { scope: 'openid admin' });
+  const { tokens } = await signInTo(await adminPortal, browser, person, p.clock, { scope: 'openid admin' }, { consent: true });
   return tokens.access_token;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createTestBackends, type TestBackends } from '../helpers/backends.js';
@@ -378,6 +379,62 @@ describe('bad invocations', () => {
     } finally {
       process.env.DATABASE_URL = before;
     }
+  });
+});
+
+describe('bad bytes: the command line and the import refuse what the web refuses', () => {
+  let site: string;
+  const dir = mkdtempSync(join(tmpdir(), 'pharmid-cli-bytes-'));
+  beforeAll(async () => {
+    site = uniqueOds();
+    await ok('site', 'add', '--ods', site, '--name', 'Byte Pharmacy');
+  });
+  const control = 'contains a control character \\(such as NUL\\), which is not allowed';
+
+  test.each([
+    ['user add --name with a NUL', ['user', 'add', '--email', 'E', '--name', 'Nul\u0000Name', '--site', 'SITE'], `--name ${control}`],
+    ['user add --name with an escape sequence', ['user', 'add', '--email', 'E', '--name', 'Esc\u001b[31mName', '--site', 'SITE'], `--name ${control}`],
+    ['user add --name with a line break', ['user', 'add', '--email', 'E', '--name', 'Line\nBreak', '--site', 'SITE'], '--name contains a tab or line break'],
+    ['user add --name with half a surrogate pair', ['user', 'add', '--email', 'E', '--name', 'Half\uD800', '--site', 'SITE'], '--name is not valid UTF-8 text'],
+    ['user add --email with a NUL', ['user', 'add', '--email', 'nul\u0000@example.nhs.uk', '--name', 'N', '--site', 'SITE'], `--email ${control}`],
+    ['user add --password with a NUL', ['user', 'add', '--email', 'E', '--name', 'N', '--site', 'SITE', '--password', 'plum\u0000orchard river'], `--password ${control}`],
+    ['site add --name with a NUL', ['site', 'add', '--ods', 'NEWODS', '--name', 'Bad\u0000Site'], `--name ${control}`],
+    ['client add --name with a NUL', ['client', 'add', '--name', 'Bad\u0000Portal', '--redirect-uri', 'https://portal.example/cb'], `--name ${control}`],
+    ['client add --redirect-uri with a NUL, the second of two', ['client', 'add', '--name', 'P', '--redirect-uri', 'https://portal.example/cb', '--redirect-uri', 'https://portal.example/c\u0000b'], `--redirect-uri ${control}`],
+    ['user reset-mfa --email with a NUL', ['user', 'reset-mfa', '--email', 'x\u0000@example.nhs.uk'], `--email ${control}`],
+    ['client remove --client-id with a NUL', ['client', 'remove', '--client-id', 'ab\u0000c'], `--client-id ${control}`],
+    ['user import with a NUL in the file name', ['user', 'import', 'people\u0000.csv'], `the file name ${control}`],
+  ])('%s: one line naming the flag, exit 1, nothing written', async (_label, argv, reason) => {
+    const filled = argv.map((a) => (a === 'E' ? uniqueEmail() : a === 'SITE' ? site : a === 'NEWODS' ? uniqueOds() : a));
+    await refused(filled, new RegExp(`^pharmid: ${reason}`), 1);
+  });
+
+  test('a multi-line field takes line breaks, as its textarea does on the web', async () => {
+    const out = await ok('site', 'update', '--ods', site, '--address', '1 High Street\nTown\r\nAB1 2CD');
+    expect(out.address).toMatch(/^1 High Street\nTown\r?\nAB1 2CD$/);
+  });
+
+  test.each([
+    ['a NUL in a name', 'email,name,site\nimp.nul@example.nhs.uk,Imp\u0000Nul,SITE\n', 'utf8', `line 2: name ${control}`, 'invalid-name'],
+    ['an escape sequence in a name', 'email,name,site\nimp.esc@example.nhs.uk,Imp\u001b[2JEsc,SITE\n', 'utf8', `line 2: name ${control}`, 'invalid-name'],
+    ['a line break inside a quoted name', 'email,name,site\nimp.lf@example.nhs.uk,"Imp\r\nLf",SITE\n', 'utf8', 'line 2: name contains a tab or line break', 'invalid-name'],
+    ['a NUL in a site', 'email,name,site\nimp.site@example.nhs.uk,Imp Site,CL\u0000B01\n', 'utf8', `line 2: site ${control}`, 'invalid-site'],
+    ['a NUL in an email', 'email,name,site\nimp\u0000@example.nhs.uk,Imp Mail,SITE\n', 'utf8', `line 2: email ${control}`, 'invalid-email'],
+  ] as const)('an import file with %s: refused naming the line and the column, nothing written', async (_label, body, encoding, reason, kind) => {
+    const file = join(dir, `${randomBytes(4).toString('hex')}.csv`);
+    writeFileSync(file, `${body}ok.${randomBytes(3).toString('hex')}@example.nhs.uk,Good Row,SITE\n`.replaceAll('SITE', site), encoding);
+    await refused(['user', 'import', file], new RegExp(`^pharmid: nothing was imported: 1 problems \\(${reason}`), 1);
+    const dry = await ok('user', 'import', file, '--dry-run');
+    expect(dry.problems).toEqual([expect.objectContaining({ line: 2, kind })]);
+  });
+
+  test('an import file that is not UTF-8 is refused naming the line, never stored as U+FFFD', async () => {
+    const file = join(dir, 'latin1.csv');
+    const email = `imp.latin.${randomBytes(3).toString('hex')}@example.nhs.uk`;
+    writeFileSync(file, Buffer.concat([Buffer.from(`email,name,site\n${email},Ren`), Buffer.from([0xe9]), Buffer.from(`e Latin,${site}\n`)]));
+    await refused(['user', 'import', file], /^pharmid: The file is not UTF-8 text \(line 2\)/, 1);
+    await refused(['user', 'import', file, '--dry-run'], /^pharmid: The file is not UTF-8 text \(line 2\)/, 1);
+    expect((await db.query('SELECT 1 FROM users WHERE email_key = $1', [email])).rowCount).toBe(0);
   });
 });
 

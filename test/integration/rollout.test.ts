@@ -105,6 +105,21 @@ test('grace: enrolment can be put off a set number of times, then it is required
   expect(stepOf(forced.text)).toBe('enrol');
 });
 
+test('grace: a skip counts against the limit as it stands when it is made; a limit of 0 records no skip at all', async () => {
+  const site = await makeSite(p.deps, 'Tightened Pharmacy');
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'grace', enforceOn: inDays(14), maxSkips: 2 });
+  const person = await makePerson(p.deps, { site: site.ods_code });
+  const { browser, res } = await afterPassword(person);
+  expect(res.text).toContain('Set it up later');
+  // While the page is open, the administrator allows no more skips.
+  await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'grace', enforceOn: inDays(14), maxSkips: 0 });
+  const late = await skip(browser, res.text);
+  expect(late.status).toBe(400);
+  expect(stepOf(late.text)).toBe('enrol');
+  const { rows } = await p.deps.db.query('SELECT skips FROM mfa_skips WHERE user_id = $1', [person.id]);
+  expect(rows).toEqual([]);
+});
+
 test('on the enforcement date announced and grace become enforced', async () => {
   const site = await makeSite(p.deps, 'Dated Pharmacy');
   await setRolloutPolicy(p.deps, cli, { scope: 'site', site: site.ods_code, state: 'announced', enforceOn: inDays(7) });

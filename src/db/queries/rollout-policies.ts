@@ -79,13 +79,20 @@ export async function listRolloutPolicies(db: Db): Promise<PolicyListing[]> {
   return rows;
 }
 
-/** Counts one more skip if fewer than `max` were used: one conditional statement. */
-export async function addSkip(db: Db, userId: string, policyId: string, max: number): Promise<number | undefined> {
+/**
+ * Counts one more skip if fewer than the policy's max_skips were used, as the
+ * policy stands now (not as it stood when the sign-in began: an administrator
+ * may have lowered it since): one conditional statement, the first skip
+ * included (with a limit of 0 no row is made at all). Undefined when refused.
+ */
+export async function addSkip(db: Db, userId: string, policyId: string): Promise<number | undefined> {
   const { rows } = await db.query<{ skips: number }>(
-    `INSERT INTO mfa_skips AS k (user_id, policy_id, skips) VALUES ($1, $2, 1)
-     ON CONFLICT (user_id, policy_id) DO UPDATE SET skips = k.skips + 1, last_skipped_at = now() WHERE k.skips < $3
+    `INSERT INTO mfa_skips AS k (user_id, policy_id, skips)
+       SELECT $1, p.id, 1 FROM rollout_policies p WHERE p.id = $2 AND p.max_skips > 0
+     ON CONFLICT (user_id, policy_id) DO UPDATE SET skips = k.skips + 1, last_skipped_at = now()
+       WHERE k.skips < (SELECT p.max_skips FROM rollout_policies p WHERE p.id = k.policy_id)
      RETURNING skips`,
-    [userId, policyId, max],
+    [userId, policyId],
   );
   return rows[0]?.skips;
 }
