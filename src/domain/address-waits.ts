@@ -47,7 +47,7 @@ export async function addressWaits(deps: Deps, account: string, ip: string, seco
   const key = addressKey(ip);
   await deps.store.addToSet(refusedFromKey(account), key, deps.settings.throttle.addressWindow);
   return new TooManyAttempts(
-    `Too many wrong tries from your network. Wait ${minutes(seconds)} and try again, or ask your site administrator to lift the wait on your network's address (${key}).`,
+    `Too many wrong tries from your network. Wait ${minutes(seconds)} and try again, or ask your site administrator to unlock your account: that lifts the wait on your network (${key}).`,
     field, seconds,
   );
 }

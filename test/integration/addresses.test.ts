@@ -2,7 +2,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import argon2 from 'argon2';
 import { startTestPharmid, STORE_MODES, type TestPharmid } from '../helpers/pharmid.js';
 import { Portal } from '../helpers/portal.js';
-import { makeClient, makePerson } from '../helpers/factories.js';
+import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
+import { consoleBrowser, staff } from './admin-support.js';
 import { errorMessages } from '../helpers/pages.js';
 import { cli, setCliEnvironment } from '../helpers/cli.js';
 import { CHEAP_ARGON2, openForm, tally } from '../attack/support.js';
@@ -48,7 +49,7 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
       const refused = await form.post({ email: person.email, password: person.password }, { 'X-Forwarded-For': '203.0.113.5' });
       expect(refused.status).toBe(429);
       const said = errorMessages(refused.text).join(' ');
-      expect(said).toMatch(/^Too many wrong tries from your network\. Wait \d+ minutes/);
+      expect(said).toMatch(/^Too many wrong tries from your network\. Wait \d+ minutes .* ask your site administrator to unlock your account/);
       expect(said).toContain('(203.0.113.5)');
       expect(said).not.toMatch(/email/);
     } finally {
@@ -98,6 +99,28 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
       expect((await form.post({ email: person.email, password: person.password }, { 'X-Forwarded-For': '198.51.100.20:5555' })).status).toBe(303);
       // Lifted once: the next unlock has no address to lift.
       expect((await operator(p, modeEnv, 'user', 'unlock', '--email', person.email, '--json')).json.addresses_lifted).toEqual([]);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test('a site administrator\'s unlock in the console lets the person in from the network that was made to wait', async () => {
+    const p = await start({ ADDRESS_MAX_FAILURES: '3' });
+    try {
+      const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+      const site = (await makeSite(p.deps)).ods_code;
+      const admin = await staff(p, site, 'site-admin');
+      const person = await makePerson(p.deps, { site });
+      const form = await openForm(p, portal);
+      for (let i = 0; i < 3; i += 1) await form.post({ email: nobody(), password: `wrong ${i}` }, { 'X-Forwarded-For': '198.51.100.30' });
+      expect((await form.post({ email: person.email, password: person.password }, { 'X-Forwarded-For': '198.51.100.30' })).status).toBe(429);
+      // The administrator works from elsewhere (the test's own address).
+      const { browser } = await consoleBrowser(p, admin);
+      await browser.open(`/admin/people/${person.id}`);
+      expect((await browser.submit(`/admin/people/${person.id}/unlock`, {})).status).toBeLessThan(400);
+      expect((await form.post({ email: person.email, password: person.password }, { 'X-Forwarded-For': '198.51.100.30' })).status).toBe(303);
+      const audited = await p.deps.db.query("SELECT details FROM audit_events WHERE action = 'user.unlock'");
+      expect(audited.rows).toEqual([{ details: { addresses_lifted: ['198.51.100.30'] } }]);
     } finally {
       await p.stop();
     }
