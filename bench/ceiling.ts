@@ -16,9 +16,9 @@ export interface Argon2Probe {
 export async function calibrateArgon2(settings: Omit<Argon2Settings, 'maxConcurrent'>, concurrency: number): Promise<Argon2Probe> {
   const hasher = new PasswordHasher({ ...settings, maxConcurrent: concurrency });
   const password = 'plum orchard lantern benchmark';
-  const hash = await hasher.hash(password);
+  const hash = await hasher.hash(password, undefined);
   if (!hash.startsWith('$argon2id$')) throw new Error(`not an argon2id hash: ${hash.slice(0, 12)}`);
-  if (!(await hasher.verify(hash, password))) throw new Error('argon2 verify failed');
+  if (!(await hasher.verify(hash, password, undefined))) throw new Error('argon2 verify failed');
   const walls: number[] = [];
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < 5; i += 1) {
@@ -43,7 +43,7 @@ export async function ceilingRun(p: Argon2Probe, seconds: number): Promise<{ per
   const end = t0 + seconds * 1000;
   await Promise.all(Array.from({ length: p.concurrency }, async () => {
     while (performance.now() < end) {
-      await p.hasher.verify(p.hash, p.password);
+      await p.hasher.verify(p.hash, p.password, undefined);
       verifies += 1;
     }
   }));

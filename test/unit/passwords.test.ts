@@ -63,16 +63,16 @@ describe('PasswordHasher', () => {
   const hasher = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1, maxQueue: 100, perAddress: 100 });
 
   test('hashes with argon2id and verifies only the right password', async () => {
-    const hash = await hasher.hash('plum orchard river');
+    const hash = await hasher.hash('plum orchard river', undefined);
     expect(hash).toMatch(/^\$argon2id\$/);
-    expect(await hasher.verify(hash, 'plum orchard river')).toBe(true);
-    expect(await hasher.verify(hash, 'plum orchard rivet')).toBe(false);
-    expect(await hasher.verify('not a hash', 'x')).toBe(false);
-    expect(await hasher.verifyNothing('x')).toBe(false);
+    expect(await hasher.verify(hash, 'plum orchard river', undefined)).toBe(true);
+    expect(await hasher.verify(hash, 'plum orchard rivet', undefined)).toBe(false);
+    expect(await hasher.verify('not a hash', 'x', undefined)).toBe(false);
+    expect(await hasher.verifyNothing('x', undefined)).toBe(false);
   });
 
   test('runs at most maxConcurrent hashes at once; the rest queue', async () => {
-    const work = [hasher.hash('a'.repeat(8)), hasher.hash('b'.repeat(8)), hasher.hash('c'.repeat(8))];
+    const work = [hasher.hash('a'.repeat(8), undefined), hasher.hash('b'.repeat(8), undefined), hasher.hash('c'.repeat(8), undefined)];
     expect(hasher.queueDepth).toBe(2);
     await Promise.all(work);
     expect(hasher.queueDepth).toBe(0);
@@ -80,15 +80,15 @@ describe('PasswordHasher', () => {
 
   test('a full line refuses at once (Busy, 503 with Retry-After), and frees its places after', async () => {
     const small = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1, maxQueue: 2, perAddress: 100 });
-    const admitted = [1, 2, 3].map((i) => small.hash(`password ${i}`));
+    const admitted = [1, 2, 3].map((i) => small.hash(`password ${i}`, undefined));
     const started = performance.now();
-    const refused = await small.hash('one too many').catch((e: unknown) => e);
+    const refused = await small.hash('one too many', undefined).catch((e: unknown) => e);
     expect(performance.now() - started).toBeLessThan(5);
     expect(refused).toBeInstanceOf(Busy);
     expect((refused as Busy).status).toBe(503);
     expect((refused as Busy).retryAfterSeconds).toBeGreaterThan(0);
     await Promise.all(admitted);
-    await expect(small.hash('room again')).resolves.toMatch(/^\$argon2id\$/);
+    await expect(small.hash('room again', undefined)).resolves.toMatch(/^\$argon2id\$/);
   });
 
   test('one address holds at most perAddress places; another address still gets in', async () => {
@@ -102,8 +102,16 @@ describe('PasswordHasher', () => {
     await expect(shared.hash('later', '203.0.113.9')).resolves.toMatch(/^\$argon2id\$/);
   });
 
+  test('an address holds its places whatever its spelling, and an IPv6 host holds those of its /64', async () => {
+    const shared = new PasswordHasher({ memoryKiB: 8_192, timeCost: 1, parallelism: 1, maxConcurrent: 1, maxQueue: 100, perAddress: 2 });
+    const from = ['203.0.113.9', '::ffff:203.0.113.9', '203.0.113.9:40001', '2001:db8:1:2::1', '2001:db8:1:2::2', '[2001:db8:1:2::3]:443'];
+    const outcomes = await Promise.all(from.map((a) => shared.hash(`from ${a}`, a).then(() => 'hashed', (e: unknown) => (e instanceof Busy ? 'busy' : 'other'))));
+    // Two places for 203.0.113.9 and two for 2001:db8:1:2::/64; the third spelling of each is refused.
+    expect(outcomes).toEqual(['hashed', 'hashed', 'busy', 'hashed', 'hashed', 'busy']);
+  });
+
   test('needsRehash when the parameters changed', async () => {
-    const hash = await hasher.hash('plum orchard river');
+    const hash = await hasher.hash('plum orchard river', undefined);
     expect(hasher.needsRehash(hash)).toBe(false);
     const stronger = new PasswordHasher({ memoryKiB: 16_384, timeCost: 2, parallelism: 1, maxConcurrent: 1, maxQueue: 100, perAddress: 100 });
     expect(stronger.needsRehash(hash)).toBe(true);

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import { Portal } from '../helpers/portal.js';
+import { makeClient, makePerson } from '../helpers/factories.js';
+import { openForm } from './support.js';
+
+/** Mann-Whitney U, normal approximation: |z| for "these two samples come from one distribution". */
+function mannWhitneyZ(a: number[], b: number[]): number {
+  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
+  let rankA = 0;
+  all.forEach((x, i) => { if (x.g === 0) rankA += i + 1; });
+  const u = rankA - (a.length * (a.length + 1)) / 2;
+  const mean = (a.length * b.length) / 2;
+  const sd = Math.sqrt((a.length * b.length * (a.length + b.length + 1)) / 12);
+  return Math.abs((u - mean) / sd);
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+let p: TestPharmid;
+let portal: Portal;
+beforeAll(async () => {
+  p = await startTestPharmid({ ADDRESS_MAX_FAILURES: '100000' });
+  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
+});
+afterAll(() => p.stop());
+
+test('"Activate your account": an unknown email and an invited person\'s, with a wrong code, take indistinguishable time', async () => {
+  const rounds = 40;
+  const invited = await Promise.all(Array.from({ length: rounds }, () => makePerson(p.deps, { activate: true })));
+  const times = { known: [] as number[], unknown: [] as number[] };
+  const answers = new Set<string>();
+  for (let i = 0; i < rounds; i += 1) {
+    for (const [kind, email] of [['unknown', `nobody.${randomBytes(4).toString('hex')}@example.nhs.uk`], ['known', invited[i]!.email]] as const) {
+      const form = await openForm(p, portal, 'activate');
+      const started = performance.now();
+      const res = await form.post({ email, activation_code: 'WRONG-CODE-00', new_password: 'a long enough passphrase' });
+      times[kind].push(performance.now() - started);
+      answers.add(`${res.status}`);
+    }
+  }
+  expect([...answers]).toEqual(['400']);
+  const z = mannWhitneyZ(times.known, times.unknown);
+  // eslint-disable-next-line no-console
+  console.log(`activation timing: median known ${median(times.known).toFixed(1)} ms, unknown ${median(times.unknown).toFixed(1)} ms, z ${z.toFixed(2)}`);
+  expect(z).toBeLessThan(3.29);
+}, 120_000);
