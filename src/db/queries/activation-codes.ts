@@ -3,9 +3,13 @@ import type { Db } from '../pool.js';
 /**
  * What a one-time code is for. Activation and password-reset codes are taken
  * at "Activate your account"; an MFA-reset code only after the person's own
- * password. The table keeps one code per person and step (migration 008).
+ * password; a site-link code only confirms the sites waiting for the person
+ * (migration 013). The table keeps one code per person and step (migration 008).
  */
-export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset';
+export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset' | 'site-link';
+
+/** The codes that sign a person in (or open the way to it); a site-link code only confirms sites. */
+export const SIGN_IN_PURPOSES: readonly CodePurpose[] = ['activation', 'password-reset', 'mfa-reset'];
 
 /** A new code replaces any earlier one for the same step, and leaves the other step's code alone. */
 export async function replaceActivationCode(db: Db, userId: string, purpose: CodePurpose, codeHash: string, ttlSeconds: number): Promise<void> {
@@ -44,4 +48,28 @@ export async function findCodePurpose(db: Db, userId: string, codeHash: string):
 export async function hasMfaResetCode(db: Db, userId: string): Promise<boolean> {
   const { rowCount } = await db.query("SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = 'mfa-reset'", [userId]);
   return rowCount === 1;
+}
+
+/**
+ * The purposes of the person's sign-in codes, live or expired, rows locked
+ * for the rest of the transaction: what must be replaced when the person
+ * gains a site (a code shown to an administrator must not outlive that
+ * administrator's entire reach).
+ */
+export async function lockSignInCodePurposes(db: Db, userId: string): Promise<CodePurpose[]> {
+  const { rows } = await db.query<{ purpose: CodePurpose }>(
+    'SELECT purpose FROM activation_codes WHERE user_id = $1 AND purpose = ANY($2::text[]) ORDER BY purpose FOR UPDATE',
+    [userId, SIGN_IN_PURPOSES],
+  );
+  return rows.map((r) => r.purpose);
+}
+
+/** True while the person holds a site-link code that has not expired. */
+export async function hasLiveCode(db: Db, userId: string, purpose: CodePurpose): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = $2 AND expires_at > now()', [userId, purpose]);
+  return rowCount === 1;
+}
+
+export async function deleteCode(db: Db, userId: string, purpose: CodePurpose): Promise<void> {
+  await db.query('DELETE FROM activation_codes WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
 }
