@@ -27,6 +27,8 @@ export interface FlowState {
   replaceAuthenticator?: boolean;
   pendingCredentialId?: string;
   recoveryCodesSealed?: string;
+  /** Sites an administrator linked the person to are waiting for them to confirm (site-links.ts); false once answered. */
+  siteLinksWaiting?: boolean;
   site?: string;
   consented?: boolean;
 }
