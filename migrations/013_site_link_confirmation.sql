@@ -25,3 +25,11 @@ ALTER TABLE activation_codes DROP COLUMN step;
 ALTER TABLE activation_codes ADD COLUMN step text NOT NULL
   GENERATED ALWAYS AS (CASE purpose WHEN 'mfa-reset' THEN 'after-password' WHEN 'site-link' THEN 'site-link' ELSE 'activate' END) STORED;
 ALTER TABLE activation_codes ADD PRIMARY KEY (user_id, step);
+
+-- Who was shown a code (an actor as the audit trail names it: 'user:ID',
+-- 'cli'), or NULL when it went to the person's own email alone. When the
+-- person gains a site, a code shown to someone who no longer reaches the
+-- whole person is replaced (site-links.ts). Codes from before are taken as
+-- shown to someone unknown, and are replaced.
+ALTER TABLE activation_codes ADD COLUMN shown_to text;
+UPDATE activation_codes SET shown_to = 'unknown';

@@ -9,7 +9,7 @@ import type { UserRow } from '../db/queries/users.js';
 import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import type { CodePurpose } from '../db/queries/activation-codes.js';
-import { authorize, loadPersonTarget, reachOver, type Principal } from './authorization.js';
+import { authorize, loadPersonTarget, loadPrincipal, reachOver, type PersonTarget, type Principal } from './authorization.js';
 import { Conflict, NotFound, Rejected } from './errors.js';
 import { assertRoomAt } from './sites.js';
 import { audit, actorName } from './audit.js';
@@ -24,10 +24,10 @@ import type { Deps } from './deps.js';
  *
  * - A person GAINS a site only through `joinSite`: the membership is written
  *   (one conditional INSERT: a link never changes an existing role) and every
- *   outstanding sign-in code (activation, password reset, MFA reset) is
- *   replaced by a fresh one emailed to the person alone. A code shown to an
- *   administrator while the person was entirely theirs must not outlive that
- *   reach, and after the new site it may no longer be entire.
+ *   outstanding sign-in code (activation, password reset, MFA reset) shown to
+ *   someone who no longer reaches the whole person is replaced by a fresh
+ *   one emailed to the person alone. A code shown to an administrator while
+ *   the person was entirely theirs must not outlive that reach.
  * - A link by an administrator who does not reach the whole person WAITS
  *   (pending_memberships) until the person proves they hold the mailbox:
  *   pharmid emails a one-time code ('site-link') that the person gives at
@@ -54,17 +54,30 @@ const MAIL_PURPOSE: Record<CodePurpose, MailPurpose> = {
 
 const siteName = (s: Pick<SiteRow, 'name' | 'ods_code'>) => `${s.name} (${s.ods_code})`;
 
+/** Whether whoever was shown a code still reaches the whole person (as they now stand): the command line always does. */
+async function stillEntire(deps: Deps, shownTo: string | null, person: PersonTarget): Promise<boolean> {
+  if (shownTo === null || shownTo === 'cli') return true;
+  if (!shownTo.startsWith('user:')) return false;
+  return reachOver(await loadPrincipal(deps, shownTo.slice('user:'.length)), person) === 'entire';
+}
+
 /**
- * Inside a transaction that holds the person's row lock: replaces every
- * sign-in code the person holds with a fresh one of the same purpose, to be
- * emailed to them alone. Expired codes too: an expired MFA-reset code still
- * stands between a password and a new authenticator, so it is renewed, not dropped.
+ * Inside a transaction that holds the person's row lock, after the new
+ * membership is written: replaces every sign-in code shown to someone who no
+ * longer reaches the whole person with a fresh one of the same purpose, to
+ * be emailed to the person alone. Expired codes too: an expired MFA-reset
+ * code still stands between a password and a new authenticator, so it is
+ * renewed, not dropped.
  */
 async function replaceCodes(deps: Deps, tx: Db, user: UserRow): Promise<{ purposes: CodePurpose[]; mails: Outgoing[] }> {
-  const purposes = await activationCodes.lockSignInCodePurposes(tx, user.id);
+  const held = await activationCodes.lockSignInCodes(tx, user.id);
+  const person = await loadPersonTarget(deps, user.id, tx);
+  const purposes: CodePurpose[] = [];
   const mails: Outgoing[] = [];
-  for (const purpose of purposes) {
-    const code = await issueActivationCode(deps, tx, user.id, purpose);
+  for (const { purpose, shown_to: shownTo } of held) {
+    if (await stillEntire(deps, shownTo, person)) continue;
+    purposes.push(purpose);
+    const code = await issueActivationCode(deps, tx, user.id, purpose, null);
     mails.push(() => sendCodeToPerson(deps.mailer, deps.settings.issuer, user, code, MAIL_PURPOSE[purpose]));
   }
   return { purposes, mails };
@@ -85,7 +98,7 @@ async function joinSite(deps: Deps, tx: Db, user: UserRow, site: SiteRow, role: 
  * code replaces an earlier one, which then no longer works).
  */
 async function siteLinkCode(deps: Deps, tx: Db, user: UserRow): Promise<Outgoing> {
-  const code = await issueActivationCode(deps, tx, user.id, 'site-link');
+  const code = await issueActivationCode(deps, tx, user.id, 'site-link', null);
   const waiting = await pending.listPendingSitesOfUser(tx, user.id);
   const list = waiting.map((s) => `- ${s.site_name} (${s.ods_code}), as ${s.role}`).join('\n');
   return () => sendCodeToPerson(deps.mailer, deps.settings.issuer, user, code, 'site-link', `Waiting for you to confirm:\n${list}`);

@@ -12,7 +12,7 @@ import { normaliseEmail } from './email.js';
 import { normaliseOds } from './ods.js';
 import { checkName, checkRole, issueActivationCode } from './users.js';
 import { assertRoomAt } from './sites.js';
-import { audit } from './audit.js';
+import { actorName, audit } from './audit.js';
 import { parseCsv } from './csv.js';
 import { findGenericMailbox } from './generic-mailboxes.js';
 import type { AdminRequest } from './admin-people.js';
@@ -165,9 +165,9 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
       const user = await users.insertUser(tx, { email: row.email, emailKey: row.key, name: row.name, status: 'invited' });
       userId = user.id;
       created.set(row.key, userId);
-      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId, 'activation') });
+      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId, 'activation', actorName(r.principal.actor)) });
     } else {
-      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false });
+      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: true });
     }
     // Someone new in this file, whose code the importer holds: the importer adds people at each of their sites.
     await memberships.insertMembership(tx, userId, site.id, row.role);

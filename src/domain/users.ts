@@ -13,7 +13,7 @@ import { normaliseEmail } from './email.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, randomCode } from './secrets.js';
 import { assertRoomAt, requireSite } from './sites.js';
-import { audit, type Actor } from './audit.js';
+import { actorName, audit, type Actor } from './audit.js';
 import { clearLocks } from './attempts.js';
 import { sendCodeToPerson } from './code-mail.js';
 import { describeActor } from './notice-by.js';
@@ -42,11 +42,13 @@ export function checkName(input: string): string {
 
 /**
  * A new single-use code for one purpose (replacing any earlier code for the
- * same step, never the other step's), shown as XXXXX-XXXXX.
+ * same step, never the other step's), shown as XXXXX-XXXXX. `shownTo` is the
+ * actor who will be shown it (actorName), or null when it goes to the
+ * person's own email alone; unsaid, it counts as shown to someone unknown.
  */
-export async function issueActivationCode(deps: Deps, db: Db, userId: string, purpose: CodePurpose): Promise<string> {
+export async function issueActivationCode(deps: Deps, db: Db, userId: string, purpose: CodePurpose, shownTo: string | null = 'unknown'): Promise<string> {
   const code = randomCode(10);
-  await activationCodes.replaceActivationCode(db, userId, purpose, hashCode(code), deps.settings.activationCodeTtl);
+  await activationCodes.replaceActivationCode(db, userId, purpose, hashCode(code), deps.settings.activationCodeTtl, shownTo);
   return `${code.slice(0, 5)}-${code.slice(5)}`;
 }
 
@@ -92,7 +94,7 @@ export async function createUser(
     await memberships.upsertMembership(tx, user.id, site.id, role);
     let activationCode: string | undefined;
     if (hash) await passwords.upsertPasswordHash(tx, user.id, hash);
-    else activationCode = await issueActivationCode(deps, tx, user.id, 'activation');
+    else activationCode = await issueActivationCode(deps, tx, user.id, 'activation', actorName(actor));
     await audit(tx, actor, { action: 'user.add', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
     return { user, activationCode };
   });
@@ -141,7 +143,7 @@ async function reset(
     await users.lockUser(tx, user.id);
     const codeTo: CodeTo = typeof decide === 'function' ? await decide(tx) : decide;
     await change(tx);
-    const issued = await issueActivationCode(deps, tx, user.id, kind);
+    const issued = await issueActivationCode(deps, tx, user.id, kind, codeTo === 'caller' ? actorName(actor) : null);
     await users.revokeUserSessions(tx, user.id);
     await audit(tx, actor, { action: `user.${kind === 'mfa-reset' ? 'reset-mfa' : 'reset-password'}`, outcome: 'success', targetUser: user.id, ...context, details: { code_to: codeTo } });
     if (codeTo === 'person') await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, issued, kind);

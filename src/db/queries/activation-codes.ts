@@ -12,12 +12,15 @@ export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset' | 'site-
 export const SIGN_IN_PURPOSES: readonly CodePurpose[] = ['activation', 'password-reset', 'mfa-reset'];
 
 /** A new code replaces any earlier one for the same step, and leaves the other step's code alone. */
-export async function replaceActivationCode(db: Db, userId: string, purpose: CodePurpose, codeHash: string, ttlSeconds: number): Promise<void> {
+export async function replaceActivationCode(
+  db: Db, userId: string, purpose: CodePurpose, codeHash: string, ttlSeconds: number, shownTo: string | null = 'unknown',
+): Promise<void> {
   await db.query(
-    `INSERT INTO activation_codes (user_id, purpose, code_hash, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+    `INSERT INTO activation_codes (user_id, purpose, code_hash, expires_at, shown_to) VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
      ON CONFLICT (user_id, step) DO UPDATE
-       SET purpose = EXCLUDED.purpose, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, created_at = now()`,
-    [userId, purpose, codeHash, ttlSeconds],
+       SET purpose = EXCLUDED.purpose, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, created_at = now(),
+           shown_to = EXCLUDED.shown_to`,
+    [userId, purpose, codeHash, ttlSeconds, shownTo],
   );
 }
 
@@ -51,17 +54,18 @@ export async function hasMfaResetCode(db: Db, userId: string): Promise<boolean> 
 }
 
 /**
- * The purposes of the person's sign-in codes, live or expired, rows locked
- * for the rest of the transaction: what must be replaced when the person
- * gains a site (a code shown to an administrator must not outlive that
- * administrator's entire reach).
+ * The person's sign-in codes, live or expired, and whom each was shown to
+ * (null: emailed to the person alone), rows locked for the rest of the
+ * transaction: what may have to be replaced when the person gains a site (a
+ * code shown to an administrator must not outlive that administrator's
+ * entire reach).
  */
-export async function lockSignInCodePurposes(db: Db, userId: string): Promise<CodePurpose[]> {
-  const { rows } = await db.query<{ purpose: CodePurpose }>(
-    'SELECT purpose FROM activation_codes WHERE user_id = $1 AND purpose = ANY($2::text[]) ORDER BY purpose FOR UPDATE',
+export async function lockSignInCodes(db: Db, userId: string): Promise<{ purpose: CodePurpose; shown_to: string | null }[]> {
+  const { rows } = await db.query<{ purpose: CodePurpose; shown_to: string | null }>(
+    'SELECT purpose, shown_to FROM activation_codes WHERE user_id = $1 AND purpose = ANY($2::text[]) ORDER BY purpose FOR UPDATE',
     [userId, SIGN_IN_PURPOSES],
   );
-  return rows.map((r) => r.purpose);
+  return rows;
 }
 
 /** True while the person holds a site-link code that has not expired. */
