@@ -16,7 +16,7 @@ import { policyInput } from './console-rollout.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
 import { auditQuery, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
-import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson } from './present.js';
+import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson, waitingJson, WAITING_MESSAGE } from './present.js';
 
 /** Errors as JSON with the field at fault; a 401 says how to authenticate (RFC 6750). */
 const jsonErrors: Koa.Middleware = async (ctx, next) => {
@@ -41,7 +41,8 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   GET    /sites/:ods · PATCH /sites/:ods     a site and its administrator warning · name, address, user_cap
  *   GET    /sites/:ods/people                  people with status, role, enrolled, last sign-in (paged)
  *   POST   /sites/:ods/people                  {email, name, role?} → 201 with activation_code (shown once)
- *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too
+ *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too; unless the
+ *                                       caller looks after all their sites, it waits for them to confirm (status, message)
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
  *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
  *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once), or code_emailed_to when the
@@ -96,7 +97,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
   });
   router.get('/sites/:ods/people', async (ctx) => {
     const o = await siteOverview(deps, req(ctx), ctx.params.ods!, pageOf(ctx.query));
-    ctx.body = { ...pageJson(o.people, sitePersonJson), warning: o.warning ?? null };
+    ctx.body = { ...pageJson(o.people, sitePersonJson), waiting: o.waiting.map(waitingJson), warning: o.warning ?? null };
   });
   router.post('/sites/:ods/people', async (ctx) => {
     const i = parseInput(personInput, body(ctx));
@@ -108,7 +109,12 @@ export function adminApi({ deps, provider }: PageContext): Router {
     const i = parseInput(locumInput, body(ctx));
     const r = await linkPerson(deps, req(ctx), { email: i.email }, { site: ctx.params.ods!, role: i.role });
     ctx.status = 201;
-    ctx.body = { id: r.user.id, email: r.user.email, site: r.site.ods_code, role: r.role };
+    ctx.body = linkJson(r);
+  });
+  /** A link made, or waiting for the person to confirm it (they do not work at the site until then). */
+  const linkJson = (r: Awaited<ReturnType<typeof linkPerson>>) => ({
+    id: r.user.id, email: r.user.email, site: r.site.ods_code, role: r.role,
+    ...(r.waiting ? { status: 'waiting for the person to confirm', message: WAITING_MESSAGE(r.user.email, r.site.ods_code) } : {}),
   });
   router.get('/sites/:ods/audit', async (ctx) => {
     ctx.body = pageJson(await siteAudit(deps, req(ctx), ctx.params.ods!, parseInput(auditQuery, q(ctx)), pageOf(ctx.query)), auditJson);
@@ -178,7 +184,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
     const i = parseInput(linkInput, body(ctx));
     const r = await linkPerson(deps, req(ctx), { id: ctx.params.id! }, i);
     ctx.status = 201;
-    ctx.body = { id: r.user.id, email: r.user.email, site: r.site.ods_code, role: r.role };
+    ctx.body = linkJson(r);
   });
   router.patch('/people/:id/sites/:ods', async (ctx) => {
     const { role } = parseInput(roleInput, body(ctx));

@@ -105,8 +105,8 @@ export function peoplePages(router: Router, { deps, render, pageForm, config, ma
   router.post('/people/:id/sites', ...pageForm, async (ctx) => {
     await tryForm(async () => {
       const i = parseInput(linkInput, fieldsOf(ctx));
-      await linkPerson(deps, req(ctx), { id: ctx.params.id! }, i);
-      backTo(ctx, personPath(ctx.params.id!), 'linked');
+      const r = await linkPerson(deps, req(ctx), { id: ctx.params.id! }, i);
+      backTo(ctx, personPath(ctx.params.id!), r.waiting ? 'link-waiting' : 'linked');
     }, (errors, status) => personPage(ctx, errors, status));
   });
   router.post('/people/:id/sites/:ods/role', ...pageForm, async (ctx) => {

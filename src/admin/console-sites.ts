@@ -58,6 +58,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
       model: {
         title: o.site.name, site: o.site, warning: o.warning, done: doneMessage(ctx), pages: pagination(ctx, o.people),
         people: o.people.items.map((p) => ({ ...p, roleName: ROLE_NAMES[p.role], statusName: STATUS_NAMES[p.status], lastSignIn: when(p.lastSignInAt) })),
+        waiting: o.waiting.map((x) => ({ ...x, roleName: ROLE_NAMES[x.role], linked: when(x.since) })),
         mayAddPeople: o.mayAddPeople, mayLinkPeople: o.mayLinkPeople, mayChangeSite: o.mayChangeSite, path: sitePath(o.site.ods),
       },
     });
@@ -109,7 +110,8 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
     await tryForm(async () => {
       const i = parseInput(locumInput, values);
       const r = await linkPerson(deps, req(ctx), { email: i.email }, { site: ctx.params.ods!, role: i.role });
-      backTo(ctx, `/admin/people/${r.user.id}`, 'linked');
+      if (r.waiting) backTo(ctx, sitePath(r.site.ods_code), 'link-waiting');
+      else backTo(ctx, `/admin/people/${r.user.id}`, 'linked');
     }, (errors, status) => personForm(ctx, errors.map((e) => ({ ...e, field: e.field === 'email' ? 'locum_email' : e.field })), { locum_email: values.email ?? '' }, status));
   });
 

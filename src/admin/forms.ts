@@ -41,6 +41,7 @@ export const DONE: Record<string, string> = {
   disable: 'They can no longer sign in. Their sessions have ended.',
   enable: 'They may sign in again.',
   linked: 'They now work at the site too, with the same sign-in.',
+  'link-waiting': 'Waiting for the person to confirm: pharmid emailed them a code to give at their next sign-in. Until then they do not work at the site.',
   role: 'Their role was changed.',
   removed: 'They no longer work at that site.',
   'site-saved': 'The site was saved.',

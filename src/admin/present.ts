@@ -1,5 +1,5 @@
 import type { PersonDetails, PersonSummary } from '../domain/admin-people.js';
-import type { SitePerson, SiteSummary } from '../domain/admin-sites.js';
+import type { SitePerson, SiteSummary, WaitingPerson } from '../domain/admin-sites.js';
 import type { AuditEntry } from '../domain/admin-audit.js';
 import type { Paged } from '../domain/admin-pages.js';
 import type { PortalListing, RegisteredClient } from '../domain/clients.js';
@@ -36,3 +36,11 @@ export const auditJson = (e: AuditEntry) => ({
 });
 
 export const portalJson = (c: PortalListing | RegisteredClient) => c;
+
+/** A link the person has not confirmed yet: they do not work at the site until they do. */
+export const waitingJson = (w: WaitingPerson) => ({
+  id: w.id, email: w.email, name: w.name, role: w.role, linked_at: w.since.toISOString(), status: 'waiting for the person to confirm',
+});
+
+export const WAITING_MESSAGE = (email: string, ods: string) =>
+  `Waiting for the person to confirm: pharmid emailed ${email} a code to give at their next sign-in. Until then they do not work at ${ods}.`;

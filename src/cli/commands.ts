@@ -1,6 +1,7 @@
 import { addSite } from '../domain/sites.js';
 import { unlockAddress } from '../domain/address-waits.js';
 import { createUser, disableUser, linkUser, resetMfa, resetPassword, unlockUser } from '../domain/users.js';
+import { changeRoleIfLinked } from '../domain/people.js';
 import { listRegisteredClients, registerClient, removeClient } from '../domain/clients.js';
 import type { Actor } from '../domain/audit.js';
 import { rekeySecrets } from '../domain/rekey.js';
@@ -55,10 +56,17 @@ export const COMMANDS: Command[] = [
     usage: 'user link --email E --site CODE [--role member|site-admin]',
     options: { email: {}, site: {}, role: {} },
     async run(deps, actor, f) {
-      const r = await linkUser(deps, actor, { email: one(f, 'email'), site: one(f, 'site'), role: opt(f, 'role') });
-      return { id: r.user.id, email: r.user.email, site: r.site, role: r.role };
+      const input = { email: one(f, 'email'), site: one(f, 'site'), role: opt(f, 'role') };
+      // Someone who already works at the site and is given another role: an explicit role change (audited as one,
+      // and never leaving the site without an administrator), not a link that silently changes it.
+      const changed = await changeRoleIfLinked(deps, actor, input);
+      if (changed) return { id: changed.user.id, email: changed.user.email, site: changed.site, role: changed.role, role_changed: true };
+      const r = await linkUser(deps, actor, input);
+      return { id: r.user.id, email: r.user.email, site: r.site, role: r.role, ...(r.waiting ? { waiting_for_person: true } : {}) };
     },
-    say: (r) => `${r.email} now works at ${r.site} as ${r.role}`,
+    say: (r) => (r.waiting_for_person
+      ? `${r.email} was emailed a code to confirm ${r.site} at their next sign-in`
+      : `${r.email} now works at ${r.site} as ${r.role}`),
   },
   {
     name: 'user reset-mfa',

@@ -5,9 +5,10 @@ import type { SiteRole } from '../db/queries/memberships.js';
 import type { OrgRole } from '../db/queries/org-roles.js';
 import { authorize, can, codeGoesTo, loadPersonTarget, supportedSiteIds, type Act, type PersonTarget, type Principal } from './authorization.js';
 import { Conflict, InvalidInput } from './errors.js';
-import { createUser, disableUser, linkUser, requireUser, resetMfa, resetPassword, unlockUser, checkRole, type ResetOutcome } from './users.js';
+import { createUser, disableUser, requireUser, resetMfa, resetPassword, unlockUser, checkRole, type CodeDecision, type ResetOutcome } from './users.js';
 import { changeRole, enableUser, requireUserById, unlinkUser } from './people.js';
 import { requireSite } from './sites.js';
+import { linkToSite } from './site-links.js';
 import { hasAuthenticator } from './authenticators.js';
 import { paged, window, type PageRequest, type Paged } from './admin-pages.js';
 import type { Deps } from './deps.js';
@@ -80,18 +81,18 @@ export async function addPerson(deps: Deps, r: AdminRequest, ods: string, input:
   return { user, site, role, activationCode: activationCode! };
 }
 
-/** Gives a person who already has an account (a locum) another site. */
+/**
+ * Gives a person who already has an account (a locum) another site: at once
+ * when the asker reaches the whole person, otherwise waiting for the person
+ * to confirm it with a code pharmid emails them (site-links.ts).
+ */
 export async function linkPerson(deps: Deps, r: AdminRequest, who: { id?: string; email?: string }, input: { site: string; role?: string }) {
   const site = await requireSite(deps, input.site);
   const role = checkRole(input.role);
   // The site first: nobody learns whether an email has an account unless they may link people to that site.
   await authorize(deps, r.principal, 'user.link', { siteId: site.id, role }, r);
   const user = who.id ? await requireUserById(deps, who.id) : await requireUser(deps, who.email ?? '');
-  const target = await loadPersonTarget(deps, user.id);
-  await authorize(deps, r.principal, 'user.link', { siteId: site.id, person: target, role }, r);
-  if (target.sites.has(site.id)) throw new Conflict(`${user.email} already works at ${site.ods_code}; change their role there instead`, 'site');
-  await linkUser(deps, r.principal.actor, { email: user.email, site: site.ods_code, role }, { ip: r.ip });
-  return { user, site, role };
+  return linkToSite(deps, r, user.id, site, role);
 }
 
 export async function unlinkPerson(deps: Deps, r: AdminRequest, id: string, ods: string): Promise<void> {
@@ -115,13 +116,26 @@ export async function changePersonRole(deps: Deps, r: AdminRequest, id: string, 
  * alone and the outcome says where it went.
  */
 export async function resetPersonPassword(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
-  const { user, target } = await loadTarget(deps, r, id, 'user.reset-password');
-  return resetPassword(deps, r.principal.actor, user.email, { ip: r.ip }, codeGoesTo(r.principal, target));
+  const { user } = await loadTarget(deps, r, id, 'user.reset-password');
+  return resetPassword(deps, r.principal.actor, user.email, { ip: r.ip }, decidedAgain(deps, r, user.id, 'user.reset-password'));
 }
 
 export async function resetPersonMfa(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
-  const { user, target } = await loadTarget(deps, r, id, 'user.reset-mfa');
-  return resetMfa(deps, r.principal.actor, user.email, { ip: r.ip }, codeGoesTo(r.principal, target));
+  const { user } = await loadTarget(deps, r, id, 'user.reset-mfa');
+  return resetMfa(deps, r.principal.actor, user.email, { ip: r.ip }, decidedAgain(deps, r, user.id, 'user.reset-mfa'));
+}
+
+/**
+ * The reach decision taken again inside the reset's transaction, with the
+ * person's row locked: a link made since the first look (which would narrow
+ * the asker's reach) is seen, so the code then goes to the person alone.
+ */
+function decidedAgain(deps: Deps, r: AdminRequest, userId: string, act: Act): CodeDecision {
+  return async (tx) => {
+    const target = await loadPersonTarget(deps, userId, tx);
+    await authorize(deps, r.principal, act, { person: target }, r);
+    return codeGoesTo(r.principal, target);
+  };
 }
 
 export async function unlockPerson(deps: Deps, r: AdminRequest, id: string): Promise<UserRow> {

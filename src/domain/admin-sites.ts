@@ -1,5 +1,6 @@
 import * as sites from '../db/queries/sites.js';
 import * as memberships from '../db/queries/memberships.js';
+import * as pending from '../db/queries/pending-memberships.js';
 import type { SiteRow, SiteKind } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import type { UserStatus } from '../db/queries/users.js';
@@ -30,9 +31,14 @@ export interface SitePerson {
   lastSignInAt: Date | null;
 }
 
+/** Someone linked to the site who has not confirmed it yet: they do not work here until they do. */
+export interface WaitingPerson { id: string; email: string; name: string; role: SiteRole; since: Date }
+
 export interface SiteOverview {
   site: SiteSummary;
   people: Paged<SitePerson>;
+  /** Links waiting for the person to confirm (shown as such, never as people of the site). */
+  waiting: WaitingPerson[];
   /** Set when the site has one active administrator, or none. */
   warning?: string;
   /** What the asker may do here (for the console's links). */
@@ -66,9 +72,10 @@ export async function siteOverview(deps: Deps, r: AdminRequest, ods: string, pag
   const site = await requireSite(deps, ods);
   await authorize(deps, r.principal, 'site.view', { siteId: site.id }, r);
   const w = window(page);
-  const [rows, counts] = await Promise.all([
+  const [rows, counts, waiting] = await Promise.all([
     memberships.listPeopleOfSite(deps.db, site.id, w.limit, w.offset),
     sites.listSiteSummaries(deps.db, [site.id], 1, 0),
+    pending.listWaitingAtSite(deps.db, site.id),
   ]);
   const s = summary(site, counts[0] ?? { active_people: 0, administrators: 0 });
   return {
@@ -76,6 +83,7 @@ export async function siteOverview(deps: Deps, r: AdminRequest, ods: string, pag
     people: paged(rows, w, (p) => ({
       id: p.id, email: p.email, name: p.name, status: p.status, role: p.role, enrolled: p.enrolled, locked: p.locked, lastSignInAt: p.last_sign_in_at,
     })),
+    waiting: waiting.map((x) => ({ id: x.id, email: x.email, name: x.name, role: x.role, since: x.created_at })),
     warning: administratorWarning(s),
     mayAddPeople: can(r.principal, 'user.add', { siteId: site.id }),
     mayLinkPeople: can(r.principal, 'user.link', { siteId: site.id }),

@@ -6,6 +6,7 @@ import type { OrgRole } from '../db/queries/org-roles.js';
 import { Forbidden } from './errors.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
+import type { Db } from '../db/pool.js';
 
 /**
  * The one place that decides who may do what in administration. The console,
@@ -65,8 +66,10 @@ export async function loadPrincipal(deps: Deps, userId: string): Promise<Princip
   };
 }
 
-export async function loadPersonTarget(deps: Deps, userId: string): Promise<PersonTarget> {
-  const [mine, roles] = await Promise.all([memberships.listMembershipsOfUser(deps.db, userId), orgRoles.listOrgRolesOfUser(deps.db, userId)]);
+/** `db` is a transaction when the decision must see the same sites as the write it allows (see lockUser). */
+export async function loadPersonTarget(deps: Deps, userId: string, db: Db = deps.db): Promise<PersonTarget> {
+  const mine = await memberships.listMembershipsOfUser(db, userId);
+  const roles = await orgRoles.listOrgRolesOfUser(db, userId);
   return { id: userId, orgRoles: roles, sites: new Map(mine.map((m) => [m.site_id, m.role])) };
 }
 
@@ -103,7 +106,8 @@ export function supportedSiteIds(p: Principal): string[] | null {
  * - 'none': the person is not at any of the administrator's sites.
  * Reach is computed over all the person's sites, so linking someone to one's
  * own site adds a site one covers and leaves uncovered the ones one did not:
- * it never makes the reach entire.
+ * it never makes the reach entire. A link the person has not confirmed yet
+ * (site-links.ts) is no site of theirs at all: it gives nobody any reach.
  */
 export type Reach = 'entire' | 'partial' | 'none';
 
@@ -160,7 +164,8 @@ const RULES: Record<Act, Check[]> = {
   'user.search': [anyReach],
   'user.view': [reachesPerson],
   'user.add': [administersSite],
-  // Linking a locum (named by their email) needs no reach over them beforehand, and gives no entire reach after (see reachOver).
+  // Linking a locum (named by their email) needs no reach over them beforehand, and gives no entire reach after (see reachOver);
+  // without entire reach the link waits for the person to confirm it (site-links.ts).
   'user.link': [notSelf, notPrivileged, supportsSite, roleNeedsAdministrator],
   'user.unlink': [notSelf, notPrivileged, reachesPerson, administersSite],
   'user.role': [notSelf, notPrivileged, reachesPerson, administersSite],

@@ -1,6 +1,6 @@
 import type { Mailer } from '../mail/mailer.js';
 
-export type CodePurpose = 'new-account' | 'password-reset' | 'mfa-reset';
+export type CodePurpose = 'new-account' | 'password-reset' | 'mfa-reset' | 'site-link';
 
 const WHAT: Record<CodePurpose, { subject: string; body: string }> = {
   'new-account': {
@@ -15,14 +15,18 @@ const WHAT: Record<CodePurpose, { subject: string; body: string }> = {
     subject: 'Your two-step sign-in was reset',
     body: 'Your authenticator was removed. Sign in with your email and password as usual; pharmid then asks for this code and takes you through setting up a new authenticator app.',
   },
+  'site-link': {
+    subject: 'Confirm the site you were added to in pharmid',
+    body: 'An administrator added you to a site in pharmid. Nothing changes until you confirm it: at your next sign-in, after your password and authenticator code, pharmid asks for this code (or you may decline). If you do not know the password of your pharmid account, or did not expect this, do not use the code: tell the site\'s administrator, because someone else may hold an account in your name.',
+  },
 };
 
-function codeMessage(issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose) {
+function codeMessage(issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose, detail?: string) {
   const w = WHAT[purpose];
   return {
     to: to.email,
     subject: w.subject,
-    text: `Dear ${to.name},\n\n${w.body}\n\nYour one-time code: ${code}\nIt works once, within 72 hours. If you did not expect this, tell your site administrator.\n\npharmid (${issuer})\n`,
+    text: `Dear ${to.name},\n\n${w.body}${detail ? `\n\n${detail}` : ''}\n\nYour one-time code: ${code}\nIt works once, within 72 hours. If you did not expect this, tell your site administrator.\n\npharmid (${issuer})\n`,
   };
 }
 
@@ -51,7 +55,7 @@ export async function mailActivationCode(
  * cannot be sent, so the reset that made the code is undone with it.
  */
 export async function sendCodeToPerson(
-  mailer: Mailer, issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose,
+  mailer: Mailer, issuer: string, to: { email: string; name: string }, code: string, purpose: CodePurpose, detail?: string,
 ): Promise<void> {
-  await mailer.send(codeMessage(issuer, to, code, purpose));
+  await mailer.send(codeMessage(issuer, to, code, purpose, detail));
 }

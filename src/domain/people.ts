@@ -6,8 +6,8 @@ import type { UserRow } from '../db/queries/users.js';
 import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import { Conflict, NotFound } from './errors.js';
-import { assertRoomAt } from './sites.js';
-import { checkRole, noticeTo, type ActContext } from './users.js';
+import { assertRoomAt, requireSite } from './sites.js';
+import { checkRole, noticeTo, requireUser, type ActContext } from './users.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
 
@@ -73,4 +73,18 @@ export async function unlinkUser(deps: Deps, actor: Actor, user: UserRow, site: 
     await audit(tx, actor, { action: 'user.unlink', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role: current } });
   });
   await noticeTo(deps, user, 'site-unlinked', actor, `${site.name} (${site.ods_code})`);
+}
+
+/**
+ * For `pharmid user link` on someone who already works at the site with
+ * another role: the role change, through changeRole. Undefined when they do
+ * not work there (a link), or already have that role (the link refuses it).
+ */
+export async function changeRoleIfLinked(deps: Deps, actor: Actor, input: { email: string; site: string; role?: string }) {
+  const role = checkRole(input.role);
+  const user = await requireUser(deps, input.email);
+  const site = await requireSite(deps, input.site);
+  const current = await memberships.findMembershipRole(deps.db, user.id, site.id);
+  if (!current || current === role) return undefined;
+  return { user, site: site.ods_code, role: await changeRole(deps, actor, user, site, role) };
 }

@@ -9,7 +9,7 @@ import type { Deps } from './deps.js';
  */
 export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
-  | 'site-linked' | 'site-unlinked' | 'role-changed'
+  | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
   | 'password-changed' | 'authenticator-changed' | 'recovery-codes-renewed';
 
 const WHAT: Record<AccountChange, { subject: string; line: string }> = {
@@ -21,6 +21,12 @@ const WHAT: Record<AccountChange, { subject: string; line: string }> = {
   enabled: { subject: 'Your pharmid account was enabled again', line: 'Your account was enabled again: you can sign in.' },
   'site-linked': { subject: 'You were added to a site in pharmid', line: 'You were added to a site.' },
   'site-unlinked': { subject: 'You were removed from a site in pharmid', line: 'You were removed from a site.' },
+  'codes-replaced': {
+    subject: 'Your pharmid one-time code was replaced',
+    line: 'Because you now work at another site, the one-time code you were given earlier no longer works: anyone it was shown to can no longer use it. pharmid emailed you a new one, to you alone.',
+  },
+  'site-link-confirmed': { subject: 'You confirmed a site in pharmid', line: 'You confirmed that you work at a site you were added to.' },
+  'site-link-declined': { subject: 'You declined a site in pharmid', line: 'A site you were added to was declined at sign-in: you were not added to it.' },
   'role-changed': { subject: 'Your role at a site changed in pharmid', line: 'Your role at a site changed.' },
   'password-changed': { subject: 'Your pharmid password was changed', line: 'Your password was changed, and your other sessions were ended.' },
   'authenticator-changed': { subject: 'Your pharmid authenticator was changed', line: 'A new authenticator app was set up for your account, and your other sessions were ended.' },

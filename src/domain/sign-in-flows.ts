@@ -44,6 +44,8 @@ export interface FlowState {
   replacesCredentialId?: string;
   pendingCredentialId?: string;
   recoveryCodesSealed?: string;
+  /** Sites an administrator linked the person to are waiting for them to confirm (site-links.ts); false once answered. */
+  siteLinksWaiting?: boolean;
   site?: string;
   consented?: boolean;
 }

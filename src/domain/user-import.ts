@@ -4,13 +4,15 @@ import * as memberships from '../db/queries/memberships.js';
 import * as sitesQ from '../db/queries/sites.js';
 import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
-import { authorize, loadPersonTarget } from './authorization.js';
-import { InvalidInput, PharmidError } from './errors.js';
+import { authorize } from './authorization.js';
+import { linkInTransaction } from './site-links.js';
+import * as pending from '../db/queries/pending-memberships.js';
+import { Forbidden, InvalidInput, PharmidError } from './errors.js';
 import { normaliseEmail } from './email.js';
 import { normaliseOds } from './ods.js';
-import { checkName, checkRole, issueActivationCode, noticeTo } from './users.js';
+import { checkName, checkRole, issueActivationCode } from './users.js';
 import { assertRoomAt } from './sites.js';
-import { audit } from './audit.js';
+import { actorName, audit } from './audit.js';
 import { parseCsv } from './csv.js';
 import { decodeUtf8, textProblem } from './text.js';
 import { findGenericMailbox } from './generic-mailboxes.js';
@@ -22,7 +24,10 @@ export type ProblemKind = 'format' | 'invalid-email' | 'generic-mailbox' | 'shar
 
 export interface ImportProblem { line: number; email?: string; kind: ProblemKind; message: string }
 
-export interface ImportedPerson { email: string; name: string; site: string; role: SiteRole; activation_code?: string; existing: boolean }
+/** `waiting`: an existing account linked by someone who does not reach them entirely, until they confirm it. */
+export interface ImportedPerson { email: string; name: string; site: string; role: SiteRole; activation_code?: string; existing: boolean; waiting?: boolean }
+
+interface Outgoing { mails: (() => Promise<void>)[]; after: (() => Promise<void>)[] }
 
 export interface ImportReport {
   dry_run: boolean;
@@ -112,10 +117,13 @@ export async function importUsers(deps: Deps, r: AdminRequest, file: Uint8Array 
   const people: ImportedPerson[] = [];
   const bad = new Set(problems.map((p) => p.line));
   const good = rows.filter((row) => !bad.has(row.line));
+  const out: Outgoing = { mails: [], after: [] };
   try {
     await withTransaction(deps.db, async (tx) => {
-      await writeRows(deps, tx, r, good, problems, people);
+      await writeRows(deps, tx, r, good, problems, people, out);
       if (problems.length || opts.dryRun) throw new RollBack();
+      // Only a real run mails (codes for waiting sites, replaced codes), before it commits.
+      for (const send of out.mails) await send();
     });
   } catch (err) {
     if (!(err instanceof RollBack)) throw err;
@@ -123,11 +131,11 @@ export async function importUsers(deps: Deps, r: AdminRequest, file: Uint8Array 
     return { dry_run: opts.dryRun, written: false, rows: count, people: people.map(({ activation_code: _, ...p }) => p), problems };
   }
   // Existing accounts given a new site are told, as when the console links them (new people get their code instead).
-  for (const person of people.filter((x) => x.existing)) await noticeTo(deps, person, 'site-linked', r.principal.actor, `${person.site}, as ${person.role}`);
+  for (const tell of out.after) await tell();
   return { dry_run: false, written: true, rows: count, people, problems };
 }
 
-async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], problems: ImportProblem[], people: ImportedPerson[]) {
+async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], problems: ImportProblem[], people: ImportedPerson[], out: Outgoing) {
   const sites = new Map<string, SiteRow>();
   for (const ods of new Set(rows.map((row) => row.ods))) {
     const site = await sitesQ.findSiteByOds(tx, ods);
@@ -149,24 +157,34 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
       continue;
     }
     if (existing) {
-      // An existing account is linked exactly as the console links a locum: the same decision, and no reach gained over them.
+      if ((await memberships.findMembershipRole(tx, existing.id, site.id)) || (await pending.isPending(tx, existing.id, site.id))) continue;
+      // An existing account is linked exactly as the console links a locum: the same decision, no reach gained over
+      // them, and waiting for them to confirm when the importer does not reach them entirely.
       try {
-        await authorize(deps, r.principal, 'user.link', { siteId: site.id, role: row.role, person: await loadPersonTarget(deps, existing.id) }, r);
-      } catch (e) { problem('forbidden', (e as Error).message); continue; }
-      userId = existing.id;
+        const linked = await linkInTransaction(deps, tx, r, existing.id, site, row.role, { import: true });
+        out.mails.push(...linked.mails);
+        out.after.push(...linked.after);
+        people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: true, ...(linked.waiting ? { waiting: true } : {}) });
+        if (!linked.waiting) newAt.set(site.id, (newAt.get(site.id) ?? 0) + 1);
+      } catch (e) {
+        if (!(e instanceof PharmidError)) throw e;
+        problem(e instanceof Forbidden ? 'forbidden' : 'over-cap', e.message);
+      }
+      continue;
     }
     if (userId && (await memberships.findMembershipRole(tx, userId, site.id))) continue;
     if (!userId) {
       const user = await users.insertUser(tx, { email: row.email, emailKey: row.key, name: row.name, status: 'invited' });
       userId = user.id;
       created.set(row.key, userId);
-      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId, 'activation') });
+      people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: false, activation_code: await issueActivationCode(deps, tx, userId, 'activation', actorName(r.principal.actor)) });
     } else {
       people.push({ email: row.email, name: row.name, site: site.ods_code, role: row.role, existing: true });
     }
-    await memberships.upsertMembership(tx, userId, site.id, row.role);
+    // Someone new in this file, whose code the importer holds: the importer adds people at each of their sites.
+    await memberships.insertMembership(tx, userId, site.id, row.role);
     newAt.set(site.id, (newAt.get(site.id) ?? 0) + 1);
-    await audit(tx, r.principal.actor, { action: existing ? 'user.link' : 'user.add', outcome: 'success', targetUser: userId, siteId: site.id, ip: r.ip, details: { role: row.role, import: true } });
+    await audit(tx, r.principal.actor, { action: 'user.add', outcome: 'success', targetUser: userId, siteId: site.id, ip: r.ip, details: { role: row.role, import: true } });
   }
   // The caps, once every row is in: the count already includes the new people.
   for (const site of sites.values()) {

@@ -13,7 +13,7 @@ import { normaliseEmail } from './email.js';
 import { checkNewPassword } from './passwords.js';
 import { hashCode, randomCode } from './secrets.js';
 import { assertRoomAt, requireSite } from './sites.js';
-import { audit, type Actor } from './audit.js';
+import { actorName, audit, type Actor } from './audit.js';
 import { clearLocks } from './attempts.js';
 import { liftWaitsRefusedFor } from './address-waits.js';
 import { sendCodeToPerson } from './code-mail.js';
@@ -21,6 +21,8 @@ import { describeActor } from './notice-by.js';
 import { tellPerson, type AccountChange } from './person-notices.js';
 import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
+import { OPERATOR, loadPrincipal } from './authorization.js';
+import { linkToSite } from './site-links.js';
 
 /** Where an administrative act came from, for the audit trail. */
 export interface ActContext { ip?: string; siteId?: string }
@@ -41,11 +43,13 @@ export function checkName(input: string): string {
 
 /**
  * A new single-use code for one purpose (replacing any earlier code for the
- * same step, never the other step's), shown as XXXXX-XXXXX.
+ * same step, never the other step's), shown as XXXXX-XXXXX. `shownTo` is the
+ * actor who will be shown it (actorName), or null when it goes to the
+ * person's own email alone; unsaid, it counts as shown to someone unknown.
  */
-export async function issueActivationCode(deps: Deps, db: Db, userId: string, purpose: CodePurpose): Promise<string> {
+export async function issueActivationCode(deps: Deps, db: Db, userId: string, purpose: CodePurpose, shownTo: string | null = 'unknown'): Promise<string> {
   const code = randomCode(10);
-  await activationCodes.replaceActivationCode(db, userId, purpose, hashCode(code), deps.settings.activationCodeTtl);
+  await activationCodes.replaceActivationCode(db, userId, purpose, hashCode(code), deps.settings.activationCodeTtl, shownTo);
   return `${code.slice(0, 5)}-${code.slice(5)}`;
 }
 
@@ -91,25 +95,25 @@ export async function createUser(
     await memberships.upsertMembership(tx, user.id, site.id, role);
     let activationCode: string | undefined;
     if (hash) await passwords.upsertPasswordHash(tx, user.id, hash);
-    else activationCode = await issueActivationCode(deps, tx, user.id, 'activation');
+    else activationCode = await issueActivationCode(deps, tx, user.id, 'activation', actorName(actor));
     await audit(tx, actor, { action: 'user.add', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
     return { user, activationCode };
   });
 }
 
-/** Gives an existing person another site (locums), or changes their role there. */
-export async function linkUser(deps: Deps, actor: Actor, input: { email: string; site: string; role?: string }, context: ActContext = {}): Promise<{ user: UserRow; site: string; role: SiteRole }> {
+/**
+ * Gives an existing person another site (locums), as `actor` (the command
+ * line: directly, since an operator reaches everyone). Never changes the role
+ * at a site they already work at (see changeRole). How a link is decided and
+ * written is site-links.ts.
+ */
+export async function linkUser(deps: Deps, actor: Actor, input: { email: string; site: string; role?: string }, context: ActContext = {}): Promise<{ user: UserRow; site: string; role: SiteRole; waiting: boolean }> {
   const role = checkRole(input.role);
   const user = await requireUser(deps, input.email);
   const site = await requireSite(deps, input.site);
-  await withTransaction(deps.db, async (tx) => {
-    // A new site counts against its cap; a role change at a site they already have does not.
-    if (user.status !== 'disabled' && !(await memberships.findMembershipRole(tx, user.id, site.id))) await assertRoomAt(tx, site);
-    await memberships.upsertMembership(tx, user.id, site.id, role);
-    await audit(tx, actor, { action: 'user.link', outcome: 'success', targetUser: user.id, siteId: site.id, ip: context.ip, details: { role } });
-  });
-  await noticeTo(deps, user, 'site-linked', actor, `${site.name} (${site.ods_code}), as ${role}`);
-  return { user, site: site.ods_code, role };
+  const principal = actor.kind === 'user' ? await loadPrincipal(deps, actor.id) : OPERATOR;
+  const r = await linkToSite(deps, { principal, ip: context.ip }, user.id, site, role);
+  return { user, site: site.ods_code, role, waiting: r.waiting };
 }
 
 /**
@@ -118,6 +122,8 @@ export async function linkUser(deps: Deps, actor: Actor, input: { email: string;
  * entirely (DESIGN.md, "Reach").
  */
 export type CodeTo = 'caller' | 'person';
+/** Decides where the code goes inside the reset's transaction, after the person's row is locked (and may refuse by throwing). */
+export type CodeDecision = (tx: Db) => Promise<CodeTo>;
 
 /** A reset's outcome: the code to show, or the address it was emailed to instead. */
 export type CodeShown = { user: UserRow; activationCode: string; emailedTo?: undefined };
@@ -130,16 +136,19 @@ export type ResetOutcome = CodeShown | { user: UserRow; activationCode?: undefin
  * that nobody could use). Every reset is then told to the person.
  */
 async function reset(
-  deps: Deps, actor: Actor, user: UserRow, kind: 'password-reset' | 'mfa-reset', codeTo: CodeTo, context: ActContext,
+  deps: Deps, actor: Actor, user: UserRow, kind: 'password-reset' | 'mfa-reset', decide: CodeTo | CodeDecision, context: ActContext,
   change: (tx: Db) => Promise<void>,
 ): Promise<ResetOutcome> {
-  const code = await withTransaction(deps.db, async (tx) => {
+  const { code, codeTo } = await withTransaction(deps.db, async (tx) => {
+    // The person's row lock first: no link can add a site between the decision and the code (site-links.ts takes it too).
+    await users.lockUser(tx, user.id);
+    const codeTo: CodeTo = typeof decide === 'function' ? await decide(tx) : decide;
     await change(tx);
-    const issued = await issueActivationCode(deps, tx, user.id, kind);
+    const issued = await issueActivationCode(deps, tx, user.id, kind, codeTo === 'caller' ? actorName(actor) : null);
     await users.revokeUserSessions(tx, user.id);
     await audit(tx, actor, { action: `user.${kind === 'mfa-reset' ? 'reset-mfa' : 'reset-password'}`, outcome: 'success', targetUser: user.id, ...context, details: { code_to: codeTo } });
     if (codeTo === 'person') await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, issued, kind);
-    return issued;
+    return { code: issued, codeTo };
   });
   await noticeTo(deps, user, kind, actor);
   return codeTo === 'person' ? { user, emailedTo: user.email } : { user, activationCode: code };
@@ -152,8 +161,8 @@ async function reset(
  * outstanding password-reset code stays: the person then needs both.
  */
 export function resetMfa(deps: Deps, actor: Actor, email: string, context?: ActContext): Promise<CodeShown>;
-export function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo): Promise<ResetOutcome>;
-export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}, codeTo: CodeTo = 'caller'): Promise<ResetOutcome> {
+export function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo | CodeDecision): Promise<ResetOutcome>;
+export async function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext = {}, codeTo: CodeTo | CodeDecision = 'caller'): Promise<ResetOutcome> {
   const user = await requireUser(deps, email);
   return reset(deps, actor, user, 'mfa-reset', codeTo, context, async (tx) => {
     await totpCredentials.deleteTotpCredentials(tx, user.id);
@@ -163,8 +172,8 @@ export async function resetMfa(deps: Deps, actor: Actor, email: string, context:
 
 /** Removes the password and issues a password-reset code to choose a new one at "Activate your account". */
 export function resetPassword(deps: Deps, actor: Actor, email: string, context?: ActContext): Promise<CodeShown>;
-export function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo): Promise<ResetOutcome>;
-export async function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext = {}, codeTo: CodeTo = 'caller'): Promise<ResetOutcome> {
+export function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo | CodeDecision): Promise<ResetOutcome>;
+export async function resetPassword(deps: Deps, actor: Actor, email: string, context: ActContext = {}, codeTo: CodeTo | CodeDecision = 'caller'): Promise<ResetOutcome> {
   const user = await requireUser(deps, email);
   if (user.status === 'disabled') throw new Conflict(`${user.email} is disabled; enable them first`);
   return reset(deps, actor, user, 'password-reset', codeTo, context, (tx) => passwords.deletePassword(tx, user.id));

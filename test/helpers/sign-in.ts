@@ -11,6 +11,8 @@ export interface Person {
   activationCode?: string;
   /** The one-time code an administrator's MFA reset gave them. */
   resetCode?: string;
+  /** The code pharmid emailed them to confirm a site they were linked to (see mailedCode in helpers/mail.ts). */
+  siteLinkCode?: string;
   /** Base32 secret of an enrolled authenticator (filled in by enrolment). */
   totpSecret?: string;
   recoveryCodes?: string[];
@@ -52,7 +54,7 @@ export interface SignInResult {
  */
 export async function driveSignIn(
   browser: Browser, start: string, person: Person, clock: TestClock,
-  answers: { site?: string; consent?: boolean; useRecoveryCode?: boolean } = {},
+  answers: { site?: string; consent?: boolean; useRecoveryCode?: boolean; declineSites?: boolean } = {},
 ): Promise<SignInResult> {
   const steps: string[] = [];
   let res: Response = await browser.open(start);
@@ -98,6 +100,12 @@ export async function driveSignIn(
         break;
       case 'recovery':
         res = await browser.submit(action, { recovery_code: person.recoveryCodes!.shift()! });
+        break;
+      case 'site-link':
+        // A site waiting for confirmation: the emailed code when the person has it, else "Not now" (or "Decline").
+        res = await browser.submit(action, person.siteLinkCode ? { activation_code: person.siteLinkCode }
+          : answers.declineSites ? { decline: 'yes' } : { later: 'yes' });
+        person.siteLinkCode = undefined;
         break;
       case 'site':
         res = await browser.submit(action, { site: answers.site ?? /name="site" value="([^"]+)"/.exec(res.text)![1]! });

@@ -8,7 +8,7 @@ import { Browser, formAction } from '../helpers/browser.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { withAuthenticator } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
-import { stepOf } from '../helpers/sign-in.js';
+import { signInTo, stepOf } from '../helpers/sign-in.js';
 import { addSite } from '../../src/domain/sites.js';
 import { resetPassword } from '../../src/domain/users.js';
 import { importUsers } from '../../src/domain/user-import.js';
@@ -48,6 +48,19 @@ beforeAll(async () => {
   }
 }, 30_000);
 afterAll(async () => { await p.stop(); rmSync(dataDir, { recursive: true, force: true }); });
+
+/**
+ * The colleague confirms a link that waits for them (the linker does not look
+ * after site A): at their next sign-in, with the code pharmid emailed them.
+ */
+async function confirmsLink(v: Awaited<ReturnType<typeof colleagueAtA>>, site: string) {
+  const mail = mailTo(v.email).filter((m) => m.subject === 'Confirm the site you were added to in pharmid').at(-1)!;
+  expect(mail.body).toContain(`(${site})`);
+  v.siteLinkCode = codesIn(mail.body)[0]!;
+  p.clock.advance(31);
+  const { steps } = await signInTo(portal, new Browser(p.url), v, p.clock, {}, { site });
+  expect(steps).toContain('site-link');
+}
 
 /** A colleague at site A only, with a password and an authenticator. */
 async function colleagueAtA() {
@@ -96,6 +109,8 @@ describe.each(['site-admin', 'commissioner'] as Who[])('a %s of site B', (who) =
     const linked = via === 'api' ? await api(a, 'post', `/people/${v.id}/sites`, { site: B })
       : who === 'site-admin' ? await form(a, `/sites/${B}/locums`, { email: v.email, role: 'member' }) : await form(a, `/people/${v.id}/sites`, { site: B, role: 'member' });
     expect([201, 303]).toContain(linked.status);
+    // Nothing proves the account's holder owns its email: the link waits until they confirm it with an emailed code.
+    await confirmsLink(v, B);
 
     // Resets happen, but the code goes to the colleague alone, and the answer says so.
     for (const act of ['reset-password', 'reset-mfa']) {
@@ -135,7 +150,7 @@ describe.each(['site-admin', 'commissioner'] as Who[])('a %s of site B', (who) =
       expect(notice.body).toMatch(/If you did not, tell your site administrator/);
       expect(codesIn(notice.body)).toEqual([]);
     }
-    expect(mail.some((m) => m.subject === 'You were added to a site in pharmid' && m.body.includes(`Birch Pharmacy (${B})`))).toBe(true);
+    expect(mail.some((m) => m.subject === 'You confirmed a site in pharmid' && m.body.includes(`Birch Pharmacy (${B})`))).toBe(true);
 
     // With them, and only them, the colleague signs in again: new password, then the MFA-reset code, then a new authenticator.
     const browser = new Browser(p.url);
@@ -156,12 +171,15 @@ test('the import cannot be used to widen reach: a linked colleague stays beyond 
 
   const report = await importUsers(p.deps, asAdmin, `email,name,site,role\n${v.email},Vic Tim,${B},member\n${uniqueEmail('new')},New Starter,${B},member\n`, { dryRun: false });
   expect(report.written).toBe(true);
+  expect(report.people.find((x) => x.email === v.email)).toMatchObject({ existing: true, waiting: true });
+  expect((await api(a, 'post', `/people/${v.id}/reset-password`)).status).toBe(403);
+  await confirmsLink(v, B);
   const res = await api(a, 'post', `/people/${v.id}/reset-password`);
   expect(res.status).toBe(200);
   expect(res.body).not.toHaveProperty('activation_code');
   expect(res.body.code_emailed_to).toBe(v.email);
   expect((await api(a, 'post', `/people/${v.id}/unlock`)).status).toBe(403);
-  expect(mailTo(v.email).some((m) => m.subject === 'You were added to a site in pharmid')).toBe(true);
+  expect(mailTo(v.email).some((m) => m.subject === 'You confirmed a site in pharmid')).toBe(true);
 
   const refused = await importUsers(p.deps, asAdmin, `email,name,site,role\n${helper.email},Hal Helpdesk,${B},member\n`, { dryRun: false });
   expect(refused.written).toBe(false);

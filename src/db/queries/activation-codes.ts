@@ -3,17 +3,24 @@ import type { Db } from '../pool.js';
 /**
  * What a one-time code is for. Activation and password-reset codes are taken
  * at "Activate your account"; an MFA-reset code only after the person's own
- * password. The table keeps one code per person and step (migration 008).
+ * password; a site-link code only confirms the sites waiting for the person
+ * (migration 013). The table keeps one code per person and step (migration 008).
  */
-export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset';
+export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset' | 'site-link';
+
+/** The codes that sign a person in (or open the way to it); a site-link code only confirms sites. */
+export const SIGN_IN_PURPOSES: readonly CodePurpose[] = ['activation', 'password-reset', 'mfa-reset'];
 
 /** A new code replaces any earlier one for the same step, and leaves the other step's code alone. */
-export async function replaceActivationCode(db: Db, userId: string, purpose: CodePurpose, codeHash: string, ttlSeconds: number): Promise<void> {
+export async function replaceActivationCode(
+  db: Db, userId: string, purpose: CodePurpose, codeHash: string, ttlSeconds: number, shownTo: string | null = 'unknown',
+): Promise<void> {
   await db.query(
-    `INSERT INTO activation_codes (user_id, purpose, code_hash, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+    `INSERT INTO activation_codes (user_id, purpose, code_hash, expires_at, shown_to) VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
      ON CONFLICT (user_id, step) DO UPDATE
-       SET purpose = EXCLUDED.purpose, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, created_at = now()`,
-    [userId, purpose, codeHash, ttlSeconds],
+       SET purpose = EXCLUDED.purpose, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, created_at = now(),
+           shown_to = EXCLUDED.shown_to`,
+    [userId, purpose, codeHash, ttlSeconds, shownTo],
   );
 }
 
@@ -31,14 +38,15 @@ export async function consumeActivationCode(db: Db, userId: string, purposes: re
 }
 
 /**
- * True when the person holds a live code of this purpose with this hash: a
- * look only, taking nothing (the MFA-reset code is proved at its step and
- * consumed when the new authenticator is confirmed).
+ * True when the person holds a live code of this purpose (with this hash,
+ * when one is given): a look only, taking nothing. The MFA-reset code is
+ * proved at its step and consumed when the new authenticator is confirmed;
+ * a live site-link code means a link is already waiting.
  */
-export async function hasLiveCode(db: Db, userId: string, purpose: CodePurpose, codeHash: string): Promise<boolean> {
+export async function hasLiveCode(db: Db, userId: string, purpose: CodePurpose, codeHash?: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    'SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = $2 AND code_hash = $3 AND expires_at > now()',
-    [userId, purpose, codeHash],
+    'SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = $2 AND ($3::text IS NULL OR code_hash = $3) AND expires_at > now()',
+    [userId, purpose, codeHash ?? null],
   );
   return rowCount === 1;
 }
@@ -57,4 +65,23 @@ export async function findCodePurpose(db: Db, userId: string, codeHash: string):
 export async function hasMfaResetCode(db: Db, userId: string): Promise<boolean> {
   const { rowCount } = await db.query("SELECT 1 FROM activation_codes WHERE user_id = $1 AND purpose = 'mfa-reset'", [userId]);
   return rowCount === 1;
+}
+
+/**
+ * The person's sign-in codes, live or expired, and whom each was shown to
+ * (null: emailed to the person alone), rows locked for the rest of the
+ * transaction: what may have to be replaced when the person gains a site (a
+ * code shown to an administrator must not outlive that administrator's
+ * entire reach).
+ */
+export async function lockSignInCodes(db: Db, userId: string): Promise<{ purpose: CodePurpose; shown_to: string | null }[]> {
+  const { rows } = await db.query<{ purpose: CodePurpose; shown_to: string | null }>(
+    'SELECT purpose, shown_to FROM activation_codes WHERE user_id = $1 AND purpose = ANY($2::text[]) ORDER BY purpose FOR UPDATE',
+    [userId, SIGN_IN_PURPOSES],
+  );
+  return rows;
+}
+
+export async function deleteCode(db: Db, userId: string, purpose: CodePurpose): Promise<void> {
+  await db.query('DELETE FROM activation_codes WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
 }

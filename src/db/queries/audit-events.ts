@@ -61,7 +61,11 @@ export interface SiteAuditRow extends AuditRow {
 
 /**
  * A site's trail: events about the site, and events about no site in
- * particular (sign-ins, resets) whose person works at the site. Newest first.
+ * particular (sign-ins, resets) of a person who works at the site, from the
+ * moment they joined it (their membership's created_at) and never before:
+ * linking someone does not open their history, nor what other sites did to
+ * them earlier. A link still waiting for the person is no membership at all.
+ * Newest first.
  */
 export async function listAuditEventsForSite(db: Db, siteId: string, f: AuditFilter, limit: number, offset: number): Promise<SiteAuditRow[]> {
   const action = f.action ? `${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
@@ -73,7 +77,8 @@ export async function listAuditEventsForSite(db: Db, siteId: string, f: AuditFil
        LEFT JOIN users tu ON tu.id = e.target_user
        LEFT JOIN users au ON e.actor = 'user:' || au.id::text
        LEFT JOIN sites s ON s.id = e.site_id
-      WHERE (e.site_id = $1 OR (e.site_id IS NULL AND e.target_user IN (SELECT user_id FROM memberships WHERE site_id = $1)))
+      WHERE (e.site_id = $1 OR (e.site_id IS NULL AND EXISTS (
+              SELECT 1 FROM memberships m WHERE m.user_id = e.target_user AND m.site_id = $1 AND e.occurred_at >= m.created_at)))
         AND ($2::text IS NULL OR e.action LIKE $2)
         AND ($3::text IS NULL OR e.outcome = $3)
         AND ($4::text IS NULL OR tu.email_key = $4)

@@ -18,6 +18,19 @@ export async function upsertMembership(db: Db, userId: string, siteId: string, r
   );
 }
 
+/**
+ * Adds a membership only when the person does not work at the site yet: one
+ * conditional INSERT whose row count decides, so two links racing cannot
+ * both "add" the person, and a link never changes an existing role.
+ */
+export async function insertMembership(db: Db, userId: string, siteId: string, role: SiteRole): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO memberships (user_id, site_id, role) VALUES ($1, $2, $3) ON CONFLICT (user_id, site_id) DO NOTHING`,
+    [userId, siteId, role],
+  );
+  return rowCount === 1;
+}
+
 export async function listMembershipsOfUser(db: Db, userId: string): Promise<MembershipView[]> {
   const { rows } = await db.query<MembershipView>(
     `SELECT s.id AS site_id, s.ods_code, s.name AS site_name, m.role

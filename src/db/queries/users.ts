@@ -36,6 +36,17 @@ export async function findUserByEmailKey(db: Db, emailKey: string): Promise<User
   return rows[0];
 }
 
+/**
+ * Locks the person's row for the rest of the transaction. Acts that decide
+ * from where a person works (links, resets) take it first, so a reach
+ * decision and the write it allows see the same sites: a link cannot slip
+ * between a reset's decision and its code.
+ */
+export async function lockUser(db: Db, id: string): Promise<UserRow | undefined> {
+  const { rows } = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE id = $1 FOR UPDATE`, [id]);
+  return rows[0];
+}
+
 export async function setUserStatus(db: Db, id: string, status: UserStatus): Promise<void> {
   await db.query('UPDATE users SET status = $2 WHERE id = $1', [id, status]);
 }
