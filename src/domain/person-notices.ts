@@ -28,7 +28,7 @@ const WHAT: Record<AccountChange, { subject: string; line: string; advice?: stri
   'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
   'code-lock': {
     subject: 'Wrong codes were typed after your pharmid password',
-    line: 'Someone who knows your password typed wrong codes at the step after it, and that step is now locked.',
+    line: 'Someone who knows your password typed wrong codes at the step after it, and that step is now locked',
     advice: 'If it was not you, someone else knows your password: change it now (on your account page, or with "Forgotten your password?" on the sign-in page).',
   },
 };
