@@ -11,7 +11,7 @@ import { dueStep, reachableStep } from './flow.js';
 import { portalDemandsMfa } from '../domain/rollout.js';
 import { finishInteraction } from './finish.js';
 import { isPlainText, parseForm } from '../http/input.js';
-import { readDeviceCookie, setDeviceCookie } from '../http/device-cookie.js';
+import { readDeviceCookie, setDeviceCookie } from './device-cookie.js';
 import { emailKey } from '../domain/email.js';
 import { trustDevice } from '../domain/trusted-devices.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
