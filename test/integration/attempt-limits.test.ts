@@ -7,6 +7,7 @@ import { openForm } from '../attack/support.js';
 import { beginAttempt } from '../../src/domain/attempts.js';
 import { emailKey } from '../../src/domain/email.js';
 import { unlockUser } from '../../src/domain/users.js';
+import { recordSecondFactorFailure } from '../../src/db/queries/users.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,6 +89,18 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
     await unlockUser(p.deps, { kind: 'cli' }, person.email);
     expect((await (await again(home)).post({ email: person.email, password: person.password })).status).toBe(303);
   }, 60_000);
+
+  test('wrong codes count towards the hard limit for 30 days, then drop off; an unlock clears them', async () => {
+    const person = await makePerson(p.deps);
+    const period = p.config.throttle.secondFactorHardLimitPeriod;
+    const day = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 86_400_000);
+    const counts: number[] = [];
+    for (const d of [0, 1, 29]) counts.push(await recordSecondFactorFailure(p.deps.db, person.id, day(d), period, 100));
+    counts.push(await recordSecondFactorFailure(p.deps.db, person.id, day(31), period, 100));
+    expect(counts).toEqual([1, 2, 3, 2]);
+    await unlockUser(p.deps, { kind: 'cli' }, person.email);
+    expect(await recordSecondFactorFailure(p.deps.db, person.id, day(32), period, 100)).toBe(1);
+  });
 
   test('a try whose process died before settling holds the account\'s slot for a minute at most, not the day', async () => {
     const person = await makePerson(p.deps);
