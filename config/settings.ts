@@ -55,8 +55,12 @@ export const defaults = {
     /** Consecutive wrong codes (authenticator or recovery) before the code step locks. */
     secondFactorFailures: 5,
     secondFactorLock: 15 * 60,
-    /** Consecutive wrong codes, over any period, before only an administrator can unlock. */
+    /**
+     * Wrong codes within `secondFactorHardLimitPeriod` (a rolling period; the person's
+     * right codes do not reset it) before only an administrator can unlock.
+     */
     secondFactorHardLimit: 100,
+    secondFactorHardLimitPeriod: 30 * 24 * 3600,
     activationFailures: 5,
     activationLock: 15 * 60,
     /** Failures of any kind from one address in the window before that address waits for the window to end. */

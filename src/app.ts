@@ -125,7 +125,7 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   const csrf = csrfProtection(config.cookieKeys, config.secureCookies);
   // pharmid's own pages carry CSRF tokens in their forms.
   app.use((ctx, next) => (OWN_PAGES.test(ctx.path) ? csrf.issue(ctx, next) : next()));
-  const interactions = interactionRoutes({ provider: () => current.provider, deps, render, csrf, onStep: metrics.countStep });
+  const interactions = interactionRoutes({ provider: () => current.provider, deps, render, csrf, onStep: metrics.countStep, secureCookies: config.secureCookies });
   app.use(interactions.routes());
 
   const sessions = signInSessions({ provider: () => current.provider, deps, limits: config.ttl });

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import * as users from '../db/queries/users.js';
 import { TooManyAttempts } from './errors.js';
 import { audit } from './audit.js';
+import { tellPerson } from './person-notices.js';
 import type { Deps } from './deps.js';
 import { addressTries, addressWaits } from './address-waits.js';
 
@@ -12,7 +14,12 @@ import { addressTries, addressWaits } from './address-waits.js';
  *
  *  - per account: passwords get doubling delays after a few free failures;
  *    codes lock for a while after a few consecutive failures, and for good
- *    (until an administrator unlocks) after a hard limit over any period;
+ *    (until an administrator unlocks) after a hard limit of wrong codes within
+ *    a rolling period (30 days), which the person's right codes do not reset;
+ *  - per trusted device: a browser that signed in to the account before (its
+ *    signed device cookie, see trusted-devices.ts) has a bucket of its own for
+ *    passwords and activation codes, with the same limits, so strangers
+ *    spending one try per wait cannot keep the person out of it;
  *  - per address: only failures count, so many staff behind one pharmacy
  *    network address sign in freely.
  *
@@ -21,8 +28,10 @@ import { addressTries, addressWaits } from './address-waits.js';
  * see their own number, so a burst cannot slip past a limit while the first
  * answers are still being hashed. Past the free failures, a try must also
  * claim the account's slot (set only if absent), so one try at a time goes
- * through, and no try passes a lock a failure set. Refused and abandoned
- * tries give their points back.
+ * through, and no try passes a lock a failure set. The slot passes on once no
+ * try of the account is in flight (a short-lived count, so a try whose
+ * process died lets go within a minute). Refused and abandoned tries give
+ * their points back.
  */
 export type AttemptKind = 'password' | 'activation' | 'second-factor';
 
@@ -30,9 +39,14 @@ export interface AttemptOf {
   kind: AttemptKind;
   /** The email key (password, activation) or the user id (codes). */
   account: string;
-  /** Known before the check for codes only (a password's account may not exist). */
+  /**
+   * Known before the check only for codes asked after the person's right
+   * password (a password's account may not exist); a lock at such a step is emailed to the person.
+   */
   userId?: string;
   ip: string;
+  /** The id a trusted device holds for this account (trusted-devices.ts): its tries count in its own bucket. */
+  device?: string;
 }
 
 export interface Attempt {
@@ -48,7 +62,12 @@ const FIELD: Record<AttemptKind, string> = { password: 'password', activation: '
 
 /** How long a try past the free failures holds the account's slot while it is checked (a failure or success replaces it). */
 const HOLD_SECONDS = 60;
+/** Longer than any request: a try still counted in flight after it was lost with its process. */
+const IN_FLIGHT_SECONDS = 60;
 const ACCOUNT_WINDOW = 24 * 3600;
+/** Device buckets outlast no unlock: their keys carry a mark that each unlock replaces (kept longer than any bucket). */
+const DEVICE_MARK_SECONDS = 2 * ACCOUNT_WINDOW;
+const deviceMarkKey = (account: string) => `attempts:device-mark:${account}`;
 
 type Throttle = Deps['settings']['throttle'];
 
@@ -94,14 +113,44 @@ function stores(deps: Deps, kind: AttemptKind) {
     accountLock: deps.counters.locks(`${kind}:account`),
     /** Held by the one try past the free failures that is being checked now. */
     accountSlot: deps.counters.locks(`${kind}:account-slot`),
+    /** Tries being checked now: while any is, the slot does not pass on. */
+    inFlight: deps.counters.failures(`${kind}:in-flight`, IN_FLIGHT_SECONDS),
     /** Counted per address as `addressKey` reads it (IPv4, or an IPv6 /64), whatever its spelling. */
     addressTries: addressTries(deps),
   };
 }
 
+type Stores = ReturnType<typeof stores>;
+
+/** The key a try is counted under: the account's, or a trusted device's own bucket for that account. */
+async function bucketOf(deps: Deps, of: AttemptOf): Promise<string> {
+  if (!of.device) return of.account;
+  const mark = (await deps.store.get(deviceMarkKey(of.account))) ?? '-';
+  return `${of.account}#device:${mark}:${of.device}`;
+}
+
+/**
+ * A try leaves the flight (its failure, if any, already counted and its lock
+ * set). Once none of the bucket's tries is in flight, the slot passes on; a
+ * try lost with its process stops counting when the in-flight count lapses.
+ */
+async function leave(s: Stores, key: string): Promise<void> {
+  await s.inFlight.takeBack(key);
+  // The count is read by adding one (so this reading is in it) and giving it back; it errs high, never low.
+  const { count } = await s.inFlight.add(key);
+  await s.inFlight.takeBack(key);
+  if (count <= 1) await s.accountSlot.clear(key);
+}
+
+/** A lock on a step after the person's right password: they are told, since someone may know it. */
+async function tellOfCodeLock(deps: Deps, userId: string, ip: string, until: string): Promise<void> {
+  const user = await users.findUserById(deps.db, userId);
+  if (user) await tellPerson(deps, user, { change: 'code-lock', by: `someone at address ${ip}`, detail: until });
+}
+
 /**
  * Counts a try before its secret is checked. Throws TooManyAttempts (giving
- * back what it counted) when the account or the address must wait.
+ * back what it counted) when the account, the device or the address must wait.
  */
 export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> {
   const t = deps.settings.throttle;
@@ -117,22 +166,26 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
     await s.addressTries.takeBack(of.ip);
     throw await addressWaits(deps, of.account, of.ip, address.secondsLeft, field);
   }
-  const tries = await s.accountTries.add(of.account);
+  const key = await bucketOf(deps, of);
+  // In flight before it is numbered, so that a try settling now cannot pass the slot on past it.
+  await s.inFlight.add(key);
+  const tries = await s.accountTries.add(key);
   const refuse = async (seconds: number, heldSlot: boolean): Promise<never> => {
     await Promise.all([
-      s.accountTries.takeBack(of.account),
+      s.accountTries.takeBack(key),
       s.addressTries.takeBack(of.ip),
-      heldSlot ? s.accountSlot.clear(of.account) : undefined,
+      s.inFlight.takeBack(key),
+      heldSlot ? s.accountSlot.clear(key) : undefined,
     ]);
     throw new TooManyAttempts(lockedMessage(of.kind, seconds), field, seconds);
   };
   let holdsSlot = false;
   if (tries.count > freeTries(of.kind, t)) {
-    const slot = await s.accountSlot.claim(of.account, HOLD_SECONDS);
+    const slot = await s.accountSlot.claim(key, HOLD_SECONDS);
     if (!slot.claimed) await refuse(slot.secondsLeft, false);
     holdsSlot = true;
   }
-  const locked = await s.accountLock.remaining(of.account);
+  const locked = await s.accountLock.remaining(key);
   if (locked > 0) await refuse(locked, holdsSlot);
 
   let settled = false;
@@ -148,9 +201,9 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
         if (!settled) {
           settled = true;
           await Promise.all([
-            s.accountTries.takeBack(of.account),
+            s.accountTries.takeBack(key),
             s.addressTries.takeBack(of.ip),
-            holdsSlot ? s.accountSlot.clear(of.account) : undefined,
+            leave(s, key),
           ]).catch(() => {});
         }
         throw err;
@@ -159,51 +212,59 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
 
     async failed(userId = of.userId) {
       settle();
-      const { count } = await s.accountFailures.add(of.account);
+      const { count } = await s.accountFailures.add(key);
       const lockSeconds = lockAfter(of.kind, count, t);
-      if (lockSeconds) await s.accountLock.set(of.account, lockSeconds);
-      // The slot passes to the next try only once every earlier try is settled: while some are
-      // still being checked, one of them may be the failure that locks, so the slot stays held
-      // (until it lapses, HOLD_SECONDS after it was claimed).
-      if (holdsSlot && count >= tries.count) await s.accountSlot.clear(of.account);
+      if (lockSeconds) await s.accountLock.set(key, lockSeconds);
+      await leave(s, key);
 
       let hardLocked = false;
       if (of.kind === 'second-factor' && userId) {
-        hardLocked = (await users.addSecondFactorFailure(deps.db, userId, t.secondFactorHardLimit)) === t.secondFactorHardLimit;
+        const now = deps.now();
+        const within = await users.recordSecondFactorFailure(deps.db, userId, now, t.secondFactorHardLimitPeriod, t.secondFactorHardLimit);
+        hardLocked = within >= t.secondFactorHardLimit && (await users.lockUser(deps.db, userId, now));
       }
       // Audited alike whether or not the email belongs to someone, so that neither
       // the answer nor its timing tells an attacker which emails exist.
       if (hardLocked || (lockSeconds && of.kind !== 'password') || lockSeconds >= 60) {
         await audit(deps.db, { kind: 'anonymous' }, {
           action: `lock.${of.kind}`, outcome: 'denied', targetUser: userId, ip: of.ip,
-          details: { failures: count, seconds: hardLocked ? null : lockSeconds, until_unlocked: hardLocked },
+          details: { failures: count, seconds: hardLocked ? null : lockSeconds, until_unlocked: hardLocked, ...(of.device ? { device: true } : {}) },
         });
+      }
+      if (of.userId && (hardLocked || lockSeconds)) {
+        await tellOfCodeLock(deps, of.userId, of.ip, hardLocked ? 'until an administrator unlocks it' : `for ${minutes(lockSeconds)}`);
       }
     },
 
     async succeeded() {
       settle();
+      // A right code ends the run of consecutive failures, not the count towards the hard limit.
       await Promise.all([
         s.addressTries.takeBack(of.ip),
-        s.accountTries.clear(of.account),
-        s.accountFailures.clear(of.account),
-        s.accountLock.clear(of.account),
-        holdsSlot ? s.accountSlot.clear(of.account) : undefined,
+        s.inFlight.takeBack(key),
+        s.accountTries.clear(key),
+        s.accountFailures.clear(key),
+        s.accountLock.clear(key),
+        holdsSlot ? s.accountSlot.clear(key) : undefined,
       ]);
-      if (of.kind === 'second-factor' && of.userId) await users.clearSecondFactorFailures(deps.db, of.userId);
     },
   };
   return attempt;
 }
 
-/** An administrator lifts every lock on a person. */
+/**
+ * An administrator lifts every lock on a person: each kind, under each key it
+ * is counted by (the email key for passwords and activation codes, the user id
+ * for codes after the password), every trusted device's own bucket, and the
+ * hard lock with the wrong codes counted towards it.
+ */
 export async function clearLocks(deps: Deps, userId: string, emailKey: string): Promise<void> {
   for (const kind of ['password', 'activation', 'second-factor'] as const) {
     const s = stores(deps, kind);
-    const account = kind === 'second-factor' ? userId : emailKey;
-    await Promise.all([
+    await Promise.all([emailKey, userId].flatMap((account) => [
       s.accountTries.clear(account), s.accountFailures.clear(account), s.accountLock.clear(account), s.accountSlot.clear(account),
-    ]);
+    ]));
   }
+  await deps.store.set(deviceMarkKey(emailKey), randomBytes(9).toString('base64url'), DEVICE_MARK_SECONDS);
   await users.unlockUser(deps.db, userId);
 }

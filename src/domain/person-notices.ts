@@ -10,9 +10,10 @@ import type { Deps } from './deps.js';
 export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
   | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
-  | 'password-changed' | 'authenticator-changed' | 'recovery-codes-renewed';
+  | 'password-changed' | 'authenticator-changed' | 'recovery-codes-renewed'
+  | 'code-lock';
 
-const WHAT: Record<AccountChange, { subject: string; line: string }> = {
+const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
   'password-reset': { subject: 'Your pharmid password was reset', line: 'Your password was reset. Your old password no longer works.' },
   'mfa-reset': { subject: 'Your pharmid two-step sign-in was reset', line: 'Your authenticator and recovery codes were removed. At your next sign-in you will set up a new authenticator.' },
   'activation-code': { subject: 'A new pharmid activation code was issued', line: 'A new activation code was issued for your account. Any earlier code no longer works.' },
@@ -31,6 +32,11 @@ const WHAT: Record<AccountChange, { subject: string; line: string }> = {
   'password-changed': { subject: 'Your pharmid password was changed', line: 'Your password was changed, and your other sessions were ended.' },
   'authenticator-changed': { subject: 'Your pharmid authenticator was changed', line: 'A new authenticator app was set up for your account, and your other sessions were ended.' },
   'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
+  'code-lock': {
+    subject: 'Wrong codes were typed after your pharmid password',
+    line: 'Someone who knows your password typed wrong codes at the step after it, and that step is now locked',
+    advice: 'If it was not you, someone else knows your password: change it now (on your account page, or with "Forgotten your password?" on the sign-in page).',
+  },
 };
 
 export interface ChangeNotice {
@@ -53,6 +59,7 @@ export function describeChange(n: ChangeNotice, at: Date, issuer: string): { sub
     subject: w.subject,
     text: [
       `${w.line}${detail}`,
+      ...(w.advice ? ['', w.advice] : []),
       '',
       `Done by: ${n.by}`,
       `When: ${when(at)}`,

@@ -9,6 +9,7 @@ import { checkNewPassword } from './passwords.js';
 import { hashCode, normaliseCode } from './secrets.js';
 import type { Deps } from './deps.js';
 import { beginAttempt } from './attempts.js';
+import { deviceFor } from './trusted-devices.js';
 
 export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: UserRow };
 
@@ -16,13 +17,16 @@ export type PasswordCheck = { ok: true; user: UserRow } | { ok: false; user?: Us
  * Checks an email and password. An unknown email, a person with no password
  * yet, a disabled person and a wrong password all fail alike and spend the
  * same argon2 work, so neither the answer nor its timing tells them apart.
+ * `devices` is the browser's verified device cookie: a browser that signed in
+ * to this account before is counted on its own (trusted-devices.ts).
  */
-export async function checkPassword(deps: Deps, email: string, password: string, ip: string): Promise<PasswordCheck> {
+export async function checkPassword(deps: Deps, email: string, password: string, ip: string, devices?: string): Promise<PasswordCheck> {
   const key = emailKey(email);
   // No room to hash for this address: refused before anything is counted or looked up.
   deps.passwords.assertRoom(ip);
   // Counted before the hash, so parallel tries cannot pass the limits while earlier ones are hashed.
-  const attempt = await beginAttempt(deps, { kind: 'password', account: key ?? email.trim().toLowerCase(), ip });
+  const account = key ?? email.trim().toLowerCase();
+  const attempt = await beginAttempt(deps, { kind: 'password', account, ip, device: deviceFor(devices, key, deps.now()) });
   const { user, hash, valid } = await attempt.guard(async () => {
     const found = await passwords.findCredentialsByEmailKey(deps.db, key ?? '');
     const stored = found?.hash;
@@ -54,11 +58,12 @@ const ACTIVATE_PURPOSES = ['activation', 'password-reset'] as const;
  * would otherwise set a password and lead to enrolling a new authenticator,
  * the code alone taking the account.
  */
-export async function activate(deps: Deps, email: string, code: string, newPassword: string, ip: string): Promise<UserRow> {
+export async function activate(deps: Deps, email: string, code: string, newPassword: string, ip: string, devices?: string): Promise<UserRow> {
   const key = emailKey(email);
   if (!key) throw new InvalidInput('Enter an email address in the correct format, like name@example.nhs.uk', 'email');
   checkNewPassword(newPassword, email);
-  const attempt = await beginAttempt(deps, { kind: 'activation', account: key, ip });
+  // A person given a password-reset code may be at a browser where they signed in before: it is counted on its own.
+  const attempt = await beginAttempt(deps, { kind: 'activation', account: key, ip, device: deviceFor(devices, key, deps.now()) });
   const user = await users.findUserByEmailKey(deps.db, key);
   // Hash before looking at the code, so a wrong code and a right one take the same time.
   // (A busy hasher refuses at once; the try is then given back, not counted.)

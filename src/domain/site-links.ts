@@ -113,7 +113,7 @@ async function siteLinkCode(deps: Deps, tx: Db, user: UserRow): Promise<Outgoing
 export async function linkInTransaction(
   deps: Deps, tx: Db, r: { principal: Principal; ip?: string }, userId: string, site: SiteRow, role: SiteRole, extra: Record<string, unknown> = {},
 ): Promise<Linked> {
-  const user = await users.lockUser(tx, userId);
+  const user = await users.lockUserRow(tx, userId);
   if (!user) throw new NotFound('No such person');
   const target = await loadPersonTarget(deps, user.id, tx);
   await authorize(deps, r.principal, 'user.link', { siteId: site.id, person: target, role }, r);
@@ -167,7 +167,7 @@ export async function confirmWaitingSites(deps: Deps, userId: string, code: stri
   const attempt = await beginAttempt(deps, { kind: 'activation', account: userId, userId, ip });
   const result = await withTransaction(deps.db, async (tx) => {
     if (!(await activationCodes.consumeActivationCode(tx, userId, ['site-link'], hashCode(normaliseCode(code))))) return undefined;
-    const user = (await users.lockUser(tx, userId))!;
+    const user = (await users.lockUserRow(tx, userId))!;
     const taken = await pending.takePendingMemberships(tx, userId);
     const joined: SiteRow[] = [];
     const mails: Outgoing[] = [];
@@ -194,7 +194,7 @@ export async function confirmWaitingSites(deps: Deps, userId: string, code: stri
 /** The person declines every waiting site: nothing is added, the code is gone, and the person is told. */
 export async function declineWaitingSites(deps: Deps, userId: string, ip: string): Promise<void> {
   const declined = await withTransaction(deps.db, async (tx) => {
-    const user = (await users.lockUser(tx, userId))!;
+    const user = (await users.lockUserRow(tx, userId))!;
     const taken = await pending.takePendingMemberships(tx, userId);
     await activationCodes.deleteCode(tx, userId, 'site-link');
     const sites = await sitesQ.findSitesByIds(tx, taken.map((t) => t.site_id));

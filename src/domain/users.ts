@@ -141,7 +141,7 @@ async function reset(
 ): Promise<ResetOutcome> {
   const { code, codeTo } = await withTransaction(deps.db, async (tx) => {
     // The person's row lock first: no link can add a site between the decision and the code (site-links.ts takes it too).
-    await users.lockUser(tx, user.id);
+    await users.lockUserRow(tx, user.id);
     const codeTo: CodeTo = typeof decide === 'function' ? await decide(tx) : decide;
     await change(tx);
     const issued = await issueActivationCode(deps, tx, user.id, kind, codeTo === 'caller' ? actorName(actor) : null);

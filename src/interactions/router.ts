@@ -12,6 +12,9 @@ import { portalDemandsMfa } from '../domain/rollout.js';
 import { finishInteraction } from './finish.js';
 import { parseForm } from '../http/input.js';
 import { isPlainText } from '../domain/text.js';
+import { readDeviceCookie, setDeviceCookie } from './device-cookie.js';
+import { emailKey } from '../domain/email.js';
+import { trustDevice } from '../domain/trusted-devices.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -25,6 +28,8 @@ export interface InteractionRoutesOptions {
   render(ctx: Koa.Context, view: View, status?: number): Promise<void>;
   /** Counts what happens at each step (metrics). */
   onStep?(step: string, outcome: 'shown' | 'passed' | 'failed'): void;
+  /** Cookies only over https (production). */
+  secureCookies: boolean;
 }
 
 /** Fields are strings: anything else (arrays from repeated names, objects) counts as absent. Bad bytes were refused by parseForm. */
@@ -96,6 +101,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       deps,
       state,
       ip: ctx.ip,
+      trustedDevices: readDeviceCookie(ctx),
       url: (step) => `/interaction/${interaction.uid}/${step}`,
       request: {
         portal: portalOf,
@@ -150,6 +156,9 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     if (c.state.prompt === 'login' && c.state.userId) {
       // Signed in now: the browser's CSRF cookie from before the sign-in does not carry over.
       csrf.renew(ctx);
+      // And the browser is trusted for this account: its own tries no longer wait behind strangers' (a fresh id each time).
+      const key = emailKey(c.state.email ?? '');
+      if (key) setDeviceCookie(ctx, trustDevice(readDeviceCookie(ctx), key, deps.now()), opts.secureCookies);
       await recordSignIn(deps, c.state.userId);
       await audit(deps.db, { kind: 'user', id: c.state.userId }, {
         action: 'sign-in', outcome: 'success', targetUser: c.state.userId, ip: ctx.ip,

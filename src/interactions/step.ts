@@ -23,6 +23,8 @@ export interface StepContext {
     missingScopes: string[];
   };
   ip: string;
+  /** The browser's device cookie, its signature checked (trusted-devices.ts); absent when none or forged. */
+  trustedDevices?: string;
 }
 
 /**

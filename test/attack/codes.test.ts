@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTestPharmid, STORE_MODES, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, hiddenFields } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
@@ -33,17 +35,24 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
     try {
       const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
       const person = await enrolled(p, portal);
-      // Someone holding the password guesses codes; the person signs in normally now and then.
+      // Someone holding the password guesses codes; the person signs in normally in between.
       for (let round = 0; round < 3; round += 1) {
         const a = await afterPasswordStep(p.url, portal, person);
-        for (let i = 0; i < 3; i += 1) expect((await a.browser.submit(a.action!, { code: wrongCode(totpCode(person.totpSecret!, p.clock.now())) })).status).toBe(401);
+        for (let i = 0; i < 2; i += 1) expect((await a.browser.submit(a.action!, { code: wrongCode(totpCode(person.totpSecret!, p.clock.now())) })).status).toBe(401);
         p.clock.advance(30);
-        await signInTo(portal, new Browser(p.url), person, p.clock);
+        if (round < 2) await signInTo(portal, new Browser(p.url), person, p.clock);
         p.clock.advance(30);
       }
-      // Nine wrong codes in all, over a limit of six "over any period" (README): the account is locked until unlocked.
+      // Six wrong codes in all, each pair followed by a right one, reach a limit of six within the period: locked until unlocked.
       const { rows } = await p.deps.db.query('SELECT locked_at FROM users WHERE id = $1', [person.id]);
       expect(rows[0].locked_at).not.toBeNull();
+      const after = await afterPasswordStep(p.url, portal, person);
+      expect((await after.browser.submit(after.action!, { code: totpCode(person.totpSecret!, p.clock.now()) })).status).toBe(429);
+      // The person is told that someone who knows their password typed wrong codes.
+      const outbox = join(p.config.dataDir, 'outbox');
+      const mails = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), 'utf8').replace(/=\r?\n/g, '')).filter((m) => m.includes(person.email));
+      expect(mails.join('\n')).toContain('Wrong codes were typed after your pharmid password');
+      expect(mails.join('\n')).toContain('until an administrator unlocks it');
     } finally {
       await p.stop();
     }

@@ -6,9 +6,9 @@ import type { TestPharmid } from '../helpers/pharmid.js';
  * One sign-in page, posted many times (as a script would): each post carries
  * the page's hidden fields and `headers`. `step` picks the page (password or activate).
  */
-export async function openForm(p: TestPharmid, portal: Portal, step: 'password' | 'activate' = 'password') {
-  const browser = new Browser(p.url);
-  let page = await browser.open((await portal.authorizationRequest()).url);
+export async function openForm(p: TestPharmid, portal: Portal, step: 'password' | 'activate' = 'password', opts: { browser?: Browser; params?: Record<string, string> } = {}) {
+  const browser = opts.browser ?? new Browser(p.url);
+  let page = await browser.open((await portal.authorizationRequest(opts.params)).url);
   if (step === 'activate') page = await browser.open(formAction(page.text, '/interaction/')!.replace(/password$/, 'activate'));
   const action = formAction(page.text, `/${step}`)!;
   const hidden = hiddenFields(page.text, action);

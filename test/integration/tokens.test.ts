@@ -17,7 +17,8 @@ let person: Awaited<ReturnType<typeof makePerson>>;
 
 beforeAll(async () => {
   // Cheaper password hashing: these tests are about tokens, and sign in several people.
-  pharmid = await startTestPharmid({ ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' });
+  // Some tests sign three people in at once from this one address: room for all their hashes.
+  pharmid = await startTestPharmid({ ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', ARGON2_PER_ADDRESS: '4' });
   client = await makeClient(pharmid.deps);
   portal = await Portal.connect(pharmid.config.issuer, client);
   person = await makePerson(pharmid.deps, { name: 'Sam Anne Patel' });

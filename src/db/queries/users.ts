@@ -42,7 +42,7 @@ export async function findUserByEmailKey(db: Db, emailKey: string): Promise<User
  * decision and the write it allows see the same sites: a link cannot slip
  * between a reset's decision and its code.
  */
-export async function lockUser(db: Db, id: string): Promise<UserRow | undefined> {
+export async function lockUserRow(db: Db, id: string): Promise<UserRow | undefined> {
   const { rows } = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE id = $1 FOR UPDATE`, [id]);
   return rows[0];
 }
@@ -74,23 +74,35 @@ export async function countUsers(db: Db): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-/** Counts one more wrong second-factor answer; at `limit` the account locks. Returns the new count. */
-export async function addSecondFactorFailure(db: Db, id: string, limit: number): Promise<number> {
+/**
+ * Records one more wrong second-factor answer at `at`, keeping only those
+ * within `periodSeconds` before it (and no more than `keep`, the newest):
+ * one UPDATE on the person's row, so parallel failures each count. Returns
+ * how many fall in the period, this one included.
+ */
+export async function recordSecondFactorFailure(db: Db, id: string, at: Date, periodSeconds: number, keep: number): Promise<number> {
+  // The period's wrong codes are read from the row being updated (not a snapshot beside it), so a
+  // failure racing with another is counted on top of it.
+  const recent = `SELECT t FROM unnest(second_factor_failed_at) AS t WHERE t > $2::timestamptz - make_interval(secs => $3)
+                   ORDER BY t DESC LIMIT greatest($4::int - 1, 0)`;
   const { rows } = await db.query<{ second_factor_failures: number }>(
-    `UPDATE users SET second_factor_failures = second_factor_failures + 1,
-            locked_at = CASE WHEN second_factor_failures + 1 >= $2 THEN coalesce(locked_at, now()) ELSE locked_at END
+    `UPDATE users SET second_factor_failed_at = ARRAY(${recent}) || $2::timestamptz,
+            second_factor_failures = (SELECT count(*) FROM (${recent}) AS r)::int + 1
       WHERE id = $1 RETURNING second_factor_failures`,
-    [id, limit],
+    [id, at, periodSeconds, keep],
   );
   return rows[0]?.second_factor_failures ?? 0;
 }
 
-export async function clearSecondFactorFailures(db: Db, id: string): Promise<void> {
-  await db.query('UPDATE users SET second_factor_failures = 0 WHERE id = $1 AND second_factor_failures <> 0', [id]);
+/** Locks the account until an administrator unlocks it: true only for the call that locked it. */
+export async function lockUser(db: Db, id: string, at: Date): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE users SET locked_at = $2 WHERE id = $1 AND locked_at IS NULL', [id, at]);
+  return rowCount === 1;
 }
 
+/** An administrator's unlock: the lock and every wrong code counted towards it go. */
 export async function unlockUser(db: Db, id: string): Promise<void> {
-  await db.query('UPDATE users SET second_factor_failures = 0, locked_at = NULL WHERE id = $1', [id]);
+  await db.query(`UPDATE users SET second_factor_failures = 0, second_factor_failed_at = '{}', locked_at = NULL WHERE id = $1`, [id]);
 }
 
 /**

@@ -33,7 +33,7 @@ export const activate: Step = {
     if (!email.trim()) throw new InvalidInput('Enter your email address', 'email');
     if (!code.trim()) throw new InvalidInput('Enter the activation code you were given', 'activation_code');
     if (!newPassword) throw new InvalidInput('Choose a password', 'new_password');
-    const user = await activateAccount(c.deps, email, code, newPassword, c.ip);
+    const user = await activateAccount(c.deps, email, code, newPassword, c.ip, c.trustedDevices);
     return passwordPassed(c, user);
   },
 };

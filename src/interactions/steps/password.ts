@@ -27,7 +27,7 @@ export const password: Step = {
     const secret = form.password ?? '';
     if (!email.trim()) throw new InvalidInput('Enter your email address', 'email');
     if (!secret) throw new InvalidInput('Enter your password', 'password');
-    const result = await checkPassword(c.deps, email, secret, c.ip);
+    const result = await checkPassword(c.deps, email, secret, c.ip, c.trustedDevices);
     if (!result.ok) throw new Rejected(WRONG, 'password');
     return passwordPassed(c, result.user);
   },
