@@ -66,6 +66,11 @@ export const defaults = {
     /** Failures of any kind from one address in the window before that address waits for the window to end. */
     addressFailures: 100,
     addressWindow: 15 * 60,
+    /**
+     * How long a try counts as being checked: longer than any request. A try
+     * whose process died before settling stops holding its account after this.
+     */
+    inFlightSeconds: 60,
   },
 };
 

@@ -45,6 +45,7 @@ const envSchema = z.object({
   OTP_HARD_LIMIT: z.coerce.number().int().min(1).max(100).optional(),
   PASSWORD_FREE_FAILURES: z.coerce.number().int().min(1).optional(),
   ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).optional(),
+  ATTEMPT_IN_FLIGHT_SECONDS: z.coerce.number().int().min(2).max(600).optional(),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -208,6 +209,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       secondFactorHardLimit: e.OTP_HARD_LIMIT ?? s.throttle.secondFactorHardLimit,
       passwordFreeFailures: e.PASSWORD_FREE_FAILURES ?? s.throttle.passwordFreeFailures,
       addressFailures: e.ADDRESS_MAX_FAILURES ?? s.throttle.addressFailures,
+      inFlightSeconds: e.ATTEMPT_IN_FLIGHT_SECONDS ?? s.throttle.inFlightSeconds,
     },
     ttl: {
       ...s.ttl,

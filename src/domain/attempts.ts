@@ -60,10 +60,6 @@ export interface Attempt {
 
 const FIELD: Record<AttemptKind, string> = { password: 'password', activation: 'activation_code', 'second-factor': 'code' };
 
-/** How long a try past the free failures holds the account's slot while it is checked (a failure or success replaces it). */
-const HOLD_SECONDS = 60;
-/** Longer than any request: a try still counted in flight after it was lost with its process. */
-const IN_FLIGHT_SECONDS = 60;
 const ACCOUNT_WINDOW = 24 * 3600;
 /** Device buckets outlast no unlock: their keys carry a mark that each unlock replaces (kept longer than any bucket). */
 const DEVICE_MARK_SECONDS = 2 * ACCOUNT_WINDOW;
@@ -114,7 +110,7 @@ function stores(deps: Deps, kind: AttemptKind) {
     /** Held by the one try past the free failures that is being checked now. */
     accountSlot: deps.counters.locks(`${kind}:account-slot`),
     /** Tries being checked now: while any is, the slot does not pass on. */
-    inFlight: deps.counters.failures(`${kind}:in-flight`, IN_FLIGHT_SECONDS),
+    inFlight: deps.counters.failures(`${kind}:in-flight`, t.inFlightSeconds),
     /** Counted per address as `addressKey` reads it (IPv4, or an IPv6 /64), whatever its spelling. */
     addressTries: addressTries(deps),
   };
@@ -181,7 +177,8 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
   };
   let holdsSlot = false;
   if (tries.count > freeTries(of.kind, t)) {
-    const slot = await s.accountSlot.claim(key, HOLD_SECONDS);
+    // Held while the try is checked (a failure or success replaces it), at most as long as a try counts in flight.
+    const slot = await s.accountSlot.claim(key, t.inFlightSeconds);
     if (!slot.claimed) await refuse(slot.secondsLeft, false);
     holdsSlot = true;
   }
