@@ -1,11 +1,13 @@
 import { withTransaction, type Db } from '../db/pool.js';
 import * as totpCredentials from '../db/queries/totp-credentials.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
+import * as users from '../db/queries/users.js';
 import { AccountChanged, InvalidInput } from './errors.js';
 import { groupKey, matchStep, newTotpSecret, qrDataUri, totpFor } from './totp.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from './deps.js';
 import { beginAttempt } from './attempts.js';
+import { tellPerson } from './person-notices.js';
 
 export interface EnrolmentView {
   credentialId: string;
@@ -133,6 +135,16 @@ export async function confirmEnrolment(
     await recoveryCodes.replaceRecoveryCodes(tx, userId, hashes);
   });
   return plain;
+}
+
+/**
+ * Emails the person that a first authenticator was set up at sign-in. Their
+ * password was proved in that sign-in, but a password can be stolen too: if
+ * it was not them, the mail is how they find out (and whom to tell).
+ */
+export async function tellAuthenticatorAdded(deps: Deps, userId: string, portalName: string): Promise<void> {
+  const user = await users.findUserById(deps.db, userId);
+  if (user) await tellPerson(deps, user, { change: 'authenticator-added', by: 'you, while signing in', detail: `signing in to ${portalName}` });
 }
 
 /** Checks an authenticator code at sign-in, under the second-factor brute-force limits. */

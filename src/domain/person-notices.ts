@@ -10,7 +10,7 @@ import type { Deps } from './deps.js';
 export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
   | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
-  | 'password-changed' | 'authenticator-changed' | 'recovery-codes-renewed'
+  | 'password-changed' | 'authenticator-changed' | 'authenticator-added' | 'recovery-codes-renewed'
   | 'code-lock';
 
 const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
@@ -31,6 +31,11 @@ const WHAT: Record<AccountChange, { subject: string; line: string; advice?: stri
   'role-changed': { subject: 'Your role at a site changed in pharmid', line: 'Your role at a site changed.' },
   'password-changed': { subject: 'Your pharmid password was changed', line: 'Your password was changed, and your other sessions were ended.' },
   'authenticator-changed': { subject: 'Your pharmid authenticator was changed', line: 'A new authenticator app was set up for your account, and your other sessions were ended.' },
+  'authenticator-added': {
+    subject: 'An authenticator was set up for your pharmid account',
+    line: 'An authenticator app was set up for your account: from now on it gives the codes pharmid asks for after your password',
+    advice: 'If it was not you, someone else knows your password and has their own authenticator on your account: tell your site administrator straight away, so they reset your password and your authenticator.',
+  },
   'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
   'code-lock': {
     subject: 'Wrong codes were typed after your pharmid password',

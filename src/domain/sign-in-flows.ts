@@ -106,6 +106,17 @@ export function proofsStillCount(user: Pick<UserRow, 'status' | 'sessions_revoke
   return Math.min(...times) > revoked;
 }
 
+/**
+ * True while this sign-in would put a first authenticator on the account
+ * without the password proved in it: a step-up brings only the session
+ * (perhaps a stolen one), and a session alone never binds a second factor
+ * to an account. The password is asked first. (A new authenticator after a
+ * recovery code is not a first one: that code is the second factor.)
+ */
+export function awaitsPasswordBeforeEnrolment(state: FlowState): boolean {
+  return state.prompt === 'login' && !!state.userId && !state.mfa && !state.hasAuthenticator && state.proved?.pwd === undefined;
+}
+
 /** The same sign-in started again from the password (same interaction, same portal). */
 export function restartFlow(state: FlowState): FlowState {
   return { uid: state.uid, prompt: 'login', clientId: state.clientId, amr: [], restarted: true };

@@ -71,7 +71,9 @@ async function initialState(deps: Deps, provider: Provider, i: Interaction): Pro
         amr: session.amr ?? ['pwd'],
         proved: { session: authTime * 1000 },
         hasAuthenticator: await hasAuthenticator(deps, user.id),
-        // A step-up: the portal or the policy requires the second factor this session lacks.
+        // A step-up: the portal or the policy requires the second factor this session lacks. With an
+        // authenticator, the code alone is asked; with none yet, the password first (only `session` is proved
+        // here, and a session alone never sets up a first authenticator: awaitsPasswordBeforeEnrolment).
         ...(stepUp ? { requirement: { state: 'enforced', required: true, offered: false, canSkip: false } } : {}),
       });
     }

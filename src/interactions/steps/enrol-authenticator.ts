@@ -1,4 +1,4 @@
-import { assertStillReplaceable, beginEnrolment, confirmEnrolment, viewEnrolment, type Replaces } from '../../domain/authenticators.js';
+import { assertStillReplaceable, beginEnrolment, confirmEnrolment, tellAuthenticatorAdded, viewEnrolment, type Replaces } from '../../domain/authenticators.js';
 import { provedNow, sealCodes } from '../../domain/sign-in-flows.js';
 import { spendResetCode } from '../../domain/sign-in.js';
 import { skipEnrolment } from '../../domain/rollout.js';
@@ -7,13 +7,16 @@ import type { FlowState } from '../../domain/sign-in-flows.js';
 import type { Step, StepContext } from '../step.js';
 
 /**
- * Due when the person has no authenticator and the rollout policy requires or
- * offers one, or has just used a recovery code instead of theirs.
+ * Due when the person has no authenticator, proved their password in this
+ * sign-in, and the rollout policy requires or offers one; or has just used a
+ * recovery code instead of theirs.
  */
 function due(s: FlowState): boolean {
   if (s.prompt !== 'login' || !s.userId) return false;
   if (s.mfa) return s.replaceAuthenticator === true;
   if (s.hasAuthenticator || s.enrolmentSkipped) return false;
+  // A first authenticator only after the password proved in this sign-in, never on a session alone.
+  if (s.proved?.pwd === undefined) return false;
   // After an MFA reset, only once this sign-in proved the code.
   if (s.resetCodePending && !s.resetCodeProof) return false;
   const r = s.requirement;
@@ -85,6 +88,8 @@ export const enrolAuthenticator: Step = {
       replaces: replaces(c.state),
       alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, userId!, resetCodeProof) : undefined,
     });
+    // A first authenticator is emailed to the person: one set up by someone else is noticed.
+    if (!replaces(c.state)) await tellAuthenticatorAdded(c.deps, userId!, (await c.request.portal()).name);
     return {
       ...c.state,
       amr: [...new Set([...c.state.amr, 'otp', 'mfa'])],

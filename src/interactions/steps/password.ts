@@ -1,21 +1,29 @@
 import { checkPassword } from '../../domain/sign-in.js';
 import { passwordPassed } from '../password-passed.js';
 import { AccountChanged, InvalidInput, Rejected } from '../../domain/errors.js';
+import { awaitsPasswordBeforeEnrolment } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 
 const WRONG = 'The email address or password is not right. Check them and try again.';
 const RESTARTED = new AccountChanged().message;
 
+/**
+ * The password: at the start of a sign-in (who it is), and again, for the
+ * session's own person only, at a step-up that would set up a first
+ * authenticator (a session alone never does).
+ */
 export const password: Step = {
   name: 'password',
-  applies: (s) => s.prompt === 'login' && !s.userId,
+  applies: (s) => s.prompt === 'login' && (!s.userId || awaitsPasswordBeforeEnrolment(s)),
   async render(c, { errors, values }) {
+    const again = c.state.userId ? c.state.email : undefined;
     return {
       template: 'sign-in',
       model: {
-        title: 'Sign in',
+        title: again ? 'Enter your password' : 'Sign in',
         action: c.url('password'),
-        email: values.email ?? c.request.loginHint ?? '',
+        email: again ?? values.email ?? c.request.loginHint ?? '',
+        again: again !== undefined,
         activateUrl: c.url('activate'),
         notice: c.state.restarted ? RESTARTED : undefined,
         errors,
@@ -23,7 +31,8 @@ export const password: Step = {
     };
   },
   async submit(c, form) {
-    const email = form.email ?? '';
+    // Asked again for the session's person: the email is theirs, whatever the form says.
+    const email = c.state.userId ? c.state.email ?? '' : form.email ?? '';
     const secret = form.password ?? '';
     if (!email.trim()) throw new InvalidInput('Enter your email address', 'email');
     if (!secret) throw new InvalidInput('Enter your password', 'password');
