@@ -3,6 +3,7 @@ import type { FailureCounter } from '../store/counters.js';
 import { addressKey, typedAddressKey } from './addresses.js';
 import { InvalidInput, TooManyAttempts } from './errors.js';
 import { audit, type Actor } from './audit.js';
+import { listSignInAddresses } from '../db/queries/audit-events.js';
 import type { Deps } from './deps.js';
 
 /**
@@ -15,9 +16,13 @@ import type { Deps } from './deps.js';
  * can make everyone there wait. The person refused is told that it is their
  * network that waits (not their email), and which address it is, so that
  * their administrator can lift it: `pharmid user unlock --email E` (and the
- * console's and API's unlock) lifts the wait of every address a try for E
- * was refused from while it waited; `pharmid address unlock --ip A` lifts
- * one address's wait, whoever was refused.
+ * console's and API's unlock) lifts the wait of an address a try for E was
+ * refused from while it waited, but only when E has signed in from that
+ * address before (OWN_NETWORK_DAYS): that a try named E proves nothing, since
+ * anyone may type E's email, and an administrator waiting at their own
+ * address could otherwise lift it by typing the email of someone they may
+ * unlock. `pharmid address unlock --ip A` lifts one address's wait, whoever
+ * was refused.
  */
 
 /** The per-address count of wrong tries (and tries being checked), keyed by the counted unit, never the raw spelling. */
@@ -52,13 +57,20 @@ export async function addressWaits(deps: Deps, account: string, ip: string, seco
   );
 }
 
+/** How far back a successful sign-in from an address makes it the person's own network. */
+export const OWN_NETWORK_DAYS = 90;
+
 /**
- * Lifts the waits of the addresses that tries for these accounts (a person's
- * email key and user id) were refused from; returns those addresses.
+ * Lifts the waits of the addresses that tries for a person (their email key
+ * and user id) were refused from AND that are the person's own network: they
+ * signed in from there (to the end) within OWN_NETWORK_DAYS. Returns those
+ * addresses. The other addresses refused for them are forgotten, not lifted.
  */
-export async function liftWaitsRefusedFor(deps: Deps, accounts: string[]): Promise<string[]> {
+export async function liftWaitsRefusedFor(deps: Deps, userId: string, accounts: string[]): Promise<string[]> {
   const keys = accounts.map(refusedFromKey);
-  const addresses = [...new Set((await Promise.all(keys.map((k) => deps.store.members(k)))).flat())];
+  const own = new Set((await listSignInAddresses(deps.db, userId, OWN_NETWORK_DAYS)).map(addressKey));
+  const refused = [...new Set((await Promise.all(keys.map((k) => deps.store.members(k)))).flat())];
+  const addresses = refused.filter((a) => own.has(a));
   const tries = addressTries(deps);
   await Promise.all(addresses.map((a) => tries.clear(a)));
   await deps.store.del(...keys);

@@ -126,6 +126,8 @@ export async function confirmEnrolment(
   }
   const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
   await withTransaction(deps.db, async (tx) => {
+    // The person's row lock before any code row (an MFA-reset code spent below), as every change to a person's codes takes them.
+    await users.lockUserRow(tx, userId);
     // What must be spent with it (an MFA-reset code) first: it settles which of two racing sign-ins wins.
     await terms.alsoInTransaction?.(tx);
     if (!(await confirmIn(tx, userId, credentialId, terms.replaces))) {

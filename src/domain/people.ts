@@ -21,6 +21,8 @@ export async function requireUserById(deps: Deps, id: string): Promise<UserRow> 
 /** Allows a disabled person to sign in again (each of their sites must have room for them). */
 export async function enableUser(deps: Deps, actor: Actor, user: UserRow, context: ActContext = {}): Promise<UserRow> {
   const enabled = await withTransaction(deps.db, async (tx) => {
+    // The person's row lock before any site's (assertRoomAt), in the order a link takes them.
+    await users.lockUserRow(tx, user.id);
     const theirs = await memberships.listMembershipsOfUser(tx, user.id);
     const rows = await sites.findSitesByIds(tx, theirs.map((m) => m.site_id));
     for (const site of rows) await assertRoomAt(tx, site);
@@ -48,6 +50,7 @@ async function keepAnAdministrator(tx: Db, site: SiteRow, user: UserRow, current
 export async function changeRole(deps: Deps, actor: Actor, user: UserRow, site: SiteRow, input: string, context: ActContext = {}): Promise<SiteRole> {
   const role = checkRole(input);
   const changed = await withTransaction(deps.db, async (tx) => {
+    await users.lockUserRow(tx, user.id);
     const current = await memberships.findMembershipRole(tx, user.id, site.id);
     if (!current) throw new NotFound(`${user.email} does not work at ${site.ods_code}`);
     if (current === role) return false;
@@ -63,6 +66,7 @@ export async function changeRole(deps: Deps, actor: Actor, user: UserRow, site: 
 /** Removes a person from one site; their identity and other sites stay. */
 export async function unlinkUser(deps: Deps, actor: Actor, user: UserRow, site: SiteRow, context: ActContext = {}): Promise<void> {
   await withTransaction(deps.db, async (tx) => {
+    await users.lockUserRow(tx, user.id);
     const current = await memberships.findMembershipRole(tx, user.id, site.id);
     if (!current) throw new NotFound(`${user.email} does not work at ${site.ods_code}`);
     if ((await memberships.countMembershipsOfUser(tx, user.id)) === 1) {

@@ -71,6 +71,8 @@ export async function changePassword(deps: Deps, user: UserRow, current: string,
   // Held to this address's share of the argon2 places, like every hash a request asks for.
   const hash = await deps.passwords.hash(next, ip);
   const nextSecond = await withTransaction(deps.db, async (tx) => {
+    // The person's row lock first, as every change to a person's password or codes takes it.
+    await users.lockUserRow(tx, user.id);
     await passwords.upsertPasswordHash(tx, user.id, hash);
     await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-password', outcome: 'success', targetUser: user.id, ip });
     return refuseEarlierTokens(tx, user.id);

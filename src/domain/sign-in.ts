@@ -71,10 +71,13 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
   const codeHash = hashCode(normaliseCode(code));
   const activated = user && user.status !== 'disabled'
     ? await withTransaction(deps.db, async (tx) => {
+      // The person's row lock before the code row, as every change to a person's codes takes them (no deadlock with a link).
+      const locked = await users.lockUserRow(tx, user.id);
+      if (!locked || locked.status === 'disabled') return undefined;
       if (!(await activationCodes.consumeActivationCode(tx, user.id, ACTIVATE_PURPOSES, codeHash))) return undefined;
       await passwords.upsertPasswordHash(tx, user.id, hash);
-      if (user.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
-      return { ...user, status: 'active' as const };
+      if (locked.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
+      return { ...locked, status: 'active' as const };
     })
     : undefined;
   if (!activated) {

@@ -166,8 +166,9 @@ export function hasWaitingSites(deps: Deps, userId: string): Promise<boolean> {
 export async function confirmWaitingSites(deps: Deps, userId: string, code: string, ip: string): Promise<string[]> {
   const attempt = await beginAttempt(deps, { kind: 'activation', account: userId, userId, ip });
   const result = await withTransaction(deps.db, async (tx) => {
-    if (!(await activationCodes.consumeActivationCode(tx, userId, ['site-link'], hashCode(normaliseCode(code))))) return undefined;
+    // The person's row lock before the code row, as a link and a decline take them (no deadlock between them).
     const user = (await users.lockUserRow(tx, userId))!;
+    if (!(await activationCodes.consumeActivationCode(tx, userId, ['site-link'], hashCode(normaliseCode(code))))) return undefined;
     const taken = await pending.takePendingMemberships(tx, userId);
     const joined: SiteRow[] = [];
     const mails: Outgoing[] = [];

@@ -192,16 +192,17 @@ export async function disableUser(deps: Deps, actor: Actor, email: string, conte
 
 /**
  * Lifts every brute-force lock on a person (temporary and permanent), and the
- * wait of every address their tries were refused from while it waited: a
- * person behind a pharmacy's shared address, kept out by someone else's
- * wrong tries from there, is let in by the same unlock (addresses lifted are
- * audited and returned).
+ * wait of each address their tries were refused from while it waited that is
+ * their own network (they signed in from it before): a person behind a
+ * pharmacy's shared address, kept out by someone else's wrong tries from
+ * there, is let in by the same unlock (addresses lifted are audited and
+ * returned). An address where someone merely typed their email is not lifted.
  */
 export async function unlockUser(deps: Deps, actor: Actor, email: string, context: ActContext = {}): Promise<UserRow & { addressesLifted: string[] }> {
   const user = await requireUser(deps, email);
   const key = normaliseEmail(user.email).key;
   await clearLocks(deps, user.id, key);
-  const addressesLifted = await liftWaitsRefusedFor(deps, [key, user.id]);
+  const addressesLifted = await liftWaitsRefusedFor(deps, user.id, [key, user.id]);
   await audit(deps.db, actor, {
     action: 'user.unlock', outcome: 'success', targetUser: user.id, ...context,
     ...(addressesLifted.length ? { details: { addresses_lifted: addressesLifted } } : {}),

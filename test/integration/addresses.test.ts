@@ -2,6 +2,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import argon2 from 'argon2';
 import { startTestPharmid, STORE_MODES, type TestPharmid } from '../helpers/pharmid.js';
 import { Portal } from '../helpers/portal.js';
+import { Browser } from '../helpers/browser.js';
+import { signInTo, type Person } from '../helpers/sign-in.js';
 import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
 import { consoleBrowser, staff } from './admin-support.js';
 import { errorMessages } from '../helpers/pages.js';
@@ -27,6 +29,13 @@ async function operator(p: TestPharmid, modeEnv: Record<string, string>, ...argv
   } finally {
     restore();
   }
+}
+
+/** The person signs in to the end from `ip`: it is then their own network, whose wait an unlock of them lifts. */
+async function signedInFrom(p: TestPharmid, portal: Portal, person: Person, ip: string): Promise<void> {
+  const browser = new Browser(p.url);
+  browser.agent.set('X-Forwarded-For', ip);
+  await signInTo(portal, browser, person, p.clock);
 }
 
 /**
@@ -91,6 +100,8 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
     try {
       const portal = await Portal.connect(p.config.issuer, await makeClient(p.deps));
       const person = await makePerson(p.deps);
+      // The pharmacy's network: the person has signed in from it before.
+      await signedInFrom(p, portal, person, '198.51.100.20');
       const form = await openForm(p, portal);
       for (let i = 0; i < 3; i += 1) await form.post({ email: nobody(), password: `wrong ${i}` }, { 'X-Forwarded-For': '198.51.100.20' });
       expect((await form.post({ email: person.email, password: person.password }, { 'X-Forwarded-For': '::ffff:198.51.100.20' })).status).toBe(429);
@@ -111,6 +122,7 @@ describe.each(STORE_MODES)('%s', (_mode, modeEnv) => {
       const site = (await makeSite(p.deps)).ods_code;
       const admin = await staff(p, site, 'site-admin');
       const person = await makePerson(p.deps, { site });
+      await signedInFrom(p, portal, person, '198.51.100.30');
       const form = await openForm(p, portal);
       for (let i = 0; i < 3; i += 1) await form.post({ email: nobody(), password: `wrong ${i}` }, { 'X-Forwarded-For': '198.51.100.30' });
       expect((await form.post({ email: person.email, password: person.password }, { 'X-Forwarded-For': '198.51.100.30' })).status).toBe(429);

@@ -89,3 +89,17 @@ export async function listAuditEventsForSite(db: Db, siteId: string, f: AuditFil
   );
   return rows;
 }
+
+/**
+ * The addresses (as recorded) a person has signed in from, successfully and to
+ * the end, within the last `days` days (the database's clock, which dated the events).
+ */
+export async function listSignInAddresses(db: Db, userId: string, days: number): Promise<string[]> {
+  const { rows } = await db.query<{ ip: string }>(
+    `SELECT DISTINCT ip FROM audit_events
+      WHERE target_user = $1 AND action = 'sign-in' AND outcome = 'success' AND ip IS NOT NULL
+        AND occurred_at >= now() - make_interval(days => $2)`,
+    [userId, days],
+  );
+  return rows.map((r) => r.ip);
+}
