@@ -17,6 +17,8 @@ export const password: Step = {
         action: c.url('password'),
         email: values.email ?? c.request.loginHint ?? '',
         activateUrl: c.url('activate'),
+        // Back here afterwards: the page that changes the password offers to carry on to this portal.
+        forgottenUrl: `/password/forgotten?from=${encodeURIComponent(c.state.uid)}`,
         notice: c.state.restarted ? RESTARTED : undefined,
         errors,
       },
