@@ -78,6 +78,8 @@ export function forgottenPasswordPages({ deps, render, pageForm, sessions, provi
     const form = fieldsOf(ctx);
     const token = form.token ?? '';
     const from = isSignInId(form.from) ? form.from : undefined;
+    // A link gone by now (used, or too old) gets the page that says so, whatever else was typed.
+    if (!(await openLink(deps, token))) return linkPage(ctx, token, from);
     let userId: string | undefined;
     const done = await handleForm(
       async () => {
