@@ -41,6 +41,16 @@ async function askForLink(browser: Browser, email: string, from?: string): Promi
 
 const answerOf = (res: Response) => textOf(/<main[\s\S]*<\/main>/.exec(res.text)?.[0] ?? res.text);
 
+/** Mann-Whitney U, normal approximation: |z| for "these two samples come from one distribution". */
+function mannWhitneyZ(a: number[], b: number[]): number {
+  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
+  let rankA = 0;
+  all.forEach((x, i) => { if (x.g === 0) rankA += i + 1; });
+  const u = rankA - (a.length * (a.length + 1)) / 2;
+  const sd = Math.sqrt((a.length * b.length * (a.length + b.length + 1)) / 12);
+  return Math.abs((u - (a.length * b.length) / 2) / sd);
+}
+
 async function signsInWith(person: Person, password: string): Promise<string[]> {
   const browser = new Browser(t.pharmid.url);
   const req = await t.portal.authorizationRequest();
@@ -168,7 +178,7 @@ test('the token is stored hashed, and never in the request path', async () => {
 
 test('every email gets the same answer, in the same time; only a known, active person is mailed', async () => {
   const { pharmid: p } = t;
-  const rounds = 12;
+  const rounds = 16;
   const known = await Promise.all(Array.from({ length: rounds }, () => makePerson(p.deps)));
   const times = { known: [] as number[], unknown: [] as number[] };
   const answers = new Set<string>();
@@ -187,9 +197,9 @@ test('every email gets the same answer, in the same time; only a known, active p
   }
   expect([...statuses]).toEqual([200]);
   expect(answers.size).toBe(1);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  // The link is written and mailed after the answer: a known email answers no slower.
-  expect(Math.abs(median(times.known) - median(times.unknown))).toBeLessThan(25);
+  // The link is written and mailed after the answer: a known email answers no slower
+  // (Mann-Whitney U, as enumeration-timing.test.ts: |z| near 4.3 when every known answer is the slower).
+  expect(mannWhitneyZ(times.known, times.unknown)).toBeLessThan(3);
   await mailedLink(p, known[0]!.email);
   expect(mailTo(p, 'nobody.')).toHaveLength(0);
 });
