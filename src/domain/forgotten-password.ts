@@ -8,7 +8,7 @@ import { InvalidInput, Rejected, TooManyAttempts } from './errors.js';
 import { emailKey } from './email.js';
 import { addressKey } from './addresses.js';
 import { checkNewPassword } from './passwords.js';
-import { checkTotp, hasAuthenticator } from './authenticators.js';
+import { checkTotp, codeAdvice, hasAuthenticator } from './authenticators.js';
 import { unusedRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 import { hashCode } from './secrets.js';
 import { audit } from './audit.js';
@@ -165,7 +165,5 @@ async function proveSecondFactor(deps: Deps, user: UserRow, answer: LinkAnswer, 
   if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
   if (!/^\d{6}$/.test(code)) throw new InvalidInput('The code is 6 digits, like 123456', 'code');
   const verdict = await checkTotp(deps, user.id, code, ip);
-  if (verdict === 'used') throw new Rejected('That code has been used already. Wait for your app to show a new code, then enter it.', 'code');
-  if (verdict === 'clock') throw new Rejected('That code is from a different time: the clock on your phone or computer may be wrong. Set its date and time to update automatically, then enter a new code.', 'code');
-  if (verdict !== 'ok') throw new Rejected('The code is not right. Enter the code your authenticator app shows now.', 'code');
+  if (verdict !== 'ok') throw new Rejected(codeAdvice(verdict), 'code');
 }
