@@ -185,6 +185,48 @@ test('not yet enrolled: a new password from the link alone, then the authenticat
   await page.fill('#password', 'pepper island compass');
   await follow(page, STEP_BUTTON);
   expect(await heading(page)).toBe('Set up your authenticator app');
+  // A copy button beside the key (a script file of pharmid's; the CSP stays strict).
+  const copy = page.locator('button[data-copy-from="totp-secret"]');
+  expect(await copy.isVisible()).toBe(true);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: pharmid.url });
+  await copy.click();
+  await page.waitForFunction(() => (document.getElementById('copy-key-status')?.textContent ?? '').length > 0);
+  const key = (await page.textContent('#totp-secret'))!.replace(/\s+/g, '');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+  await checks.look(page, 'enrol-copy-key');
+});
+
+test('without scripts, the enrolment page still shows the key, and no button that would do nothing', async () => {
+  const context = await chromium.newContext({ javaScriptEnabled: false });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(portal.url);
+  await follow(page, '#sign-in');
+  await page.fill('#email', notEnrolled.email);
+  await page.fill('#password', 'pepper island compass');
+  await follow(page, STEP_BUTTON);
+  expect(await heading(page)).toBe('Set up your authenticator app');
+  expect((await page.textContent('#totp-secret'))!.replace(/\s+/g, '')).toMatch(/^[A-Z2-7]{16,}$/);
+  expect(await page.locator('button[data-copy-from="totp-secret"]').isVisible()).toBe(false);
+});
+
+test('at sign-in, after a recovery code, the person chooses to carry on with their app; the codes left are shown', async () => {
+  const page = await tab();
+  await page.goto(portal.url);
+  await follow(page, '#sign-in');
+  await page.fill('#email', phoneAtHome.email);
+  await page.fill('#password', 'juniper signal harvest');
+  await follow(page, STEP_BUTTON);
+  await follow(page, 'text=I cannot use my authenticator: use a recovery code');
+  expect(await page.textContent('#after-recovery-code')).toContain('After the code, you choose');
+  await checks.look(page, 'recovery-before');
+  await page.fill('#recovery_code', phoneAtHome.recoveryCodes![1]!);
+  await follow(page, STEP_BUTTON);
+  expect(await heading(page)).toBe('You used a recovery code');
+  expect(await page.textContent('#recovery-codes-left')).toContain('You have 8 recovery codes left.');
+  await checks.look(page, 'recovery-choice');
+  await follow(page, '#carry-on');
+  expect(page.url()).toBe(`${portal.url}/`);
 });
 
 test('a used link gets a plain page with a way to ask again', async () => {
