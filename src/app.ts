@@ -60,7 +60,7 @@ export interface AppParts {
 }
 
 /** Paths of pharmid's own pages (not the protocol endpoints, not bearer-token APIs). */
-const OWN_PAGES = /^\/(interaction|portal|account|admin)(\/|$)/;
+const OWN_PAGES = /^\/(interaction|portal|account|admin|password)(\/|$)/;
 const ADMIN_API = /^\/api\/admin(\/|$)/;
 
 /** Sign-in steps whose answer costs an argon2 hash. */

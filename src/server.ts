@@ -8,10 +8,11 @@ import { buildApp } from './app.js';
 import { ensureOwnPortal } from './domain/clients.js';
 import type { PageRoutes } from './http/pages.js';
 import { accountPages } from './account/routes.js';
+import { forgottenPasswordPages } from './account/forgotten-password.js';
 import { ADMIN_AREAS } from './admin/areas.js';
 
-/** Page areas for signed-in people, each in its own folder. */
-const PAGE_AREAS: PageRoutes[] = [accountPages, ...ADMIN_AREAS];
+/** Page areas (for signed-in people, and the forgotten-password pages for people who cannot sign in), each in its own folder. */
+const PAGE_AREAS: PageRoutes[] = [accountPages, forgottenPasswordPages, ...ADMIN_AREAS];
 import { buildDeps, buildMailer, openBackends, type Backends } from './backends.js';
 import { sendDueNotices } from './domain/notices.js';
 

@@ -50,24 +50,32 @@ export type CodeVerdict = 'ok' | 'wrong' | 'used' | 'clock';
 /** Steps either side that still count as "your device clock is off", not "wrong code". */
 const CLOCK_DRIFT_WINDOW = 10;
 
+/** What to tell a person whose code was not accepted (sign-in, enrolment, the account page alike). */
+export function codeAdvice(verdict: Exclude<CodeVerdict, 'ok'>, wrong = 'The code is not right. Enter the 6-digit code your app shows now.'): string {
+  switch (verdict) {
+    case 'used': return 'That code has been used already. Wait for your app to show a new code, then enter it.';
+    case 'clock': return 'That code is from a different time: the clock on your phone or computer may be wrong. Set its date and time to update automatically, then enter a new code.';
+    default: return wrong;
+  }
+}
+
 /**
  * Accepts the code if it is right for this secret and its time step is later
- * than any step this person used before. The step is claimed in the store
- * with one atomic compare-and-raise, so a code works once, even when two
- * requests race on two processes. A code from a step just outside the window
- * means the device clock is off.
+ * than any step used before with this authenticator. The step is claimed in
+ * the store with one atomic compare-and-raise, so a code works once, even
+ * when two requests race on two processes. Steps are kept per authenticator
+ * (each has its own secret, so a code of one is never a code of another): a
+ * new app's first code, in the same 30 seconds as the old app's last, is
+ * accepted. A code from a step just outside the window means the device
+ * clock is off.
  */
-async function judgeCode(deps: Deps, userId: string, secret: string, code: string): Promise<CodeVerdict> {
+async function judgeCode(deps: Deps, userId: string, credentialId: string, secret: string, code: string): Promise<CodeVerdict> {
   const s = deps.settings.totp;
   const totp = totpFor(secret, 'x', s);
   const now = deps.now().getTime();
   const step = matchStep(totp, code, now, s.window);
   if (step === undefined) return matchStep(totp, code, now, CLOCK_DRIFT_WINDOW) === undefined ? 'wrong' : 'clock';
-  return (await deps.store.raiseTo(`totp:last-step:${userId}`, step, s.period * (2 * s.window + 2))) ? 'ok' : 'used';
-}
-
-async function acceptCode(deps: Deps, userId: string, secret: string, code: string): Promise<boolean> {
-  return (await judgeCode(deps, userId, secret, code)) === 'ok';
+  return (await deps.store.raiseTo(`totp:last-step:${userId}:${credentialId}`, step, s.period * (2 * s.window + 2))) ? 'ok' : 'used';
 }
 
 /**
@@ -121,9 +129,8 @@ export async function confirmEnrolment(
   await assertStillReplaceable(deps, userId, terms.replaces);
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
   if (!row || row.confirmed_at) throw new InvalidInput('This set-up has expired. Start again.', 'code');
-  if (!(await acceptCode(deps, userId, deps.sealer.open(row.secret_sealed), code))) {
-    throw new InvalidInput('The code is not right. Enter the 6-digit code your app shows now.', 'code');
-  }
+  const verdict = await judgeCode(deps, userId, credentialId, deps.sealer.open(row.secret_sealed), code);
+  if (verdict !== 'ok') throw new InvalidInput(codeAdvice(verdict), 'code');
   const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
   await withTransaction(deps.db, async (tx) => {
     // The person's row lock before any code row (an MFA-reset code spent below), as every change to a person's codes takes them.
@@ -154,7 +161,7 @@ export async function checkTotp(deps: Deps, userId: string, code: string, ip: st
   const attempt = await beginAttempt(deps, { kind: 'second-factor', account: userId, userId, ip });
   const verdict = await attempt.guard(async () => {
     const row = await totpCredentials.findConfirmedTotp(deps.db, userId);
-    return row ? judgeCode(deps, userId, deps.sealer.open(row.secret_sealed), code) : 'wrong';
+    return row ? judgeCode(deps, userId, row.id, deps.sealer.open(row.secret_sealed), code) : 'wrong';
   });
   await (verdict === 'ok' ? attempt.succeeded() : attempt.failed());
   return verdict;

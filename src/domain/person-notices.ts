@@ -10,7 +10,7 @@ import type { Deps } from './deps.js';
 export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
   | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
-  | 'password-changed' | 'authenticator-changed' | 'authenticator-added' | 'recovery-codes-renewed'
+  | 'password-changed' | 'password-forgotten' | 'authenticator-changed' | 'authenticator-added' | 'recovery-codes-renewed'
   | 'code-lock';
 
 const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
@@ -30,6 +30,10 @@ const WHAT: Record<AccountChange, { subject: string; line: string; advice?: stri
   'site-link-declined': { subject: 'You declined a site in pharmid', line: 'A site you were added to was declined at sign-in: you were not added to it.' },
   'role-changed': { subject: 'Your role at a site changed in pharmid', line: 'Your role at a site changed.' },
   'password-changed': { subject: 'Your pharmid password was changed', line: 'Your password was changed, and your other sessions were ended.' },
+  'password-forgotten': {
+    subject: 'Your pharmid password was changed',
+    line: 'Your password was changed with a "Forgotten your password?" link, and you were signed out everywhere. Your authenticator app was not changed.',
+  },
   'authenticator-changed': { subject: 'Your pharmid authenticator was changed', line: 'A new authenticator app was set up for your account, and your other sessions were ended.' },
   'authenticator-added': {
     subject: 'An authenticator was set up for your pharmid account',

@@ -6,7 +6,7 @@ import type { UserRow } from '../db/queries/users.js';
 import { InvalidInput, Rejected, TooManyAttempts } from './errors.js';
 import { checkNewPassword } from './passwords.js';
 import { checkPassword } from './sign-in.js';
-import { beginEnrolment, confirmEnrolment, verifyTotp, viewEnrolment, type EnrolmentView } from './authenticators.js';
+import { beginEnrolment, checkTotp, codeAdvice, confirmEnrolment, viewEnrolment, type EnrolmentView } from './authenticators.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import { audit } from './audit.js';
 import { tellPerson } from './person-notices.js';
@@ -85,9 +85,8 @@ export async function proveAuthenticator(deps: Deps, user: UserRow, input: strin
   const code = input.replace(/\s+/g, '');
   if (!code) throw new InvalidInput('Enter the 6-digit code from your authenticator app', 'code');
   if (!/^\d{6}$/.test(code)) throw new InvalidInput('The code is 6 digits, like 123456', 'code');
-  if (!(await verifyTotp(deps, user.id, code, ip))) {
-    throw new Rejected('The code is not right, or was used already. Wait for your app to show a new code.', 'code');
-  }
+  const verdict = await checkTotp(deps, user.id, code, ip);
+  if (verdict !== 'ok') throw new Rejected(codeAdvice(verdict), 'code');
 }
 
 /** After the current code was proved in session `sessionId`: a new secret, pending (for that session only) until a code from it confirms it. */

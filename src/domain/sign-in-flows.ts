@@ -38,7 +38,9 @@ export interface FlowState {
   enrolmentSkipped?: boolean;
   /** The second factor is done. */
   mfa?: boolean;
-  /** A recovery code was used: a new authenticator must be enrolled. */
+  /** A recovery code was used: the person chooses to carry on, or to set up a new authenticator now. */
+  recoveryChoicePending?: boolean;
+  /** The person chose to set up a new authenticator after a recovery code: it is enrolled now. */
   replaceAuthenticator?: boolean;
   /** The authenticator that recovery code stood in for: the only one the new one may replace. */
   replacesCredentialId?: string;

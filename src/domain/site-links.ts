@@ -50,6 +50,8 @@ interface Linked extends LinkOutcome { mails: Outgoing[]; after: Outgoing[] }
 
 const MAIL_PURPOSE: Record<CodePurpose, MailPurpose> = {
   activation: 'new-account', 'password-reset': 'password-reset', 'mfa-reset': 'mfa-reset', 'site-link': 'site-link',
+  // Never replaced here: a forgotten-password link goes to the person alone (it is not a sign-in code).
+  'forgotten-password': 'password-reset',
 };
 
 const siteName = (s: Pick<SiteRow, 'name' | 'ods_code'>) => `${s.name} (${s.ods_code})`;

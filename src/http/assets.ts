@@ -10,6 +10,8 @@ import type Koa from 'koa';
 export interface AssetUrls {
   readonly nhsukCss: string;
   readonly pharmidCss: string;
+  /** The copy button beside an authenticator key (the page works without it). */
+  readonly copyKeyJs: string;
   readonly faviconIco: string;
   readonly faviconSvg: string;
   readonly appleTouchIcon: string;
@@ -108,6 +110,7 @@ function buildAssets(): LoadedAssets {
   const css = rewriteNhsukCss(readFileSync(path.join(nhsukDist, 'nhsuk-frontend.min.css'), 'utf8'), files);
   add(`${NHSUK_PREFIX}nhsuk-frontend.min.css`, Buffer.from(css));
   add('/assets/pharmid.css', readFileSync(path.join(findProjectRoot(), 'views', 'static', 'pharmid.css')));
+  add('/assets/copy-key.js', readFileSync(path.join(findProjectRoot(), 'views', 'static', 'copy-key.js')));
 
   const favicon = files.get(`${NHSUK_PREFIX}images/favicon.ico`);
   if (favicon) files.set('/favicon.ico', favicon);
@@ -120,6 +123,7 @@ function buildAssets(): LoadedAssets {
   const urls: AssetUrls = Object.freeze({
     nhsukCss: versioned(`${NHSUK_PREFIX}nhsuk-frontend.min.css`),
     pharmidCss: versioned('/assets/pharmid.css'),
+    copyKeyJs: versioned('/assets/copy-key.js'),
     faviconIco: versioned(`${NHSUK_PREFIX}images/favicon.ico`),
     faviconSvg: versioned(`${NHSUK_PREFIX}images/favicon.svg`),
     appleTouchIcon: versioned(`${NHSUK_PREFIX}images/nhsuk-icon-180.png`),

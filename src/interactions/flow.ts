@@ -8,6 +8,7 @@ import { enrolAuthenticator } from './steps/enrol-authenticator.js';
 import { showRecoveryCodes } from './steps/show-recovery-codes.js';
 import { otp } from './steps/otp.js';
 import { recoveryCode } from './steps/recovery-code.js';
+import { afterRecovery } from './steps/after-recovery.js';
 import { confirmSiteLink } from './steps/confirm-site-link.js';
 import { chooseSite } from './steps/choose-site.js';
 import { consent } from './steps/consent.js';
@@ -21,6 +22,7 @@ export const STEPS: readonly Step[] = [
   activate,
   sharedLogin,
   resetCode,
+  afterRecovery,
   enrolAuthenticator,
   showRecoveryCodes,
   otp,

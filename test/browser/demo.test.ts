@@ -247,7 +247,9 @@ test('signing in again: the authenticator code page, and the recovery-code page 
   await checks.look(page, 'recovery');
   await page.fill('#recovery_code', adminRecoveryCode);
   await follow(page, STEP_BUTTON);
-  // A recovery code leads straight to setting up a new authenticator.
+  // After a recovery code the person chooses; here, a new authenticator now.
+  await checks.look(page, 'after-recovery');
+  await follow(page, '#new-authenticator');
   expect(await page.locator('#totp-secret').count()).toBe(1);
 });
 

@@ -54,7 +54,7 @@ export interface SignInResult {
  */
 export async function driveSignIn(
   browser: Browser, start: string, person: Person, clock: TestClock,
-  answers: { site?: string; consent?: boolean; useRecoveryCode?: boolean; declineSites?: boolean } = {},
+  answers: { site?: string; consent?: boolean; useRecoveryCode?: boolean; declineSites?: boolean; afterRecovery?: 'carry-on' | 'new-authenticator' } = {},
 ): Promise<SignInResult> {
   const steps: string[] = [];
   let res: Response = await browser.open(start);
@@ -100,6 +100,10 @@ export async function driveSignIn(
         break;
       case 'recovery':
         res = await browser.submit(action, { recovery_code: person.recoveryCodes!.shift()! });
+        break;
+      case 'after-recovery':
+        // After a recovery code: a new authenticator now, unless the test says the person still has their app.
+        res = await browser.submit(action, { choice: answers.afterRecovery ?? 'new-authenticator' });
         break;
       case 'site-link':
         // A site waiting for confirmation: the emailed code when the person has it, else "Not now" (or "Decline").

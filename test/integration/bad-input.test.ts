@@ -99,7 +99,10 @@ test('authenticator code, recovery code and re-enrolment forms', async () => {
   const otp2 = await other.submit(formAction(start.text, '/interaction/')!, { email: person.email, password: person.password });
   expect(stepOf(otp2.text)).toBe('otp');
   await other.open(formAction(otp2.text, '/interaction/')!.replace(/otp$/, 'recovery'));
-  const enrol = await other.submit(formAction(other.lastPage, '/interaction/')!, { recovery_code: person.recoveryCodes![0]! });
+  const choice = await other.submit(formAction(other.lastPage, '/interaction/')!, { recovery_code: person.recoveryCodes![0]! });
+  expect(stepOf(choice.text)).toBe('after-recovery');
+  await expectRefused(other, formAction(choice.text, '/interaction/')!, ['choice']);
+  const enrol = await other.submit(formAction(choice.text, '/interaction/')!, { choice: 'new-authenticator' });
   expect(stepOf(enrol.text)).toBe('enrol');
   await expectRefused(other, formAction(enrol.text, '/interaction/')!, ['code']);
 });

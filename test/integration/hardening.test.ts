@@ -137,7 +137,7 @@ describe('single use under a race between two processes', () => {
       x!.browser.submit(x!.action.replace(/otp$/, 'recovery'), { recovery_code: code }),
       y!.browser.submit(y!.action.replace(/otp$/, 'recovery'), { recovery_code: code }),
     ]);
-    const passed = results.filter((r) => stepOf(r.text) === 'enrol');
+    const passed = results.filter((r) => stepOf(r.text) === 'after-recovery');
     expect(passed).toHaveLength(1);
     expect(results.filter((r) => r.status === 401)).toHaveLength(1);
   });

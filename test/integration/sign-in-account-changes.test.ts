@@ -97,7 +97,9 @@ test('after a recovery code, a sign-in replaces only the authenticator that code
   const atEnrol = async (recoveryCode: string) => {
     const { browser, res } = await afterPassword(person.email, person.password);
     const page = await browser.open(formAction(res.text, '/interaction/')!.replace(/otp$/, 'recovery'));
-    const enrol = await browser.submit(formAction(page.text, '/interaction/')!, { recovery_code: recoveryCode });
+    const choice = await browser.submit(formAction(page.text, '/interaction/')!, { recovery_code: recoveryCode });
+    // After the code, the person chooses to set up a new authenticator now.
+    const enrol = await browser.submit(formAction(expectPage(choice, 'after-recovery').text, '/interaction/')!, { choice: 'new-authenticator' });
     expectPage(enrol, 'enrol');
     return { browser, enrol };
   };

@@ -133,13 +133,13 @@ test('a recovery code works once: the same code in a second sign-in is refused, 
   const recoveryA = expectPage(await a.browser.open(formAction(expectPage(a.page, 'otp').text, '/interaction/')!.replace(/otp$/, 'recovery')), 'recovery');
   const recoveryB = expectPage(await b.browser.open(formAction(expectPage(b.page, 'otp').text, '/interaction/')!.replace(/otp$/, 'recovery')), 'recovery');
 
-  expectPage(await answer(a.browser, recoveryA, { recovery_code: code! }), 'enrol');
+  expectPage(await answer(a.browser, recoveryA, { recovery_code: code! }), 'after-recovery');
   const reused = expectPage(await answer(b.browser, recoveryB, { recovery_code: code! }), 'recovery', 401);
   expect(messages(reused)).toMatch(/used already/);
   // Typed differently (lower case, no dashes): still the same code, still refused.
   expectPage(await answer(b.browser, reused, { recovery_code: code!.replace(/-/g, '').toLowerCase() }), 'recovery', 401);
 
-  expectPage(await answer(b.browser, reused, { recovery_code: other! }), 'enrol');
+  expectPage(await answer(b.browser, reused, { recovery_code: other! }), 'after-recovery');
 });
 
 describe('activation', () => {
@@ -399,7 +399,7 @@ const FORMS: Record<string, FormCase> = {
       const person = await enrolled();
       const { browser, page } = await afterPassword(person);
       const recovery = expectPage(await browser.open(formAction(page.text, '/interaction/')!.replace(/otp$/, 'recovery')), 'recovery');
-      return { browser, page: recovery, valid: { recovery_code: person.recoveryCodes[0]! }, next: 'enrol' };
+      return { browser, page: recovery, valid: { recovery_code: person.recoveryCodes[0]! }, next: 'after-recovery' };
     },
   },
   site: {

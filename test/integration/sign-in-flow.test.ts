@@ -135,7 +135,7 @@ test('a recovery code signs the person in instead of the authenticator code, the
 
   const viaRecovery = await signInTo(t.portal, new Browser(t.pharmid.url), person, t.pharmid.clock, {}, { useRecoveryCode: true });
 
-  expect(viaRecovery.steps).toEqual(['password', 'otp', 'recovery', 'enrol', 'recovery-codes']);
+  expect(viaRecovery.steps).toEqual(['password', 'otp', 'recovery', 'after-recovery', 'enrol', 'recovery-codes']);
   expect(viaRecovery.claims.sub).toBe(person.id);
   expect(viaRecovery.claims.acr).toBe('mfa');
   expect(person.totpSecret).not.toBe(oldSecret);

@@ -4,9 +4,11 @@ import type { Db } from '../pool.js';
  * What a one-time code is for. Activation and password-reset codes are taken
  * at "Activate your account"; an MFA-reset code only after the person's own
  * password; a site-link code only confirms the sites waiting for the person
- * (migration 013). The table keeps one code per person and step (migration 008).
+ * (migration 013); a forgotten-password link only sets a new password after the
+ * person's second factor (migration 016). The table keeps one code per person
+ * and step (migration 008).
  */
-export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset' | 'site-link';
+export type CodePurpose = 'activation' | 'password-reset' | 'mfa-reset' | 'site-link' | 'forgotten-password';
 
 /** The codes that sign a person in (or open the way to it); a site-link code only confirms sites. */
 export const SIGN_IN_PURPOSES: readonly CodePurpose[] = ['activation', 'password-reset', 'mfa-reset'];
@@ -84,4 +86,17 @@ export async function lockSignInCodes(db: Db, userId: string): Promise<{ purpose
 
 export async function deleteCode(db: Db, userId: string, purpose: CodePurpose): Promise<void> {
   await db.query('DELETE FROM activation_codes WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
+}
+
+/**
+ * Whose live code of this purpose has this hash: a look only. A
+ * forgotten-password link carries its token alone (256 random bits), so the
+ * person is found by it.
+ */
+export async function findLiveCodeOwner(db: Db, purpose: CodePurpose, codeHash: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM activation_codes WHERE purpose = $1 AND code_hash = $2 AND expires_at > now()',
+    [purpose, codeHash],
+  );
+  return rows[0]?.user_id;
 }

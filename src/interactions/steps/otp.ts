@@ -1,4 +1,4 @@
-import { checkTotp, type CodeVerdict } from '../../domain/authenticators.js';
+import { checkTotp, codeAdvice, type CodeVerdict } from '../../domain/authenticators.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import { provedNow, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
@@ -7,11 +7,7 @@ export const otpDue = (s: FlowState) => s.prompt === 'login' && !!s.userId && !s
 
 /** What to tell the person about a code that did not work. */
 function advice(verdict: Exclude<CodeVerdict, 'ok'>, issuer: string, email: string): string {
-  switch (verdict) {
-    case 'used': return 'That code has been used already. Wait for your app to show a new code, then enter it.';
-    case 'clock': return 'That code is from a different time: the clock on your phone or computer may be wrong. Set its date and time to update automatically, then enter a new code.';
-    default: return `The code is not right. Check you are reading the entry labelled ${issuer} (${email}) in your app, and enter the code it shows now.`;
-  }
+  return codeAdvice(verdict, `The code is not right. Check you are reading the entry labelled ${issuer} (${email}) in your app, and enter the code it shows now.`);
 }
 
 export const otp: Step = {

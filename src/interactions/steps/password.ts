@@ -25,6 +25,8 @@ export const password: Step = {
         email: again ?? values.email ?? c.request.loginHint ?? '',
         again: again !== undefined,
         activateUrl: c.url('activate'),
+        // Back here afterwards: the page that changes the password offers to carry on to this portal.
+        forgottenUrl: `/password/forgotten?from=${encodeURIComponent(c.state.uid)}`,
         notice: c.state.restarted ? RESTARTED : undefined,
         errors,
       },

@@ -1,4 +1,4 @@
-import { useRecoveryCode } from '../../domain/recovery-codes.js';
+import { unusedRecoveryCodes, useRecoveryCode } from '../../domain/recovery-codes.js';
 import { helpersFor } from '../../domain/accounts.js';
 import { currentAuthenticator } from '../../domain/authenticators.js';
 import { provedNow } from '../../domain/sign-in-flows.js';
@@ -6,7 +6,7 @@ import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 import { otpDue } from './otp.js';
 
-/** The alternative to the authenticator code; afterwards a new authenticator is enrolled. */
+/** The alternative to the authenticator code; afterwards the person chooses to carry on or set up a new authenticator (after-recovery.ts). */
 export const recoveryCode: Step = {
   name: 'recovery',
   applies: () => false,
@@ -14,7 +14,10 @@ export const recoveryCode: Step = {
   async render(c, { errors }) {
     return {
       template: 'recovery',
-      model: { title: 'Use a recovery code', action: c.url('recovery'), otpUrl: c.url('otp'), helpers: await helpersFor(c.deps, c.state.userId!), errors },
+      model: {
+        title: 'Use a recovery code', action: c.url('recovery'), otpUrl: c.url('otp'), helpers: await helpersFor(c.deps, c.state.userId!),
+        left: await unusedRecoveryCodes(c.deps, c.state.userId!), errors,
+      },
     };
   },
   async submit(c, form) {
@@ -25,6 +28,6 @@ export const recoveryCode: Step = {
     if (!(await useRecoveryCode(c.deps, c.state.userId!, code, c.ip))) {
       throw new Rejected('That recovery code is not right, or was used already. Each code works once.', 'recovery_code');
     }
-    return { ...c.state, amr: [...new Set([...c.state.amr, 'mfa'])], mfa: true, replaceAuthenticator: true, replacesCredentialId: replaced, proved: provedNow(c.state, 'recovery') };
+    return { ...c.state, amr: [...new Set([...c.state.amr, 'mfa'])], mfa: true, recoveryChoicePending: true, replaceAuthenticator: false, replacesCredentialId: replaced, proved: provedNow(c.state, 'recovery') };
   },
 };
