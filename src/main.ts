@@ -21,6 +21,10 @@ async function main() {
   const running = await startPharmid(config, log);
   const { mode } = running.backends;
   log.info({ issuer: config.issuer, port: config.port, postgres: mode.postgres, store: mode.store, dataDir: config.dataDir }, 'pharmid is listening');
+  if (config.metrics.port) log.info({ port: config.metrics.port }, '/metrics is served on its own port');
+  else if (!config.metrics.token && !config.metrics.open) {
+    log.warn('/metrics is not served: set METRICS_PORT (its own port, for the private network) or METRICS_TOKEN (a bearer token on the public port)');
+  }
   if (mode.postgres === 'embedded' || mode.store === 'postgres') {
     log.warn(
       `embedded mode: ${mode.postgres === 'embedded' ? `Postgres runs embedded with its files in ${config.dataDir}/postgres` : 'Postgres is external'}; `
