@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 let loaded: Readonly<Config> | undefined;
 const COMMANDS: Command[] = [
   ...CORE,
-  ...rolloutCommands(() => ({ mailer: buildMailer(loaded!), reminderDays: loaded!.notices.reminderDays, issuer: loaded!.issuer })),
+  ...rolloutCommands(() => ({ mailer: buildMailer(loaded!), reminderDays: loaded!.notices.reminderDays, issuer: loaded!.issuer, issuerSet: Boolean(process.env.ISSUER) })),
 ];
 
 const HELP = [
