@@ -9,7 +9,7 @@ import { errorResponses, isUnavailable, UNAVAILABLE_PAGE } from './http/errors.j
 import { Unavailable } from './domain/errors.js';
 import { seenAddress } from './domain/addresses.js';
 import { securityHeaders } from './http/security-headers.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
 import { opsRoutes } from './http/ops.js';
 import { serveAssets } from './http/assets.js';
 import { csrfProtection, formBody } from './http/csrf.js';
@@ -67,7 +67,7 @@ const ADMIN_API = /^\/api\/admin(\/|$)/;
 const HASHING_STEPS = /^\/interaction\/[^/]+\/(password|activate)$/;
 
 /** The composition of one pharmid process's HTTP side. */
-export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
+export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; metrics: Metrics; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer();
   const pages = providerPages(render);
 
@@ -117,7 +117,7 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
 
   // Strict headers on every response; oidc-provider adds the hash of any inline script it sends.
   app.use(securityHeaders(config.secureCookies));
-  const ops = opsRoutes(deps.db, deps.store, metrics);
+  const ops = opsRoutes(deps.db, deps.store, metrics, config.metrics);
   app.use(ops.routes());
   app.use(serveAssets());
   // Bad bytes in the path or query of pharmid's own pages and API are refused before any route reads them.
@@ -153,6 +153,7 @@ export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages,
   app.use((ctx, next) => current.middleware(ctx, next));
   return {
     app,
+    metrics,
     provider: () => current.provider,
     useKeys(signingKeys) { current = makeProvider(signingKeys); },
   };

@@ -46,6 +46,8 @@ const envSchema = z.object({
   PASSWORD_FREE_FAILURES: z.coerce.number().int().min(1).optional(),
   ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).optional(),
   ATTEMPT_IN_FLIGHT_SECONDS: z.coerce.number().int().min(2).max(600).optional(),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 24)').optional(),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -53,6 +55,12 @@ export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
 export interface Config {
   env: Environment;
   port: number;
+  /**
+   * Where /metrics is served: on its own port (METRICS_PORT, and never on the
+   * public one), or on the public port behind a bearer token (METRICS_TOKEN).
+   * With neither, production serves it nowhere and development openly.
+   */
+  metrics: { port?: number; token?: string; open: boolean };
   issuer: string;
   databaseUrl?: string;
   redisUrl?: string;
@@ -167,6 +175,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   const config: Config = {
     env: e.NODE_ENV,
     port,
+    metrics: { port: e.METRICS_PORT, token: e.METRICS_TOKEN, open: e.NODE_ENV !== 'production' && !e.METRICS_TOKEN },
     issuer: (e.ISSUER ?? `http://localhost:${port}`).replace(/\/$/, ''),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -4,6 +4,7 @@ import { startPharmid } from './server.js';
 import { countUsers } from './db/queries/users.js';
 import { countClients } from './db/queries/clients.js';
 import { OWN_PORTAL_ID } from './domain/clients.js';
+import { firstSteps } from './first-steps.js';
 
 async function main() {
   let config;
@@ -20,6 +21,10 @@ async function main() {
   const running = await startPharmid(config, log);
   const { mode } = running.backends;
   log.info({ issuer: config.issuer, port: config.port, postgres: mode.postgres, store: mode.store, dataDir: config.dataDir }, 'pharmid is listening');
+  if (config.metrics.port) log.info({ port: config.metrics.port }, '/metrics is served on its own port');
+  else if (!config.metrics.token && !config.metrics.open) {
+    log.warn('/metrics is not served: set METRICS_PORT (its own port, for the private network) or METRICS_TOKEN (a bearer token on the public port)');
+  }
   if (mode.postgres === 'embedded' || mode.store === 'postgres') {
     log.warn(
       `embedded mode: ${mode.postgres === 'embedded' ? `Postgres runs embedded with its files in ${config.dataDir}/postgres` : 'Postgres is external'}; `
@@ -30,10 +35,10 @@ async function main() {
   if ((await countUsers(running.deps.db)) === 0 || (await countClients(running.deps.db, OWN_PORTAL_ID)) === 0) {
     process.stdout.write([
       '',
-      'pharmid has no people or portals yet. In another terminal:',
-      '  npm run --silent pharmid -- site add --ods FA123 --name "High Street Pharmacy"',
-      '  npm run --silent pharmid -- user add --email you@example.nhs.uk --name "Your Name" --site FA123 --role site-admin',
-      `  npm run --silent pharmid -- client add --name "My portal" --redirect-uri http://localhost:8080/callback`,
+      'pharmid has no people or portals yet. In another terminal (user add prints an activation code;',
+      'client add prints the client_id and client_secret the last line needs):',
+      ...firstSteps(config.issuer, config.port).map((line) => `  ${line}`),
+      `Then open http://localhost:${config.port + 1} and choose "Sign in with pharmid".`,
       `Discovery: ${config.issuer}/.well-known/openid-configuration`,
       '',
     ].join('\n'));

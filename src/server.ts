@@ -15,6 +15,7 @@ import { ADMIN_AREAS } from './admin/areas.js';
 const PAGE_AREAS: PageRoutes[] = [accountPages, forgottenPasswordPages, ...ADMIN_AREAS];
 import { buildDeps, buildMailer, openBackends, type Backends } from './backends.js';
 import { sendDueNotices } from './domain/notices.js';
+import { startMetricsServer } from './http/ops.js';
 
 export interface Running {
   server: Server;
@@ -63,6 +64,7 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
     server.once('error', reject);
     server.listen(config.port, opts.host, () => resolve());
   });
+  const metricsServer = config.metrics.port ? await startMetricsServer(config.metrics.port, built.metrics, opts.host) : undefined;
   const address = server.address() as { port: number };
   return {
     server,
@@ -77,6 +79,7 @@ export async function startPharmid(config: Config, log: Logger, opts: { now?: ()
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      metricsServer?.close();
       await backends.close();
     },
   };

@@ -95,6 +95,7 @@ export const ADMIN_COMMANDS: Command[] = [
       return { ...report };
     },
     say: (r) => sayImport(r as unknown as ImportReport),
+    found: (r) => (r as unknown as ImportReport).problems.length > 0,
   },
   {
     name: 'user enable',

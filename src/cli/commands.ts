@@ -21,6 +21,8 @@ export interface Command {
   run(deps: Deps, actor: Actor, f: Flags): Promise<Record<string, unknown>>;
   /** One line (or a few) for people; --json prints the object itself. */
   say(result: Record<string, unknown>): string;
+  /** True when the result reports problems (a dry run that found some): the command then exits 1. */
+  found?(result: Record<string, unknown>): boolean;
 }
 
 export const COMMANDS: Command[] = [

@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 let loaded: Readonly<Config> | undefined;
 const COMMANDS: Command[] = [
   ...CORE,
-  ...rolloutCommands(() => ({ mailer: buildMailer(loaded!), reminderDays: loaded!.notices.reminderDays, issuer: loaded!.issuer })),
+  ...rolloutCommands(() => ({ mailer: buildMailer(loaded!), reminderDays: loaded!.notices.reminderDays, issuer: loaded!.issuer, issuerSet: Boolean(process.env.ISSUER) })),
 ];
 
 const HELP = [
@@ -92,7 +92,8 @@ export async function runCli(argv: string[], out = process.stdout, err = process
     const deps = buildDeps(config, pool, store);
     const result = await command!.run(deps, { kind: 'cli' }, flags);
     out.write(`${json ? JSON.stringify(result) : command!.say(result)}\n`);
-    return 0;
+    // A dry run that found problems has done its job, and says so to a script by its exit code.
+    return command!.found?.(result) ? 1 : 0;
   } catch (e) {
     if (e instanceof PharmidError || e instanceof UsageError) return fail(e.message);
     return fail(`failed: ${(e as Error).message}`);

@@ -3,22 +3,25 @@ import { setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { OPERATOR } from '../domain/authorization.js';
 import { readiness, type SiteReadiness } from '../domain/readiness.js';
 import { sendDueNotices } from '../domain/notices.js';
+import { servedIssuer } from '../domain/clients.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { RolloutScope } from '../db/queries/rollout-policies.js';
 import type { Command } from './commands.js';
 import { many, one, opt, UsageError } from './flags.js';
 
 /** The rollout commands; `notices send` needs the deployment's mailer and issuer. */
-export function rolloutCommands(mailing: () => { mailer: Mailer; reminderDays: number; issuer: string }): Command[] {
+export function rolloutCommands(mailing: () => { mailer: Mailer; reminderDays: number; issuer: string; issuerSet: boolean }): Command[] {
   return [...ROLLOUT_COMMANDS, {
     name: 'notices send',
     usage: 'notices send   (sends the rollout notices now due; every server also does this on a timer)',
     options: {},
     async run(deps) {
-      const { mailer, ...opts } = mailing();
-      return { sent: await sendDueNotices(deps, mailer, opts), via: mailer.kind };
+      const { mailer, reminderDays, issuer, issuerSet } = mailing();
+      // Without ISSUER here, the address the server itself serves (not this shell's default).
+      const served = issuerSet ? issuer : (await servedIssuer(deps)) ?? issuer;
+      return { sent: await sendDueNotices(deps, mailer, { reminderDays, issuer: served }), via: mailer.kind, issuer: served };
     },
-    say: (r) => `${r.sent} notices sent (${r.via})`,
+    say: (r) => `${r.sent} notices sent (${r.via}), naming ${r.issuer}`,
   }];
 }
 

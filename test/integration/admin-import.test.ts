@@ -37,6 +37,13 @@ async function ok(...argv: string[]) {
   return r.json;
 }
 
+/** A dry run that finds problems: the report on stdout, and exit code 1 for a script to see. */
+async function foundProblems(...argv: string[]) {
+  const r = await cli(...argv, '--json');
+  expect([r.code, r.stderr]).toEqual([1, '']);
+  return r.json;
+}
+
 async function counts() {
   const out: Record<string, number> = {};
   for (const t of ['users', 'memberships', 'activation_codes', 'audit_events', 'org_roles', 'commissioned_sites']) {
@@ -72,7 +79,7 @@ test('a dry run reports shared emails, generic mailboxes, unknown sites and inva
     'hal.role@example.nhs.uk,Hal Role,IMP01,owner',
   ]);
   const before = await counts();
-  const report = await ok('user', 'import', file, '--dry-run');
+  const report = await foundProblems('user', 'import', file, '--dry-run');
   expect(await counts()).toEqual(before);
   expect(report).toMatchObject({ dry_run: true, written: false, rows: 15 });
   const problems = report.problems.map((q: { line: number; kind: string }) => `${q.line} ${q.kind}`);
@@ -88,7 +95,7 @@ test('a dry run reports shared emails, generic mailboxes, unknown sites and inva
   expect(JSON.stringify(report)).not.toMatch(/activation_code/);
 
   const human = await cli('user', 'import', file, '--dry-run');
-  expect(human.code).toBe(0);
+  expect(human.code).toBe(1);
   expect(human.stdout).toMatch(/12 problems \(a real run would write nothing\)/);
   expect(human.stdout).toMatch(/line 11: unknown-site: No site has ODS code ZZZ999/);
 });
@@ -118,7 +125,7 @@ test('rows are written, then rolled back, when the database refuses the file as 
   expect(r.json.error).toMatch(/TINY1: 3 new people would pass its limit of 2 active people/);
   expect(await counts()).toEqual(before);
   // The dry run says the same, with nothing written either.
-  const dry = await ok('user', 'import', file, '--dry-run');
+  const dry = await foundProblems('user', 'import', file, '--dry-run');
   expect(dry.problems.map((q: { kind: string }) => q.kind)).toEqual(['over-cap']);
   expect(await counts()).toEqual(before);
 });
@@ -203,4 +210,18 @@ describe('pharmid admin grant', () => {
     expect(r.stderr).toMatch(reason);
     expect(await counts()).toEqual(before);
   });
+});
+
+test('a dry run reports every problem of a row, and a clean dry run exits 0', async () => {
+  const file = csv([
+    'email,name,site,role',
+    'not-an-email,Ann\u0000Bad,FA-12,owner',
+    'bob.clean@example.nhs.uk,Bob Clean,IMP01,member',
+  ]);
+  const report = await foundProblems('user', 'import', file, '--dry-run');
+  expect(report.problems.map((q: { line: number; kind: string }) => `${q.line} ${q.kind}`))
+    .toEqual(['2 invalid-name', '2 invalid-email', '2 invalid-site', '2 invalid-role']);
+  const clean = await cli('user', 'import', csv(['email,name,site', 'bob.clean@example.nhs.uk,Bob Clean,IMP01']), '--dry-run', '--json');
+  expect(clean.code).toBe(0);
+  expect(clean.json).toMatchObject({ dry_run: true, problems: [] });
 });

@@ -424,8 +424,9 @@ describe('bad bytes: the command line and the import refuse what the web refuses
     const file = join(dir, `${randomBytes(4).toString('hex')}.csv`);
     writeFileSync(file, `${body}ok.${randomBytes(3).toString('hex')}@example.nhs.uk,Good Row,SITE\n`.replaceAll('SITE', site), encoding);
     await refused(['user', 'import', file], new RegExp(`^pharmid: nothing was imported: 1 problems \\(${reason}`), 1);
-    const dry = await ok('user', 'import', file, '--dry-run');
-    expect(dry.problems).toEqual([expect.objectContaining({ line: 2, kind })]);
+    const dry = await cli('user', 'import', file, '--dry-run', '--json');
+    expect(dry.code).toBe(1); // a dry run that found problems
+    expect(dry.json.problems).toEqual([expect.objectContaining({ line: 2, kind })]);
   });
 
   test('an import file that is not UTF-8 is refused naming the line, never stored as U+FFFD', async () => {

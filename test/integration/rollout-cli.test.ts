@@ -4,17 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestBackends, type TestBackends } from '../helpers/backends.js';
 import { cli, setCliEnvironment } from '../helpers/cli.js';
+import { startTestPharmid } from '../helpers/pharmid.js';
+import { readFileSync } from 'node:fs';
 
 /** `pharmid rollout set|list`, `readiness` and `notices send`, as an operator runs them. */
 let restoreEnv: () => void;
 let backends: TestBackends;
 let dataDir: string;
+let secretKey: string;
 
 beforeAll(async () => {
   backends = await createTestBackends();
   dataDir = mkdtempSync(join(tmpdir(), 'pharmid-rollout-cli-'));
   restoreEnv = setCliEnvironment({
-    NODE_ENV: 'test', DATABASE_URL: backends.databaseUrl, PHARMID_SECRET_KEY: randomBytes(32).toString('base64'),
+    NODE_ENV: 'test', DATABASE_URL: backends.databaseUrl, PHARMID_SECRET_KEY: (secretKey = randomBytes(32).toString('base64')),
     COOKIE_KEYS: 'k', LOG_LEVEL: 'silent', PHARMID_DATA_DIR: dataDir,
   });
 });
@@ -47,9 +50,9 @@ test('announce MFA for a site, see who is not ready, send the notices once', asy
   ]);
 
   const sent = await cli('notices', 'send', '--json');
-  expect(sent.json).toEqual({ sent: 2, via: 'outbox' });
+  expect(sent.json).toEqual({ sent: 2, via: 'outbox', issuer: 'http://localhost:3000' });
   expect(readdirSync(join(dataDir, 'outbox'))).toHaveLength(2);
-  expect((await cli('notices', 'send', '--json')).json).toEqual({ sent: 0, via: 'outbox' });
+  expect((await cli('notices', 'send', '--json')).json).toMatchObject({ sent: 0, via: 'outbox' });
 });
 
 test('bad policies are refused with a reason and change nothing', async () => {
@@ -65,4 +68,22 @@ test('bad policies are refused with a reason and change nothing', async () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   }
   expect((await cli('rollout', 'list', '--json')).json.policies).toHaveLength(1);
+});
+
+test('notices send from a shell without ISSUER names the address the server serves, not localhost', async () => {
+  // The server has started once with its real address (and is gone again): the CLI's shell has no ISSUER.
+  const server = await startTestPharmid({ ISSUER: 'https://id.example.org', DATABASE_URL: backends.databaseUrl, PHARMID_DATA_DIR: dataDir },
+    { backends, secretKey, cookieKey: 'k' });
+  await server.close();
+  expect(process.env.ISSUER).toBeUndefined();
+  expect((await cli('site', 'add', '--ods', 'CLI02', '--name', 'Second Cli Pharmacy')).code).toBe(0);
+  expect((await cli('user', 'add', '--email', 'sol.second@example.nhs.uk', '--name', 'Sol Second', '--site', 'CLI02')).code).toBe(0);
+  expect((await cli('rollout', 'set', '--scope', 'site', '--site', 'CLI02', '--state', 'announced', '--enforce-on', '2099-06-01')).code).toBe(0);
+  const before = new Set(readdirSync(join(dataDir, 'outbox')));
+  const sent = await cli('notices', 'send', '--json');
+  expect(sent.json).toEqual({ sent: 1, via: 'outbox', issuer: 'https://id.example.org' });
+  const mail = readdirSync(join(dataDir, 'outbox')).filter((f) => !before.has(f)).map((f) => readFileSync(join(dataDir, 'outbox', f), 'utf8'));
+  expect(mail).toHaveLength(1);
+  expect(mail[0]).toContain('https://id.example.org');
+  expect(mail[0]).not.toContain('localhost:3000');
 });
