@@ -58,6 +58,9 @@ const ACTIVATE_PURPOSES = ['activation', 'password-reset'] as const;
  * would otherwise set a password and lead to enrolling a new authenticator,
  * the code alone taking the account.
  */
+/** No person has this id: the statements an unknown email runs, so it takes the time a known one does. */
+const NO_ONE = '00000000-0000-0000-0000-000000000000';
+
 export async function activate(deps: Deps, email: string, code: string, newPassword: string, ip: string, devices?: string): Promise<UserRow> {
   const key = emailKey(email);
   if (!key) throw new InvalidInput('Enter an email address in the correct format, like name@example.nhs.uk', 'email');
@@ -69,21 +72,21 @@ export async function activate(deps: Deps, email: string, code: string, newPassw
   // (A busy hasher refuses at once; the try is then given back, not counted.)
   const hash = await attempt.guard(() => deps.passwords.hash(newPassword, ip));
   const codeHash = hashCode(normaliseCode(code));
-  const activated = user && user.status !== 'disabled'
-    ? await withTransaction(deps.db, async (tx) => {
-      // The person's row lock before the code row, as every change to a person's codes takes them (no deadlock with a link).
-      const locked = await users.lockUserRow(tx, user.id);
-      if (!locked || locked.status === 'disabled') return undefined;
-      if (!(await activationCodes.consumeActivationCode(tx, user.id, ACTIVATE_PURPOSES, codeHash))) return undefined;
-      await passwords.upsertPasswordHash(tx, user.id, hash);
-      if (locked.status === 'invited') await users.setUserStatus(tx, user.id, 'active');
-      return { ...locked, status: 'active' as const };
-    })
-    : undefined;
+  // An unknown or disabled email runs the same statements against no one, so the answer takes the same time.
+  const subject = user && user.status !== 'disabled' ? user.id : NO_ONE;
+  const activated = await withTransaction(deps.db, async (tx) => {
+    // The person's row lock before the code row, as every change to a person's codes takes them (no deadlock with a link).
+    const locked = await users.lockUserRow(tx, subject);
+    const usable = !!locked && locked.status !== 'disabled';
+    if (!(await activationCodes.consumeActivationCode(tx, usable ? subject : NO_ONE, ACTIVATE_PURPOSES, codeHash)) || !locked || !usable) return undefined;
+    await passwords.upsertPasswordHash(tx, subject, hash);
+    if (locked.status === 'invited') await users.setUserStatus(tx, subject, 'active');
+    return { ...locked, status: 'active' as const };
+  });
   if (!activated) {
     await attempt.failed(user?.id);
-    // Only someone holding the person's MFA-reset code learns where it goes instead.
-    const misplaced = user && user.status !== 'disabled' && (await activationCodes.findCodePurpose(deps.db, user.id, codeHash)) === 'mfa-reset';
+    // Only someone holding the person's MFA-reset code learns where it goes instead (asked alike for anyone).
+    const misplaced = (await activationCodes.findCodePurpose(deps.db, subject, codeHash)) === 'mfa-reset' && subject !== NO_ONE;
     throw new InvalidInput(misplaced ? MFA_RESET_CODE_HERE : ACTIVATION_FAILED, 'activation_code');
   }
   await attempt.succeeded();
