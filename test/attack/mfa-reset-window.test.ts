@@ -3,7 +3,7 @@ import { Browser, formAction } from '../helpers/browser.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { withAuthenticator, expectPage } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
-import { enrolmentOf, stepOf, totpCode, driveSignIn } from '../helpers/sign-in.js';
+import { afterPasswordStep, enrolmentOf, stepOf, totpCode, driveSignIn } from '../helpers/sign-in.js';
 import { resetMfa } from '../../src/domain/users.js';
 import { hasAuthenticator } from '../../src/domain/authenticators.js';
 
@@ -27,9 +27,7 @@ afterAll(() => p.stop());
 
 /** Opens a sign-in and answers the password page; returns the browser and the page after it. */
 async function passwordOnly(email: string, password: string) {
-  const browser = new Browser(p.url);
-  const start = await browser.open((await portal.authorizationRequest()).url);
-  const res = await browser.submit(formAction(start.text, '/interaction/')!, { email, password });
+  const { browser, res } = await afterPasswordStep(p.url, portal, { email, password });
   return { browser, res };
 }
 

@@ -3,7 +3,7 @@ import { Browser, formAction } from '../helpers/browser.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { withAuthenticator, expectPage } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
-import { stepOf, totpCode } from '../helpers/sign-in.js';
+import { afterPasswordStep, stepOf, totpCode } from '../helpers/sign-in.js';
 import { resetPassword, disableUser } from '../../src/domain/users.js';
 import { consoleBrowser, postForm } from '../integration/admin-support.js';
 
@@ -28,10 +28,7 @@ beforeAll(async () => {
 afterAll(() => p.stop());
 
 async function atOtpStep(email: string, password: string) {
-  const browser = new Browser(p.url);
-  const req = await portal.authorizationRequest();
-  const start = await browser.open(req.url);
-  const res = await browser.submit(formAction(start.text, '/interaction/')!, { email, password });
+  const { browser, req, res } = await afterPasswordStep(p.url, portal, { email, password });
   expectPage(res, 'otp');
   return { browser, req, res };
 }

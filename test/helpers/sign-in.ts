@@ -147,6 +147,7 @@ export async function afterPasswordStep(
   const browser = opts.browser ?? new Browser(base);
   const req = await portal.authorizationRequest(opts.params);
   const page = await browser.open(req.url);
-  const res = await browser.submit(formAction(page.text, '/interaction/')!, { email: person.email, password: opts.password ?? person.password });
-  return { browser, req, res, action: formAction(res.text, '/interaction/') };
+  const passwordAction = formAction(page.text, '/interaction/')!;
+  const res = await browser.submit(passwordAction, { email: person.email, password: opts.password ?? person.password });
+  return { browser, req, res, action: formAction(res.text, '/interaction/'), uid: passwordAction.split('/')[2]! };
 }

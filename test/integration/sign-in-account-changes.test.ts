@@ -3,7 +3,7 @@ import { Browser, formAction } from '../helpers/browser.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { withAuthenticator, expectPage, textOf } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
-import { driveSignIn, enrolmentOf, stepOf, totpCode } from '../helpers/sign-in.js';
+import { afterPasswordStep, driveSignIn, enrolmentOf, stepOf, totpCode } from '../helpers/sign-in.js';
 import { resetMfa, resetPassword } from '../../src/domain/users.js';
 import { withTransaction } from '../../src/db/pool.js';
 import { beginEnrolment } from '../../src/domain/authenticators.js';
@@ -26,11 +26,8 @@ beforeAll(async () => {
 afterAll(() => p.stop());
 
 async function afterPassword(email: string, password: string) {
-  const browser = new Browser(p.url);
-  const req = await portal.authorizationRequest();
-  const start = await browser.open(req.url);
-  const res = await browser.submit(formAction(start.text, '/interaction/')!, { email, password });
-  return { browser, req, res, uid: formAction(start.text, '/interaction/')!.split('/')[2]! };
+  const { browser, req, res, uid } = await afterPasswordStep(p.url, portal, { email, password });
+  return { browser, req, res, uid };
 }
 
 test('two first authenticators confirmed at once for one person: exactly one is kept', async () => {
