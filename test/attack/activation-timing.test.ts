@@ -1,20 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mannWhitneyZ, median } from '../helpers/stats.js';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Portal } from '../helpers/portal.js';
 import { makeClient, makePerson } from '../helpers/factories.js';
 import { openForm } from './support.js';
 
-/** Mann-Whitney U, normal approximation: |z| for "these two samples come from one distribution". */
-function mannWhitneyZ(a: number[], b: number[]): number {
-  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
-  let rankA = 0;
-  all.forEach((x, i) => { if (x.g === 0) rankA += i + 1; });
-  const u = rankA - (a.length * (a.length + 1)) / 2;
-  const mean = (a.length * b.length) / 2;
-  const sd = Math.sqrt((a.length * b.length * (a.length + b.length + 1)) / 12);
-  return Math.abs((u - mean) / sd);
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 let p: TestPharmid;
 let portal: Portal;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mannWhitneyZ, median } from '../helpers/stats.js';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
@@ -24,22 +25,6 @@ async function timedAttempt(email: string, password: string): Promise<{ ms: numb
   const ms = performance.now() - started;
   const message = /nhsuk-error-summary__list[\s\S]*?<a[^>]*>([^<]+)</.exec(res.text)?.[1]?.trim() ?? '';
   return { ms, status: res.status, message };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-/** Mann-Whitney U, normal approximation: |z| for "these two samples come from one distribution". */
-function mannWhitneyZ(a: number[], b: number[]): number {
-  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
-  let rankA = 0;
-  all.forEach((x, i) => { if (x.g === 0) rankA += i + 1; });
-  const u = rankA - (a.length * (a.length + 1)) / 2;
-  const mean = (a.length * b.length) / 2;
-  const sd = Math.sqrt((a.length * b.length * (a.length + b.length + 1)) / 12);
-  return Math.abs((u - mean) / sd);
 }
 
 test('unknown email, disabled person and wrong password: same answer, indistinguishable time', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mannWhitneyZ } from '../helpers/stats.js';
 import * as oidc from 'openid-client';
 import type { Response } from 'supertest';
 import { usePharmidWithPortal } from '../helpers/setup.js';
@@ -40,16 +41,6 @@ async function askForLink(browser: Browser, email: string, from?: string): Promi
 }
 
 const answerOf = (res: Response) => textOf(/<main[\s\S]*<\/main>/.exec(res.text)?.[0] ?? res.text);
-
-/** Mann-Whitney U, normal approximation: |z| for "these two samples come from one distribution". */
-function mannWhitneyZ(a: number[], b: number[]): number {
-  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
-  let rankA = 0;
-  all.forEach((x, i) => { if (x.g === 0) rankA += i + 1; });
-  const u = rankA - (a.length * (a.length + 1)) / 2;
-  const sd = Math.sqrt((a.length * b.length * (a.length + b.length + 1)) / 12);
-  return Math.abs((u - (a.length * b.length) / 2) / sd);
-}
 
 async function signsInWith(person: Person, password: string): Promise<string[]> {
   const browser = new Browser(t.pharmid.url);
