@@ -97,7 +97,7 @@ export async function plainProviderError(deps: Deps, ctx: KoaContextWithOIDC, ou
   const portal = await namePortal(deps, asked);
   const code = out.error;
   if (code === 'invalid_client' && portal?.disabled) {
-    return errorPage(403, `${portal.name} is switched off`, [
+    return errorPage(400, `${portal.name} is switched off`, [
       `${portal.name} cannot sign anyone in with pharmid at the moment: an administrator has switched it off.`,
       `Nothing is wrong with your account. Ask ${portal.name}'s helpdesk or your site administrator when it will be back.`,
     ], { code });
