@@ -87,8 +87,13 @@ describe('signing out: every portal listed, and "just this one"', () => {
     expect(textOf(page.text)).toContain('Sign out of just this one (PharmRefer)');
     expect(textOf(page.text)).toContain('Sign out of all');
 
-    // The "just this one" button sends the form without logout=yes.
-    const done = await browser.submit(action, {});
+    // "Just this one" is the second form: the form secret alone, without logout=yes.
+    const justThisOne = [...page.text.matchAll(/<form[^>]*>([\s\S]*?)<\/form>/g)].map((m) => m[1]!).find((f) => f.includes('sign-out-one'))!;
+    expect(justThisOne).not.toContain('name="logout"');
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(justThisOne)![1]!;
+    const left = await browser.agent.post(new URL(action).pathname).type('form').send({ xsrf }).redirects(0);
+    expect(left.status).toBe(303);
+    const done = await browser.open(left.headers.location!);
     expect(done.status).toBe(200);
     expect(h1(done.text)).toBe('You have signed out');
     expect(listed(done.text, 'signed-out-of')).toEqual(['PharmRefer']);
@@ -105,7 +110,8 @@ describe('signing out: every portal listed, and "just this one"', () => {
   test('"Sign out of all" signs out of both, and the signed-out page names both', async () => {
     const { a, b, browser, atA } = await signedInToTwo();
     const { action } = await confirmation(browser, a.portal, atA.tokens.id_token!);
-    const done = await browser.submit(action, { logout: 'yes' });
+    // The first form, "Sign out of all", as a browser sends it.
+    const done = await browser.submit(action, {});
     expect(done.status).toBe(200);
     expect(listed(done.text, 'signed-out-of').sort()).toEqual(['PharmOutcomes', 'PharmRefer']);
     expect(listed(done.text, 'still-signed-in')).toEqual([]);
