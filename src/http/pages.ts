@@ -96,6 +96,12 @@ export async function plainProviderError(deps: Deps, ctx: KoaContextWithOIDC, ou
   const asked = ctx.oidc?.client?.clientId ?? (ctx.oidc?.params as { client_id?: unknown } | undefined)?.client_id;
   const portal = await namePortal(deps, asked);
   const code = out.error;
+  if (/^end_session/.test(ctx.oidc?.route ?? '')) {
+    return errorPage(status, 'Sorry, there is a problem signing you out', [
+      `${portal && !portal.own ? portal.name : 'The portal'} asked pharmid to sign you out in a way pharmid could not check, so nothing has been signed out.`,
+      'To sign out, go to your pharmid account and choose "Sign out", or close your browser.',
+    ], { next: { href: '/account', text: 'Go to your pharmid account' }, code });
+  }
   if (code === 'invalid_client' && portal?.disabled) {
     return errorPage(400, `${portal.name} is switched off`, [
       `${portal.name} cannot sign anyone in with pharmid at the moment: an administrator has switched it off.`,
