@@ -64,7 +64,7 @@ export async function signInGonePage(deps: Deps, uid: string | undefined): Promi
   }
   const from = portal ? (portal.own ? 'your pharmid account' : portal.name) : undefined;
   return errorPage(400, 'This sign-in has expired', [
-    'This sign-in has expired, or was started in another browser. Nothing you entered was kept.',
+    'It was left open too long, or it was started in another browser. Nothing you entered was kept.',
     from
       ? `Start again from ${from}: choose sign in there and it will bring you back here.`
       : 'Go back to the portal you were using and choose sign in there to start again.',

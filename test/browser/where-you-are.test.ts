@@ -79,6 +79,13 @@ test('the sign-in page names the portal that asked: "Sign in to PharmRefer"', as
   await locumTab.fill('#code', locum.app.code());
   await follow(locumTab, STEP_BUTTON);
   expect(await status(locumTab)).toBe('signed-in');
+  // The back button to the finished sign-in page: it says it was used, and where to go.
+  await locumTab.goBack();
+  expect(await heading(locumTab)).toBe('You have already signed in with this page');
+  expect(await plainText(locumTab)).not.toMatch(PROTOCOL_WORDS);
+  await checks.look(locumTab, 'where-sign-in-used-again');
+  await follow(locumTab, '#next-step');
+  expect(await status(locumTab)).toBe('signed-in');
   // The second portal signs her in with no pharmid page at all.
   await locumTab.goto(outcomes.url);
   await follow(locumTab, '#sign-in');
