@@ -147,7 +147,9 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     const before = JSON.stringify(c.state);
     const view = await step.render(c, { errors, values });
     // Every sign-in page can say which portal asked ("Sign in to PharmRefer").
-    view.model.portal ??= c.state.clientId === OWN_PORTAL_ID ? OWN_PAGES_NAME : (await c.request.portal()).name;
+    const own = c.state.clientId === OWN_PORTAL_ID;
+    view.model.portal ??= own ? OWN_PAGES_NAME : (await c.request.portal()).name;
+    view.model.ownPortal ??= own;
     // Drawing a page rarely changes the state (enrolment does: its pending secret); save only then.
     if (JSON.stringify(c.state) !== before) await saveFlow(deps, c.state, ttl);
     onStep?.(step.name, errors.length ? 'failed' : 'shown');

@@ -57,6 +57,7 @@ describe('the sign-in page names the portal that asked', () => {
     const res = await new Browser(p.url).open('/account');
     expect(h1(res.text)).toBe('Sign in to your pharmid account');
     expect(title(res.text)).toBe('Sign in to your pharmid account – pharmid');
+    expect(textOf(res.text)).not.toContain('uses pharmid to sign you in');
   });
 });
 
