@@ -11,7 +11,7 @@ export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
   | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
   | 'password-changed' | 'password-forgotten' | 'authenticator-changed' | 'authenticator-added' | 'recovery-codes-renewed'
-  | 'code-lock';
+  | 'code-lock' | 'passkey-added' | 'passkey-removed';
 
 const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
   'password-reset': { subject: 'Your pharmid password was reset', line: 'Your password was reset. Your old password no longer works.' },
@@ -39,6 +39,15 @@ const WHAT: Record<AccountChange, { subject: string; line: string; advice?: stri
     subject: 'An authenticator was set up for your pharmid account',
     line: 'An authenticator app was set up for your account: from now on it gives the codes pharmid asks for after your password',
     advice: 'If it was not you, someone else knows your password and has their own authenticator on your account: tell your site administrator straight away, so they reset your password and your authenticator.',
+  },
+  'passkey-added': {
+    subject: 'A passkey or security key was added to your pharmid account',
+    line: 'A passkey or security key was added to your account: it can now be used to sign in',
+    advice: 'If it was not you, tell your site administrator straight away, so they reset your password and your two-step sign-in.',
+  },
+  'passkey-removed': {
+    subject: 'A passkey or security key was removed from your pharmid account',
+    line: 'A passkey or security key was removed from your account: it no longer works for signing in',
   },
   'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
   'code-lock': {
