@@ -103,7 +103,9 @@ export function listPolicies(deps: Deps) {
   return policies.listRolloutPolicies(deps.db);
 }
 
-/** A portal demands MFA by being registered to, or by asking for acr_values=mfa. */
+/** A portal demands MFA by being registered to, or by asking for acr_values=mfa (or phr). */
 export function portalDemandsMfa(requireMfaFlag: unknown, acrValues: unknown): boolean {
-  return requireMfaFlag === true || String(acrValues ?? '').split(' ').includes('mfa');
+  const asked = String(acrValues ?? '').split(' ');
+  // `phr` (a passkey) is multi-factor too: a portal asking for it demands MFA at least.
+  return requireMfaFlag === true || asked.includes('mfa') || asked.includes('phr');
 }

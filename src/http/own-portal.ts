@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Deps } from '../domain/deps.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { findUser } from '../domain/accounts.js';
-import { signInStillValid } from '../domain/sign-in.js';
+import { isMultiFactorAcr, signInStillValid } from '../domain/sign-in.js';
 import type { UserRow } from '../db/queries/users.js';
 import type { Render } from './render.js';
 
@@ -124,7 +124,7 @@ export function ownPortal(opts: {
   /** Sends a person who is not signed in (with MFA) to pharmid's sign-in, and back here afterwards. */
   const requireSignIn: Koa.Middleware = async (ctx, next) => {
     const person = ctx.state.person as Person | undefined;
-    if (!person || person.acr !== 'mfa') {
+    if (!person || !isMultiFactorAcr(person.acr)) {
       if (ctx.method !== 'GET') ctx.throw(401, 'sign in first');
       await startSignIn(ctx, safeReturnTo(ctx.originalUrl));
       return;

@@ -11,6 +11,8 @@ import { AccountChanged, Conflict, InvalidInput, NotFound, Rejected, TooManyAtte
 import { isPlainText } from '../text.js';
 import { audit, type Actor } from '../audit.js';
 import { tellPerson } from '../person-notices.js';
+import { newRecoveryCodes } from '../recovery-codes.js';
+import * as recoveryCodes from '../../db/queries/recovery-codes.js';
 import type { Deps } from '../deps.js';
 
 /**
@@ -187,6 +189,27 @@ export async function addPasskey(deps: Deps, user: { id: string; email: string; 
   });
   await tellPerson(deps, user, { change: 'passkey-added', by: terms.by, detail: `"${name}"` });
   return summary(row);
+}
+
+/**
+ * A first passkey, set up at sign-in in place of an authenticator app: with
+ * it, in one transaction, a new set of recovery codes (returned once, to be
+ * shown once) and whatever `alsoInTransaction` must spend (an MFA-reset code).
+ * Refused (AccountChanged) when another sign-in set up a factor meanwhile.
+ */
+export async function enrolFirstPasskey(
+  deps: Deps, user: { id: string; email: string; name: string }, bindTo: string, raw: string | undefined, name: string | undefined,
+  terms: { alsoInTransaction?: (tx: Db) => Promise<void>; ip: string; by: string },
+): Promise<{ passkey: PasskeySummary; codes: string[] }> {
+  const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
+  const passkey = await addPasskey(deps, user, bindTo, raw, name, {
+    first: true, actor: { kind: 'user', id: user.id }, ip: terms.ip, by: terms.by,
+    async alsoInTransaction(tx) {
+      await terms.alsoInTransaction?.(tx);
+      await recoveryCodes.replaceRecoveryCodes(tx, user.id, hashes);
+    },
+  });
+  return { passkey, codes: plain };
 }
 
 /**
