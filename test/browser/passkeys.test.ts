@@ -12,6 +12,7 @@
  * next sign-in steps her code session up to the passkey alone.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,8 @@ const cli = { kind: 'cli' } as const;
 const pharmacist = { name: 'Amira Hussain', email: 'amira.hussain@example.nhs.uk', password: 'copper lantern meadow' };
 const locum = { name: 'Priya Shah', email: 'priya.shah@example.nhs.uk', password: 'saffron window gravel' };
 let locumApp: Authenticator;
+let callbackServer: Server;
+let callbackUrl: string;
 
 beforeAll(async () => {
   backends = await createTestBackends();
@@ -68,12 +71,21 @@ beforeAll(async () => {
   const secret = deps.sealer.open((await findTotpCredential(deps.db, credentialId, l.user.id))!.secret_sealed);
   await confirmEnrolment(deps, l.user.id, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
   locumApp = new Authenticator(secret);
-  portal = await Portal.connect(config.issuer, await makeClient(deps, { name: 'PharmOutcomes' }));
+  // The portal's redirect URI: a page the browser lands on with the code, which the test exchanges.
+  callbackServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html lang="en"><title>PharmOutcomes</title><main><h1>PharmOutcomes</h1></main></html>');
+  });
+  const callbackPort = await freePort();
+  await new Promise<void>((resolve) => { callbackServer.listen(callbackPort, 'localhost', resolve); });
+  callbackUrl = `http://localhost:${callbackPort}/callback`;
+  portal = await Portal.connect(config.issuer, await makeClient(deps, { name: 'PharmOutcomes', redirectUris: [callbackUrl] }), callbackUrl);
 });
 
 afterAll(async () => {
   await Promise.all(contexts.map((c) => c.close().catch(() => {})));
   await chromium?.close();
+  await new Promise((resolve) => { callbackServer?.close(resolve); });
+  if (process.env.PK_DEBUG) (await import('node:fs')).writeFileSync('/tmp/pk-pharmid.log', pharmid?.output() ?? '');
   await pharmid?.stop();
   await opened?.close();
   await backends?.drop();
@@ -84,18 +96,19 @@ afterAll(async () => {
 async function tabWithPasskeys(): Promise<Page> {
   const context = await chromium.newContext();
   contexts.push(context);
-  // The portal's redirect URI: the browser lands there with the code, and the test exchanges it.
-  await context.route('http://localhost:8080/**', (route) => route.fulfill({
-    status: 200, contentType: 'text/html', body: '<!DOCTYPE html><html lang="en"><title>PharmOutcomes</title><main><h1>PharmOutcomes</h1></main></html>',
-  }));
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
   });
+  // The person touching the sensor (or not): while off, nothing answers the browser, autofill included.
+  presence.set(page, (on) => cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: on }).then(() => {}));
   return page;
 }
+
+const presence = new WeakMap<Page, (on: boolean) => Promise<void>>();
+const touch = (page: Page, on: boolean) => presence.get(page)!(on);
 
 const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
 
@@ -112,7 +125,7 @@ async function startSignIn(page: Page, params: Record<string, string> = {}): Pro
 
 /** Waits for the redirect back to the portal and exchanges the code: the ID token's claims. */
 async function backAtPortal(page: Page, req: AuthorizationRequest) {
-  await page.waitForURL(/^http:\/\/localhost:8080\/callback/);
+  await page.waitForURL((url) => url.href.startsWith(callbackUrl));
   return (await portal.exchange(page.url(), req)).claims()!;
 }
 
@@ -146,11 +159,14 @@ test('first sign-in: the enrolment page offers a passkey; the PC\'s own passkey 
 test('password + passkey: after the password, the passkey step; the token says pwd + key, acr phr', async () => {
   const page = amira;
   await page.context().clearCookies();
+  // She types her email and password and does not pick the passkey the email box offers (autofill).
+  await touch(page, false);
   const req = await startSignIn(page);
   await page.fill('#email', pharmacist.email);
   await page.fill('#password', pharmacist.password);
   await follow(page, 'form[action$="/password"] button[type="submit"]');
   expect(await heading(page)).toBe('Use your passkey or security key');
+  await touch(page, true);
   await checks.look(page, 'passkeys-second-factor');
   await page.click('button[data-passkey-start]');
   const claims = await backAtPortal(page, req);
@@ -158,12 +174,26 @@ test('password + passkey: after the password, the passkey step; the token says p
   expect(claims.amr).toEqual(['pwd', expect.stringMatching(/^(hwk|swk)$/), 'mfa']);
 });
 
-test('the passkey alone, from the sign-in page: no password; amr key + user + mfa, acr phr', async () => {
+test('the passkey alone, from the sign-in page\'s "Sign in with a passkey": no password; amr key + user + mfa, acr phr', async () => {
   const page = amira;
   await page.context().clearCookies();
+  await touch(page, false);
   const req = await startSignIn(page);
   expect(await heading(page)).toBe('Sign in');
-  await page.click('button[data-passkey-start]');
+  await page.waitForSelector('button[data-passkey-start]:not([hidden])');
+  await touch(page, true);
+  // The button stops the autofill's request and asks the browser for a passkey (whichever answers, the same sign-in follows).
+  await page.click('button[data-passkey-start]').catch(() => {});
+  const claims = await backAtPortal(page, req);
+  expect(claims.acr).toBe('phr');
+  expect(claims.amr).toEqual([expect.stringMatching(/^(hwk|swk)$/), 'user', 'mfa']);
+});
+
+test('the browser\'s passkey autofill (conditional mediation) on the sign-in page signs in with the passkey alone', async () => {
+  const page = amira;
+  await page.context().clearCookies();
+  // The virtual authenticator answers the autofill's request at once, as a person picking the passkey from the email box.
+  const req = await startSignIn(page);
   const claims = await backAtPortal(page, req);
   expect(claims.acr).toBe('phr');
   expect(claims.amr).toEqual([expect.stringMatching(/^(hwk|swk)$/), 'user', 'mfa']);
