@@ -67,7 +67,7 @@ export function passkeyRow(p: PasskeySummary): { id: string; name: string; added
     name: p.name,
     added: when(p.createdAt),
     lastUsed: p.lastUsedAt ? when(p.lastUsedAt) : 'Not used yet',
-    kind: p.synced ? 'Passkey (synced between your devices)' : 'Passkey or security key (kept on this key or device)',
+    kind: p.synced ? 'Passkey synced between your devices' : 'Kept on one key or device',
     removeUrl: `/account/passkeys/${p.id}/remove`,
   };
 }
