@@ -10,7 +10,8 @@ import { answer, errorMessages, expectPage, openAuthorization, portalRedirect, t
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf, type SoftKey } from '../helpers/webauthn.js';
 import { listAuditEventsForUser } from '../../src/db/queries/audit-events.js';
 import { lockUser } from '../../src/db/queries/users.js';
-import { authenticationOptions, listPasskeys, provePasskey, registrationOptions, addPasskey } from '../../src/domain/factors/passkeys.js';
+import { listPasskeys } from '../../src/domain/factors/passkeys.js';
+import { addPasskey, authenticationOptions, provePasskey, registrationOptions } from '../../src/domain/factors/passkey-ceremonies.js';
 import type { Response } from 'supertest';
 
 /**

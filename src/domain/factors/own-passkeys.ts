@@ -4,10 +4,9 @@ import { hasAuthenticator } from '../authenticators.js';
 import { proveAuthenticator } from '../self-service.js';
 import { InvalidInput } from '../errors.js';
 import type { Deps } from '../deps.js';
-import {
-  addPasskey, authenticationOptions, boundToSession, hasPasskey, provePasskey, registrationOptions, removePasskey,
-  type PasskeySummary,
-} from './passkeys.js';
+import { boundToSession } from './passkey-challenges.js';
+import { addPasskey, authenticationOptions, provePasskey, registrationOptions } from './passkey-ceremonies.js';
+import { hasPasskey, removePasskey, type PasskeySummary } from './passkeys.js';
 
 /**
  * A person's own passkeys, from the account page. Adding one first proves a
