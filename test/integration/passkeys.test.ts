@@ -353,6 +353,16 @@ describe('the account page', () => {
     expect(await actions(person.id)).toEqual(expect.arrayContaining(['passkey.add:success', 'passkey.remove:success']));
   });
 
+  test('a person with only a passkey gets new recovery codes by proving the passkey (the page has no code box)', async () => {
+    const { person, authenticator, key, browser } = await withPasskey();
+    const prove = await browser.open('/account/recovery-codes');
+    expect(prove.text).not.toContain('name="code"');
+    const shown = await browser.submit(passkeyActionOf(prove.text), { credential: authenticator.get(passkeyOptionsOf(prove.text), key) });
+    const codes = recoveryCodesOf(shown.text);
+    expect(codes).toHaveLength(10);
+    expect(codes).not.toEqual(expect.arrayContaining([person.recoveryCodes![0]]));
+  });
+
   test('the only factor cannot be removed: the page says what to do instead', async () => {
     const { person, browser } = await withPasskey();
     const key = (await listPasskeys(p.deps, person.id))[0]!;
