@@ -61,7 +61,7 @@ export function sessionRow(s: SessionSummary, currentId: string | undefined): Se
 }
 
 /** The account page's view of one passkey: its name, when it was added and last used. */
-export function passkeyRow(p: PasskeySummary): { id: string; name: string; added: string; lastUsed: string; kind: string; removeUrl: string } {
+export function passkeyRow(p: PasskeySummary): { id: string; name: string; added: string; lastUsed: string; kind: string; removeUrl: string; renameUrl: string } {
   return {
     id: p.id,
     name: p.name,
@@ -69,5 +69,6 @@ export function passkeyRow(p: PasskeySummary): { id: string; name: string; added
     lastUsed: p.lastUsedAt ? when(p.lastUsedAt) : 'Not used yet',
     kind: p.synced ? 'Passkey synced between your devices' : 'Kept on one key or device',
     removeUrl: `/account/passkeys/${p.id}/remove`,
+    renameUrl: `/account/passkeys/${p.id}/rename`,
   };
 }

@@ -346,8 +346,14 @@ describe('the account page', () => {
     expect(textOf(done.text)).toMatch(/Your passkey or security key is added/);
     expect(textOf(done.text)).toMatch(/Dispensary PC[\s\S]*Last used: Not used yet/);
     expect(prove.status).toBe(200);
-    // Removing it is allowed: the app remains.
+    // Renamed: a name too long is refused on the form; a good one is saved.
     const key = (await listPasskeys(p.deps, person.id))[0]!;
+    const rename = await browser.open(`/account/passkeys/${key.id}/rename`);
+    const tooLong = await browser.submit(formAction(rename.text, '/rename')!, { name: 'x'.repeat(61) });
+    expect(tooLong.status).toBe(400);
+    expect(errorMessages(tooLong.text).join(' ')).toMatch(/60 characters or fewer/);
+    expect(textOf((await browser.submit(formAction(tooLong.text, '/rename')!, { name: 'Back office PC' })).text)).toMatch(/new name[\s\S]*Back office PC/);
+    // Removing it is allowed: the app remains.
     const confirm = await browser.open(`/account/passkeys/${key.id}/remove`);
     expect(textOf((await browser.submit(formAction(confirm.text, '/remove')!, {})).text)).toMatch(/is removed/);
     expect(await actions(person.id)).toEqual(expect.arrayContaining(['passkey.add:success', 'passkey.remove:success']));
