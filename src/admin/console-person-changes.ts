@@ -155,7 +155,9 @@ export function personChangePages(router: Router, { deps, render, pageForm, conf
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(detailsInput, values);
-      if (i.name === undefined && i.email === undefined) throw new InvalidInput('Enter their full name and email address', 'name');
+      // The form always sends both: one missing is a form that did not come from this page.
+      if (i.name === undefined) throw new InvalidInput('Enter their full name', 'name');
+      if (i.email === undefined) throw new InvalidInput('Enter their email address', 'email');
       const { user, changed } = await changePersonDetails(deps, req(ctx), ctx.params.id!, { name: i.name, email: i.email, onePersonOnly: i.one_person });
       backTo(ctx, personPath(user.id), changed.includes('email') ? 'email-changed' : changed.length ? 'name-changed' : 'nothing-changed');
     }, (errors, status) => editForm(ctx, values, errors, status));

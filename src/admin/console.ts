@@ -12,14 +12,6 @@ import { portalPages } from './console-portals.js';
 import { rolloutPages } from './console-rollout.js';
 import { rolesInWords } from './signed-in.js';
 
-/**
- * How long the console stays open without being used. pharmid's own sign-in
- * session stays two hours when idle (portals and the account page); the
- * console can reset colleagues, and dispensary PCs are shared, so after this
- * long without a console page it asks for the password and code again.
- */
-export const CONSOLE_IDLE_SECONDS = 15 * 60;
-
 const lastUseKey = (pageSession: string) => `admin-console:last-use:${pageSession}`;
 
 /**
@@ -69,21 +61,25 @@ function consoleErrors(render: Render): Koa.Middleware {
 }
 
 /**
- * After CONSOLE_IDLE_SECONDS without a console page (or as long since the
- * sign-in, on the first one), the console asks for the password and code
- * again (own-portal's requireSignIn, with ctx.state.signInAgain); a form
- * posted after that does nothing and says why.
+ * pharmid's own sign-in session stays two hours when idle (portals and the
+ * account page); the console can reset colleagues, and dispensary PCs are
+ * shared. So after config.ttl.consoleIdle (15 minutes) without a console page
+ * (or as long since the sign-in, on the first one) the console asks for the
+ * password and code again (own-portal's requireSignIn, with
+ * ctx.state.signInAgain); a form posted after that does nothing and says why.
+ * Real time, as the sign-in's auth_time is.
  */
 function idleLimit(page: PageContext, render: Render): Koa.Middleware {
   return async (ctx, next) => {
     const person = ctx.state.person as Person | undefined;
     const pageSession = ctx.state.ownSessionId as string | undefined;
     if (!person || !pageSession) return next();
-    const now = Math.floor(page.deps.now().getTime() / 1000);
+    const limit = page.config.ttl.consoleIdle;
+    const now = Math.floor(Date.now() / 1000);
     const last = Number((await page.deps.store.get(lastUseKey(pageSession))) ?? 0);
-    if (now - Math.max(last, person.authTime) > CONSOLE_IDLE_SECONDS) {
+    if (now - Math.max(last, person.authTime) > limit) {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-        await render(ctx, { template: 'admin/timed-out', model: { title: 'Sign in again', minutes: CONSOLE_IDLE_SECONDS / 60 } }, 401);
+        await render(ctx, { template: 'admin/timed-out', model: { title: 'Sign in again', minutes: Math.max(1, Math.round(limit / 60)) } }, 401);
         return;
       }
       ctx.state.signInAgain = true;
