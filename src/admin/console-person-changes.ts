@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { mailActivationCode } from '../domain/code-mail.js';
-import { disablePerson, resetPersonMfa, resetPersonPassword, viewPerson, type AdminRequest, type PersonDetails } from '../domain/admin-people.js';
+import { disablePerson, requireAct, resetPersonMfa, resetPersonPassword, viewPerson, type AdminRequest, type PersonDetails } from '../domain/admin-people.js';
 import { changePersonDetails, endPersonSession, sendNewActivationCode } from '../domain/admin-person-changes.js';
 import { findGenericMailbox } from '../domain/generic-mailboxes.js';
 import { InvalidInput } from '../domain/errors.js';
@@ -81,6 +81,7 @@ type Confirmable = keyof typeof CONFIRM;
 export function personChangePages(router: Router, { deps, render, pageForm, config, mailer, sessions }: PageContext, personPage: PersonPage): void {
   async function confirmPage(ctx: Koa.Context, act: Confirmable, errors: FieldError[] = [], status = 200) {
     const person = await viewPerson(deps, req(ctx), ctx.params.id!);
+    await requireAct(deps, req(ctx), person.id, `user.${act}`);
     const c = CONFIRM[act];
     const emailedOnly = act !== 'disable' && person.codesGoTo === 'person';
     await render(ctx, {
@@ -140,6 +141,7 @@ export function personChangePages(router: Router, { deps, render, pageForm, conf
 
   async function editForm(ctx: Koa.Context, values: Record<string, string> = {}, errors: FieldError[] = [], status = 200) {
     const person = await viewPerson(deps, req(ctx), ctx.params.id!);
+    await requireAct(deps, req(ctx), person.id, 'user.edit');
     const email = values.email ?? person.email;
     await render(ctx, {
       template: 'admin/person-edit',

@@ -53,6 +53,11 @@ async function loadTarget(deps: Deps, r: AdminRequest, id: string, act: Act): Pr
   return { user, target };
 }
 
+/** Refuses (403, audited) unless the asker may do `act` to the person now: a confirmation page is shown only to those who may go ahead. */
+export async function requireAct(deps: Deps, r: AdminRequest, id: string, act: Act): Promise<void> {
+  await loadTarget(deps, r, id, act);
+}
+
 export async function searchPeople(deps: Deps, r: AdminRequest, text: string, page?: PageRequest): Promise<Paged<PersonSummary>> {
   await authorize(deps, r.principal, 'user.search', {}, r);
   const q = text.normalize('NFC').trim();

@@ -206,6 +206,10 @@ describe('name and email', () => {
     await linkPerson(p.deps, locum.email, site.ods_code);
     const page = await browser.open(`/admin/people/${locum.id}`);
     expect(page.text).not.toContain('id="edit-link"');
+    expect(page.text).not.toContain('id="disable-link"');
+    // Neither the edit form nor the confirmation of an act they may not do is shown to them.
+    expect((await browser.agent.get(`/admin/people/${locum.id}/edit`).redirects(0)).status).toBe(403);
+    expect((await browser.agent.get(`/admin/people/${locum.id}/disable`).redirects(0)).status).toBe(403);
     const res = await postForm(browser, page.text, `/admin/people/${locum.id}/edit`, { _csrf: csrfOn(page.text), name: 'Lara Locum', email: uniqueEmail('attacker') });
     expect(res.status).toBe(403);
     expect((await userRow(locum.id)).email).toBe(locum.email);
