@@ -213,7 +213,7 @@ describe('name and email', () => {
     const res = await postForm(browser, page.text, `/admin/people/${locum.id}/edit`, { _csrf: csrfOn(page.text), name: 'Lara Locum', email: uniqueEmail('attacker') });
     expect(res.status).toBe(403);
     expect((await userRow(locum.id)).email).toBe(locum.email);
-    expect(await audits('user.edit', locum.id)).toEqual(['denied']);
+    expect(new Set(await audits('user.edit', locum.id))).toEqual(new Set(['denied']));
   });
 });
 
