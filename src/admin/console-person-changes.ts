@@ -22,7 +22,7 @@ export function mayOnPerson(p: PersonDetails) {
   return {
     activationCode: !!a['user.activation-code'] && p.status === 'invited',
     resetPassword: !!a['user.reset-password'] && p.status === 'active',
-    resetMfa: !!a['user.reset-mfa'] && p.status !== 'disabled',
+    resetMfa: !!a['user.reset-mfa'] && p.status !== 'disabled' && p.enrolled,
     unlock: !!a['user.unlock'] && somethingLocked,
     disable: !!a['user.disable'] && p.status !== 'disabled',
     enable: !!a['user.enable'] && p.status === 'disabled',
@@ -37,7 +37,7 @@ const LOCK_WORDS = { password: 'Password', activation: 'Activation code', 'secon
 export function locksInWords(p: PersonDetails) {
   return {
     hard: p.locked,
-    temporary: p.temporaryLocks.map((l) => ({ what: LOCK_WORDS[l.kind], until: when(l.until) })),
+    temporary: p.temporaryLocks.map((l) => ({ what: LOCK_WORDS[l.kind], until: when(l.until), minutes: Math.max(1, Math.ceil((l.until.getTime() - Date.now()) / 60_000)) })),
     addresses: p.addressesRefused,
   };
 }
@@ -52,7 +52,7 @@ const CONFIRM = {
       'pharmid emails them to say their password was reset, and by whom.',
       'You get a one-time code for them to choose a new password (it works once, within 72 hours).',
     ],
-    tell: 'On pharmid\'s sign-in page, choose "Activate your account", then enter your email, the code and a new password. Your authenticator app stays as it is.',
+    tell: 'On pharmid\'s sign-in page, choose "Activate your account", then enter your email, the code I give you and a new password. Your authenticator app stays as it is.',
   },
   'reset-mfa': {
     title: (n: string) => `Reset ${n}'s authenticator?`, button: 'Yes, reset their authenticator',
@@ -62,7 +62,7 @@ const CONFIRM = {
       'pharmid emails them to say their two-step sign-in was reset, and by whom.',
       'You get a one-time code: at their next sign-in they give their password, then this code, then set up their app again.',
     ],
-    tell: 'Sign in as usual with your email and password. pharmid then asks for the code, and takes you through setting up your authenticator app again.',
+    tell: 'Sign in as usual with your email and password. pharmid then asks for the code I give you, and takes you through setting up your authenticator app again.',
   },
   disable: {
     title: (n: string) => `Disable ${n}?`, button: 'Yes, disable them',
@@ -91,7 +91,7 @@ export function personChangePages(router: Router, { deps, render, pageForm, conf
         happens: emailedOnly
           ? [...c.happens.slice(0, -1), `pharmid emails the one-time code to ${person.email} only: you will not see it, because they also work at a site you do not look after.`]
           : c.happens,
-        tell: c.tell, act,
+        tell: emailedOnly ? c.tell.replace('the code I give you', 'the code pharmid emailed you') : c.tell, act,
       },
     }, status);
   }

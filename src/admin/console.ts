@@ -54,7 +54,10 @@ function consoleErrors(render: Render): Koa.Middleware {
       if (!(err instanceof PharmidError) || (err.status !== 403 && err.status !== 404)) throw err;
       await render(ctx, {
         template: 'admin/error',
-        model: { title: err.status === 403 ? 'You cannot do that' : 'Page not found', status: err.status, message: err.message },
+        model: {
+          title: err.status === 403 ? 'You cannot do that' : 'Page not found', status: err.status,
+          message: err.message === 'Page not found.' ? 'There is no page at this address. The link may be wrong or out of date.' : err.message,
+        },
       }, err.status);
     }
   };

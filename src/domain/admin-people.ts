@@ -98,7 +98,7 @@ export async function viewPerson(deps: Deps, r: AdminRequest, id: string): Promi
 export function checkOwnMailbox(email: string, ods: string | undefined, onePersonOnly: boolean | undefined): void {
   const shared = findGenericMailbox(email.trim(), ods);
   if (shared && !onePersonOnly) {
-    throw new InvalidInput(`${shared}. Enter their individual address, or tick "Only this person reads this mailbox" if that is true.`, 'email');
+    throw new InvalidInput('This looks like a shared team mailbox. Enter the person\'s own email address, or tick "Only this person reads this mailbox" if that is true.', 'email');
   }
 }
 
