@@ -255,6 +255,10 @@ describe('another site\'s administrator', () => {
   test('is refused every new act on a person outside their reach, and nothing changes', async () => {
     const person = await colleague('Rita Reach');
     const invited = await makePerson(p.deps, { site: site.ods_code, activate: false, name: 'Ivy Invited' });
+    // Rita is signed in somewhere: her session's id is on her page, as her own administrator sees it.
+    const theirs = new Browser(p.url);
+    await driveSignIn(theirs, (await theirs.agent.get('/account').redirects(0)).headers.location!, person, p.clock);
+    const sessionId = /data-session-id="([^"]+)"/.exec((await browser.open(`/admin/people/${person.id}`)).text)![1]!;
     const home = await outsider.open('/admin');
     const token = csrfOn(home.text);
     const before = { person: await userRow(person.id), invited: await userRow(invited.id) };
@@ -264,7 +268,7 @@ describe('another site\'s administrator', () => {
       [`/admin/people/${person.id}/disable`, { confirm: 'yes' }],
       [`/admin/people/${invited.id}/activation-code`, {}],
       [`/admin/people/${person.id}/edit`, { name: 'Hacked', email: uniqueEmail('hacker') }],
-      [`/admin/people/${person.id}/sessions/abc/end`, {}],
+      [`/admin/people/${person.id}/sessions/${sessionId}/end`, {}],
       [`/admin/people/${person.id}/unlock`, {}],
     ];
     for (const [path, fields] of tries) {
@@ -276,6 +280,8 @@ describe('another site\'s administrator', () => {
     }
     expect({ person: await userRow(person.id), invited: await userRow(invited.id) }).toEqual(before);
     expect(await hasPassword(person.id)).toBe(true);
+    expect((await browser.open(`/admin/people/${person.id}`)).text).toContain(sessionId);
+    expect((await theirs.agent.get('/account').redirects(0)).status).toBe(200);
   });
 });
 
