@@ -4,7 +4,8 @@ import { makePerson, makeSite, linkPerson } from '../helpers/factories.js';
 import { errorMessages, looksLikeStackTrace, textOf } from '../helpers/pages.js';
 import { mailTo } from '../helpers/mail.js';
 import { driveSignIn } from '../helpers/sign-in.js';
-import { consoleBrowser, csrfOn, postForm, staff, uniqueEmail, type Staff } from './admin-support.js';
+import request from 'supertest';
+import { apiToken, consoleBrowser, csrfOn, postForm, staff, uniqueEmail, type Staff } from './admin-support.js';
 import { beginAttempt } from '../../src/domain/attempts.js';
 
 let p: TestPharmid;
@@ -217,6 +218,27 @@ describe('name and email', () => {
   });
 });
 
+describe('the admin API', () => {
+  test('PATCH /people/:id corrects a name and email over entire reach only; activation-code answers as a reset', async () => {
+    const token = await apiToken(p, browser, admin);
+    const api = (method: 'post' | 'patch', path: string, body: object = {}) => request(p.url)[method](`/api/admin${path}`).set('Authorization', `Bearer ${token}`).send(body);
+    const person = await colleague('Abe Api');
+    const email = uniqueEmail('abe.api');
+    const ok = await api('patch', `/people/${person.id}`, { email });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ email, changed: ['email'] });
+    expect((await api('patch', `/people/${person.id}`, { email: `info@${email.split('@')[1]}` })).body.field).toBe('email');
+    const locum = await staff(p, other.ods_code, 'member', 'Lia Locum');
+    await linkPerson(p.deps, locum.email, site.ods_code);
+    expect((await api('patch', `/people/${locum.id}`, { email: uniqueEmail('taken.over') })).status).toBe(403);
+    expect((await userRow(locum.id)).email).toBe(locum.email);
+    const invited = await makePerson(p.deps, { site: site.ods_code, activate: true, name: 'Ina Invited' });
+    const code = await api('post', `/people/${invited.id}/activation-code`);
+    expect(code.status).toBe(200);
+    expect(code.body.activation_code).toMatch(/^[A-Z2-9]{5}-[A-Z2-9]{5}$/);
+  });
+});
+
 describe('a shared mailbox', () => {
   test('pharmacy@ is refused with a warning until "Only this person reads this mailbox" is ticked', async () => {
     const form = await browser.open(`/admin/sites/${site.ods_code}/people/new`);
@@ -254,7 +276,7 @@ describe("a person's sessions", () => {
 describe('another site\'s administrator', () => {
   test('is refused every new act on a person outside their reach, and nothing changes', async () => {
     const person = await colleague('Rita Reach');
-    const invited = await makePerson(p.deps, { site: site.ods_code, activate: false, name: 'Ivy Invited' });
+    const invited = await makePerson(p.deps, { site: site.ods_code, activate: true, name: 'Ivy Invited' });
     // Rita is signed in somewhere: her session's id is on her page, as her own administrator sees it.
     const theirs = new Browser(p.url);
     await driveSignIn(theirs, (await theirs.agent.get('/account').redirects(0)).headers.location!, person, p.clock);
@@ -294,7 +316,7 @@ describe('bad input on every form of the person page', () => {
   ];
   test('a message on the form (4xx), never a 500, nothing written', async () => {
     const person = await colleague('Bea Bad');
-    const invited = await makePerson(p.deps, { site: site.ods_code, activate: false, name: 'Ian Invited' });
+    const invited = await makePerson(p.deps, { site: site.ods_code, activate: true, name: 'Ian Invited' });
     const forms: [string, string[]][] = [
       [`/admin/people/${person.id}/edit`, ['name', 'email', 'one_person']],
       [`/admin/sites/${site.ods_code}/people`, ['name', 'email', 'one_person']],
