@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { addPerson, linkPerson, type AdminRequest } from '../domain/admin-people.js';
 import { addSiteAsAdmin, siteForChanging, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin-sites.js';
-import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
+import { AUDIT_ACTIONS, siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
 import { authorize, can } from '../domain/authorization.js';
 import { SITE_KINDS } from '../domain/sites.js';
 import { mailActivationCode } from '../domain/code-mail.js';
@@ -12,6 +12,7 @@ import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tr
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
 const sitePath = (ods: string) => `/admin/sites/${encodeURIComponent(ods)}`;
+const OUTCOME_NAMES: Record<string, string> = { success: 'Done', failure: 'Failed', denied: 'Refused' };
 
 /** The console's home, sites, their people, adding people, and each site's audit trail. */
 export function sitePages(router: Router, { deps, config, render, pageForm, mailer }: PageContext): void {
@@ -125,7 +126,10 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
         template: 'admin/audit',
         model: {
           title: `Audit trail: ${o.site.name}`, site: o.site, path: sitePath(o.site.ods), filters, errors,
-          entries: (list?.items ?? []).map((e) => ({ ...e, when: when(e.occurredAt), details: JSON.stringify(e.details) })),
+          actions: AUDIT_ACTIONS, outcomes: OUTCOME_NAMES,
+          entries: (list?.items ?? []).map((e) => ({
+            id: e.id, action: e.action, outcome: e.outcome, outcomeName: OUTCOME_NAMES[e.outcome], sentence: e.sentence, ip: e.ip, when: when(e.occurredAt),
+          })),
           pages: list ? pagination(ctx, list) : undefined, csvHref: `${sitePath(o.site.ods)}/audit.csv${csv.size ? `?${csv}` : ''}`,
         },
       }, status);
