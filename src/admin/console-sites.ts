@@ -8,6 +8,8 @@ import { authorize, can } from '../domain/authorization.js';
 import { SITE_KINDS } from '../domain/sites.js';
 import { mailActivationCode } from '../domain/code-mail.js';
 import { auditQuery, locumInput, pageOf, parseInput, personInput, queryOf, siteInput, siteUpdate } from './schemas.js';
+import { bulkPages } from './console-bulk.js';
+import { importPages } from './console-import.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -15,7 +17,9 @@ const sitePath = (ods: string) => `/admin/sites/${encodeURIComponent(ods)}`;
 const OUTCOME_NAMES: Record<string, string> = { success: 'Done', failure: 'Failed', denied: 'Refused' };
 
 /** The console's home, sites, their people, adding people, and each site's audit trail. */
-export function sitePages(router: Router, { deps, config, render, pageForm, mailer }: PageContext): void {
+export function sitePages(router: Router, page: PageContext): void {
+  const { deps, config, render, pageForm, mailer } = page;
+  importPages(router, page);
   router.get('/', async (ctx) => {
     const r = req(ctx);
     const list = await sitesInReach(deps, r, pageOf(ctx.query));
@@ -52,18 +56,25 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
     }, (errors, status) => siteForm(ctx, { values, errors }, status));
   });
 
-  router.get('/sites/:ods', async (ctx) => {
+  async function sitePage(ctx: Koa.Context, errors: FieldError[] = [], status = 200, chosen: string[] = []) {
     const o = await siteOverview(deps, req(ctx), ctx.params.ods!, pageOf(ctx.query));
     await render(ctx, {
       template: 'admin/site',
       model: {
-        title: o.site.name, site: o.site, warning: o.warning, done: doneMessage(ctx), pages: pagination(ctx, o.people),
-        people: o.people.items.map((p) => ({ ...p, roleName: ROLE_NAMES[p.role], statusName: STATUS_NAMES[p.status], lastSignIn: when(p.lastSignInAt) })),
+        title: o.site.name, site: o.site, warning: o.warning, done: doneMessage(ctx), pages: pagination(ctx, o.people), errors,
+        people: o.people.items.map((p) => ({
+          ...p, roleName: ROLE_NAMES[p.role], statusName: STATUS_NAMES[p.status], lastSignIn: when(p.lastSignInAt), chosen: chosen.includes(p.id),
+        })),
         waiting: o.waiting.map((x) => ({ ...x, roleName: ROLE_NAMES[x.role], linked: when(x.since) })),
         mayAddPeople: o.mayAddPeople, mayLinkPeople: o.mayLinkPeople, mayChangeSite: o.mayChangeSite, path: sitePath(o.site.ods),
+        // Choosing several people at once is for whoever adds people here (their reach is checked for each one).
+        mayChooseSeveral: o.mayAddPeople && o.people.items.length > 0,
       },
-    });
-  });
+    }, status);
+  }
+
+  router.get('/sites/:ods', (ctx) => sitePage(ctx));
+  bulkPages(router, { deps, render, pageForm }, sitePage);
 
   router.get('/sites/:ods/edit', async (ctx) => {
     const site = await siteForChanging(deps, req(ctx), ctx.params.ods!);

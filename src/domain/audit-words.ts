@@ -37,6 +37,7 @@ const PHRASES: Record<string, Phrase> = {
   'user.import': (f) => [`imported a file of ${text(f.details.people) || 'some'} people`, 'import a file of people'],
   'user.reset-mfa': (_f, whose) => [`reset ${whose} authenticator`, `reset ${whose} authenticator`],
   'user.reset-password': (_f, whose) => [`reset ${whose} password`, `reset ${whose} password`],
+  'user.send-activation-code': (_f, _w, whom) => [`sent ${whom} a new activation code by email`, `send ${whom} a new activation code`],
   'user.disable': (_f, whose) => [`disabled ${whose} account`, `disable ${whose} account`],
   'user.enable': (_f, whose) => [`let ${whose} account sign in again`, `enable ${whose} account`],
   'user.unlock': (_f, whose) => [`unlocked ${whose} account`, `unlock ${whose} account`],
