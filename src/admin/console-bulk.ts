@@ -4,6 +4,7 @@ import type { PageContext } from '../http/pages.js';
 import type { AdminRequest } from '../domain/admin-people.js';
 import { applyBulk, planBulk, type BulkPlan } from '../domain/admin-bulk.js';
 import { PharmidError } from '../domain/errors.js';
+import { consoleForm } from './form-gate.js';
 import { fieldsOf, tryForm, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -49,7 +50,8 @@ export function bulkPages(router: Router, { render, pageForm, deps }: Pick<PageC
     }, status);
   }
 
-  router.post('/sites/:ods/people/bulk', ...pageForm, async (ctx) => {
+  const gate = consoleForm(pageForm, (ctx, errors, status) => sitePage(ctx, errors, status));
+  router.post('/sites/:ods/people/bulk', ...gate, async (ctx) => {
     const chosen = chosenOf(ctx);
     await tryForm(async () => {
       const plan = await planBulk(deps, req(ctx), ctx.params.ods!, fieldsOf(ctx).act ?? '', chosen);
@@ -58,7 +60,7 @@ export function bulkPages(router: Router, { render, pageForm, deps }: Pick<PageC
     }, (errors, status) => sitePage(ctx, errors, status, chosen));
   });
 
-  router.post('/sites/:ods/people/bulk/confirm', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/people/bulk/confirm', ...gate, async (ctx) => {
     const chosen = chosenOf(ctx);
     const act = fieldsOf(ctx).act ?? '';
     await tryForm(async () => {

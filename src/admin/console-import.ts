@@ -8,6 +8,7 @@ import type { ImportReport, ImportedPerson } from '../domain/user-import.js';
 import { mailActivationCode } from '../domain/code-mail.js';
 import { InvalidInput } from '../domain/errors.js';
 import { readUpload, type Upload } from './upload.js';
+import { consoleForm } from './form-gate.js';
 import { fieldsOf, ROLE_NAMES, tryForm, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -56,7 +57,8 @@ export function importPages(router: Router, { deps, config, render, pageForm, ma
     await form(ctx, [{ field: 'file', message: `The file is too large: at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB. Split it into smaller files and add each one.` }], 413);
   };
 
-  router.post('/import', readUpload(MAX_IMPORT_BYTES), tooLarge, ...pageForm, async (ctx) => {
+  const gate = consoleForm(pageForm, (ctx, errors, status) => form(ctx, errors.map((e) => ({ ...e, field: 'file' })), status));
+  router.post('/import', readUpload(MAX_IMPORT_BYTES), tooLarge, ...gate, async (ctx) => {
     const upload = (ctx.state.upload ?? { tooLarge: false }) as Upload;
     await tryForm(async () => {
       const pasted = upload.pasted && upload.pasted.toString('utf8').trim() ? upload.pasted : undefined;
@@ -68,7 +70,7 @@ export function importPages(router: Router, { deps, config, render, pageForm, ma
     }, (errors, status) => form(ctx, errors.map((e) => ({ ...e, field: e.field ?? 'file' })), status));
   });
 
-  router.post('/import/apply', ...pageForm, async (ctx) => {
+  router.post('/import/apply', ...gate, async (ctx) => {
     const { token } = fieldsOf(ctx);
     await tryForm(async () => {
       const report = await applyCheckedImport(deps, req(ctx), sessionOf(ctx), token ?? '');

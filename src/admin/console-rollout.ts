@@ -9,6 +9,7 @@ import { parseInput } from './schemas.js';
 import { authorize, can } from '../domain/authorization.js';
 import { listOutbox } from '../domain/outbox.js';
 import { join } from 'node:path';
+import { consoleForm } from './form-gate.js';
 import { backTo, doneMessage, fieldsOf, tryForm, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -52,7 +53,7 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
   }
 
   router.get('/rollout', (ctx) => show(ctx));
-  router.post('/rollout', ...pageForm, async (ctx) => {
+  router.post('/rollout', ...consoleForm(pageForm, (ctx, errors, status, values) => show(ctx, errors, values, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(policyInput, values);

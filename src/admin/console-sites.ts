@@ -9,6 +9,7 @@ import { SITE_KINDS } from '../domain/sites.js';
 import { mailActivationCode } from '../domain/code-mail.js';
 import { auditQuery, locumInput, pageOf, parseInput, personInput, queryOf, siteInput, siteUpdate } from './schemas.js';
 import { bulkPages } from './console-bulk.js';
+import { consoleForm } from './form-gate.js';
 import { importPages } from './console-import.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
 
@@ -47,7 +48,7 @@ export function sitePages(router: Router, page: PageContext): void {
     await authorize(deps, req(ctx).principal, 'site.add', {}, req(ctx));
     await siteForm(ctx, { values: { kind: 'pharmacy' } });
   });
-  router.post('/sites', ...pageForm, async (ctx) => {
+  router.post('/sites', ...consoleForm(pageForm, (ctx, errors, status, values) => siteForm(ctx, { values, errors }, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(siteInput, values);
@@ -80,7 +81,7 @@ export function sitePages(router: Router, page: PageContext): void {
     const site = await siteForChanging(deps, req(ctx), ctx.params.ods!);
     await siteForm(ctx, { ods: site.ods, values: { name: site.name, address: site.address ?? '', user_cap: site.userCap?.toString() ?? '' } });
   });
-  router.post('/sites/:ods/edit', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/edit', ...consoleForm(pageForm, (ctx, errors, status, values) => siteForm(ctx, { ods: ctx.params.ods!.toUpperCase(), values, errors }, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     const ods = ctx.params.ods!;
     await tryForm(async () => {
@@ -117,7 +118,7 @@ export function sitePages(router: Router, page: PageContext): void {
       }, 201);
     }, (errors, status) => personForm(ctx, errors, values, status));
   });
-  router.post('/sites/:ods/locums', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/locums', ...consoleForm(pageForm, (ctx, errors, status, values) => personForm(ctx, errors.map((e) => ({ ...e, field: e.field === 'email' ? 'locum_email' : e.field })), { locum_email: values.email ?? '' }, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(locumInput, values);
