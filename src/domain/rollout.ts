@@ -66,6 +66,7 @@ export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: st
 
 /** The calendar day (UTC, as the dates are given) of an instant: "2027-03-01". */
 const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+const LONG_DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
 
 /**
  * Sets a rollout policy (audited). Dates are calendar days or ISO instants.
@@ -87,7 +88,7 @@ export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyIn
   // Announcing a date that has come already would enforce at once while telling people they have time.
   if ((state === 'announced' || state === 'grace') && enforceOn && dayOf(enforceOn) <= dayOf(deps.now())) {
     throw new InvalidInput(
-      `The date MFA will be enforced must be after today (${dayOf(deps.now())}): announced or grace with a date today or in the past gives nobody notice. `
+      `The date MFA will be enforced must be after today (${LONG_DAY.format(deps.now())}): announced or grace with a date today or in the past gives nobody notice. `
       + 'To require an authenticator from now on, choose enforced on purpose.',
       'enforce_on',
     );

@@ -138,7 +138,7 @@ async function signIn(page: Page, who: { email: string; password: string }, path
 }
 
 let samTab: Page;
-const starters = [
+const starters: [string, string][] = [
   ['nina.new@example.nhs.uk', 'Nina New'], ['omar.owusu@example.nhs.uk', 'Omar Owusu'], ['pat.price@example.nhs.uk', 'Pat Price'],
 ];
 
@@ -241,6 +241,11 @@ test('a superadmin sets a grace period for everyone from the console', async () 
   expect(await page.textContent('#policies')).toContain('Everyone');
   await lookBoth(page, 'b-rollout-saved-global');
   expectPlain(await visibleText(page));
+  // The superadmin's other tables, on a phone too.
+  for (const [path, name] of [['/admin', 'b-home'], ['/admin/people?q=new', 'b-search'], ['/admin/portals', 'b-portals'], ['/admin/outbox', 'b-outbox']] as const) {
+    await page.goto(`${pharmid.url}${path}`);
+    await lookBoth(page, name);
+  }
 });
 
 test('no serious or critical accessibility findings on any page', () => {
