@@ -81,7 +81,11 @@ export async function planBulk(deps: Deps, r: AdminRequest, ods: string, act: st
   return p;
 }
 
-function refuseUnlessAll(p: BulkPlan): void {
+/** Nothing is done unless every person chosen can be acted on; a refusal is audited for each person out of reach. */
+async function refuseUnlessAll(deps: Deps, r: AdminRequest, p: BulkPlan): Promise<void> {
+  for (const x of p.refused) {
+    await authorize(deps, r.principal, RULE[p.act], { person: await loadPersonTarget(deps, x.id) }, r).catch(() => {});
+  }
   if (p.unknown) throw new Conflict(`${p.unknown === 1 ? 'One person' : `${p.unknown} people`} chosen no longer ${p.unknown === 1 ? 'works' : 'work'} at ${p.site.name}. Nothing was done: choose again from the list.`, 'person');
   if (p.refused.length) {
     throw new Conflict(`Nothing was done: you cannot do this for ${p.refused.map((x) => `${x.name} (${x.reason})`).join('; ')}.`, 'person');
@@ -97,7 +101,7 @@ async function disableAll(deps: Deps, r: AdminRequest, ods: string, ids: string[
   const site = await requireSite(deps, ods);
   const done = await withTransaction(deps.db, async (tx) => {
     const p = await plan(deps, r, ods, 'disable', ids, tx);
-    refuseUnlessAll(p);
+    await refuseUnlessAll(deps, r, p);
     for (const user of p.rows) {
       await users.setUserStatus(tx, user.id, 'disabled');
       await users.revokeUserSessions(tx, user.id);
@@ -118,7 +122,7 @@ async function disableAll(deps: Deps, r: AdminRequest, ods: string, ids: string[
  */
 async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]): Promise<BulkPlan & { failed: (BulkPerson & { reason: string })[] }> {
   const { rows, ...p } = await plan(deps, r, ods, 'send-codes', ids);
-  refuseUnlessAll(p);
+  await refuseUnlessAll(deps, r, p);
   const site = await requireSite(deps, ods);
   const sent: BulkPerson[] = [];
   const failed: (BulkPerson & { reason: string })[] = [];

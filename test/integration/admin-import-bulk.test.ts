@@ -201,6 +201,9 @@ describe('several people at once', () => {
     expect(forced.status).toBe(409);
     expect(textOf(forced.text)).toContain('Lou Locum');
     expect((await p.deps.db.query("SELECT count(*)::int AS n FROM users WHERE id = ANY($1) AND status = 'disabled'", [[ownY.id, locum.id]])).rows[0].n).toBe(0);
+    // The refusal is in the audit trail, against the person out of reach.
+    const denied = await p.deps.db.query("SELECT actor FROM audit_events WHERE action = 'user.disable' AND outcome = 'denied' AND target_user = $1", [locum.id]);
+    expect(denied.rows).toContainEqual({ actor: `user:${adminY.id}` });
   });
 
   test('ticking no one, or an unknown act, is a message on the site page', async () => {
