@@ -75,7 +75,7 @@ const LONG_DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone:
  * Only the target of the policy's own scope counts: a form sends every field.
  */
 export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyInput): Promise<RolloutPolicyRow> {
-  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`Choose a state: one of ${ROLLOUT_STATES.join(', ')}`, 'state');
+  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`The state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
   const state = input.state as RolloutState;
   let enforceOn: Date | undefined;
   if (input.enforceOn) {
