@@ -41,7 +41,7 @@ export const AUDIT_ACTIONS: readonly { value: string; label: string }[] = [
   { value: 'sign-in', label: 'Sign-ins' },
   { value: 'user.add', label: 'People added' },
   { value: 'user.import', label: 'Files of people imported' },
-  { value: 'user.send-activation-code', label: 'Activation codes sent' },
+  { value: 'user.activation-code', label: 'Activation codes sent' },
   { value: 'user.reset-mfa', label: 'Authenticator resets' },
   { value: 'user.reset-password', label: 'Password resets' },
   { value: 'user.reset', label: 'All resets' },

@@ -135,7 +135,7 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
         await authorize(deps, r.principal, 'user.reset-password', { person: await loadPersonTarget(deps, user.id, tx) }, r);
         const code = await issueActivationCode(deps, tx, user.id, 'activation', null);
         await audit(tx, r.principal.actor, {
-          action: 'user.send-activation-code', outcome: 'success', targetUser: user.id, siteId: site.id, ip: r.ip, details: { bulk: true, code_to: 'person' },
+          action: 'user.activation-code', outcome: 'success', targetUser: user.id, siteId: site.id, ip: r.ip, details: { bulk: true, code_to: 'person' },
         });
         await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, code, 'new-account');
       });

@@ -37,7 +37,14 @@ const PHRASES: Record<string, Phrase> = {
   'user.import': (f) => [`imported a file of ${text(f.details.people) || 'some'} people`, 'import a file of people'],
   'user.reset-mfa': (_f, whose) => [`reset ${whose} authenticator`, `reset ${whose} authenticator`],
   'user.reset-password': (_f, whose) => [`reset ${whose} password`, `reset ${whose} password`],
-  'user.send-activation-code': (_f, _w, whom) => [`sent ${whom} a new activation code by email`, `send ${whom} a new activation code`],
+  'user.activation-code': (f, _w, whom) => [
+    f.details.code_to === 'caller' ? `made a new activation code for ${whom}` : `sent ${whom} a new activation code by email`, `send ${whom} a new activation code`,
+  ],
+  'user.edit': (f, whose) => {
+    const changed = Array.isArray(f.details.changed) ? f.details.changed.map(text) : [];
+    const what = changed.includes('email') && changed.includes('name') ? 'name and email address' : changed.includes('email') ? 'email address' : 'name';
+    return [`changed ${whose} ${what}`, `change ${whose} ${what}`];
+  },
   'user.disable': (_f, whose) => [`disabled ${whose} account`, `disable ${whose} account`],
   'user.enable': (_f, whose) => [`let ${whose} account sign in again`, `enable ${whose} account`],
   'user.unlock': (_f, whose) => [`unlocked ${whose} account`, `unlock ${whose} account`],
@@ -72,6 +79,13 @@ function fallback(action: string): string {
   return action.replace(/^[a-z-]+\./, '').replace(/[.-]/g, ' ');
 }
 
+/** An act this table does not know yet: its name in words, and to whom. */
+const unknownPhrase: Phrase = (f, _w, whom) => {
+  const words = fallback(f.action);
+  const to = f.target ? ` for ${whom}` : '';
+  return [`did this: ${words}${to}`, `${words}${to}`];
+};
+
 function lockSentence(f: EventFacts): string | undefined {
   const kind = /^lock\.(.+)$/.exec(f.action)?.[1];
   if (!kind) return undefined;
@@ -86,7 +100,7 @@ export function describeEvent(f: EventFacts): string {
   const whose = f.self ? 'their' : f.target ? `${f.target}'s` : 'an';
   const whom = f.self ? 'themselves' : f.target ?? 'someone';
   const phrase = PHRASES[f.action];
-  const [done, tried] = phrase ? phrase(f, whose, whom) : [fallback(f.action), fallback(f.action)];
+  const [done, tried] = (phrase ?? unknownPhrase)(f, whose, whom);
   if (f.outcome === 'denied') {
     const reason = text(f.details.reason);
     return `${f.actor} tried to ${tried} and was refused${reason ? `: ${reason.replace(/\.$/, '')}` : ''}`;

@@ -203,7 +203,7 @@ test('the audit trail reads in plain words, and filters by a list', async () => 
   expect(text).toContain('Sam Taylor signed in to pharmid');
   expectPlain(text);
   await lookBoth(page, 'b-audit');
-  await page.selectOption('#action', 'user.send-activation-code');
+  await page.selectOption('#action', 'user.activation-code');
   await follow(page, '#audit-filters button[type="submit"]');
   expect(await page.locator('#audit tbody tr').count()).toBe(2);
   await lookBoth(page, 'b-audit-filtered');

@@ -154,14 +154,14 @@ describe('several people at once', () => {
     const text = textOf(asked.text);
     expect(text).toContain('Send a new activation code to these 2 people?');
     expect(text).toMatch(/Ada Active\s?: already activated/);
-    expect(await count("audit_events WHERE action = 'user.send-activation-code'")).toBe(0);
+    expect(await count("audit_events WHERE action = 'user.activation-code'")).toBe(0);
 
     const done = await confirm(browserX, asked.text, X.ods_code);
     expect(done.status).toBe(200);
     expect(textOf(done.text)).toContain('Activation codes sent to 2 people');
     for (const n of [n1, n2]) expect(mailTo(p, n.email).filter((m) => m.subject === 'Your pharmid account')).toHaveLength(1);
     expect(mailTo(p, active.email)).toHaveLength(0);
-    expect(await count("audit_events WHERE action = 'user.send-activation-code'")).toBe(2);
+    expect(await count("audit_events WHERE action = 'user.activation-code'")).toBe(2);
   });
 
   test('disabling several is confirmed first, then done together', async () => {
