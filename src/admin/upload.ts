@@ -20,7 +20,8 @@ function boundaryOf(type: string): string | undefined {
   return m?.[1] ?? m?.[2]?.trim();
 }
 
-async function readLimited(req: NodeJS.ReadableStream, limit: number): Promise<Buffer | undefined> {
+/** A body's bytes up to `limit`; undefined when it is larger (what came beyond was drained, not kept). */
+export async function readLimited(req: NodeJS.ReadableStream, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;

@@ -3,7 +3,8 @@ import type { Browser } from '../helpers/browser.js';
 import { linkPerson, makePerson, makeSite } from '../helpers/factories.js';
 import { textOf } from '../helpers/pages.js';
 import { mailTo } from '../helpers/mail.js';
-import { consoleBrowser, csrfOn, staff, uniqueEmail } from './admin-support.js';
+import request from 'supertest';
+import { apiToken, consoleBrowser, csrfOn, staff, uniqueEmail } from './admin-support.js';
 
 /**
  * The console's bulk work: people added from a CSV (a dry run, then the very
@@ -128,6 +129,44 @@ describe('import from the console', () => {
     const empty = await check(browserX, { csv: '' });
     expect(empty.status).toBe(400);
     expect(textOf(empty.text)).toContain('Choose a CSV file, or paste the list of people');
+  });
+});
+
+describe('import through the admin API', () => {
+  const send = (token: string, body: string | Buffer, query = '') => request(p.url).post(`/api/admin/import${query}`)
+    .set('Authorization', `Bearer ${token}`).set('Content-Type', 'text/csv').send(body);
+
+  test('a dry run, then the file written; another site\'s administrator gets their rows refused, nothing written', async () => {
+    const tokenX = await apiToken(p, browserX, adminX);
+    const email = uniqueEmail('api.import');
+    const file = csvOf([[email, 'Api Import', X.ods_code, 'member']]);
+    const users = await count('users');
+    const dry = await send(tokenX, file, '?dry_run=true');
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ dry_run: true, written: false, problems: [], people: [{ email, existing: false }] });
+    expect(await count('users')).toBe(users);
+
+    p.clock.advance(30);
+    const tokenY = await apiToken(p, browserY, adminY);
+    const foreign = await send(tokenY, file);
+    expect(foreign.status).toBe(422);
+    expect(foreign.body.problems).toEqual([expect.objectContaining({ line: 2, kind: 'forbidden' })]);
+    expect(await count('users')).toBe(users);
+
+    const written = await send(tokenX, file);
+    expect(written.status).toBe(201);
+    expect(written.body.people[0].activation_code).toMatch(/^[A-Z0-9]{5}-[A-Z0-9]{5}$/);
+    expect(await count('users')).toBe(users + 1);
+  });
+
+  test('a body over the limit, or not a CSV, is refused with a reason', async () => {
+    const token = await apiToken(p, browserX, adminX);
+    const big = await send(token, Buffer.alloc(1024 * 1024 + 10, 'a'));
+    expect(big.status).toBe(413);
+    expect(big.body).toMatchObject({ error: 'too_large' });
+    const json = await request(p.url).post('/api/admin/import').set('Authorization', `Bearer ${token}`).send({ csv: 'email,name,site' });
+    expect(json.status).toBe(400);
+    expect(json.body.error_description).toContain('Content-Type: text/csv');
   });
 });
 
