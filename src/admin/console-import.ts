@@ -7,6 +7,7 @@ import { applyCheckedImport, checkImport, MAX_IMPORT_BYTES } from '../domain/con
 import type { ImportReport, ImportedPerson } from '../domain/user-import.js';
 import { mailActivationCode } from '../domain/code-mail.js';
 import { InvalidInput } from '../domain/errors.js';
+import { sitesInReach } from '../domain/admin-sites.js';
 import { readUpload, type Upload } from './upload.js';
 import { consoleForm } from './form-gate.js';
 import { fieldsOf, ROLE_NAMES, tryForm, type FieldError } from './forms.js';
@@ -31,9 +32,14 @@ function willDo(p: ImportedPerson): string {
  */
 export function importPages(router: Router, { deps, config, render, pageForm, mailer }: PageContext): void {
   async function form(ctx: Koa.Context, errors: FieldError[] = [], status = 200) {
+    // The ODS codes to put in the site column: the sites where the administrator may add people.
+    const sites = (await sitesInReach(deps, req(ctx), { perPage: 20 })).items;
     await render(ctx, {
       template: 'admin/import',
-      model: { title: 'Add people from a spreadsheet', errors, crumbs, maxSize: `${MAX_IMPORT_BYTES / 1024 / 1024} MB` },
+      model: {
+        title: 'Add people from a spreadsheet', errors, crumbs, maxSize: `${MAX_IMPORT_BYTES / 1024 / 1024} MB`,
+        sites: sites.map((s) => ({ ods: s.ods, name: s.name })), example: sites[0]?.ods ?? 'FA123',
+      },
     }, status);
   }
 
