@@ -140,7 +140,7 @@ test('the trail reads in plain words: names not ids, portal names not client ids
   const portal = await makeClient(p.deps, { name: 'PharmRefer' });
   await signInTo(await Portal.connect(p.url, portal), new Browser(p.url), priya, p.clock);
   const personPage = await browser.open(`/admin/people/${priya.id}`);
-  const reset = await browser.agent.post(`/admin/people/${priya.id}/reset-mfa`).type('form').send({ _csrf: csrfOn(personPage.text) });
+  const reset = await browser.agent.post(`/admin/people/${priya.id}/reset-mfa`).type('form').send({ _csrf: csrfOn(personPage.text), confirm: 'yes' });
   expect(reset.status).toBeLessThan(400);
 
   const page = await browser.open(`/admin/sites/${A}/audit?email=${encodeURIComponent(priya.email)}`);
