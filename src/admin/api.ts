@@ -1,7 +1,10 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
-import { NotFound, PharmidError } from '../domain/errors.js';
+import { InvalidInput, NotFound, PharmidError, TooLarge } from '../domain/errors.js';
+import { importUsers } from '../domain/user-import.js';
+import { MAX_IMPORT_BYTES } from '../domain/console-import.js';
+import { readLimited } from './upload.js';
 import {
   addPerson, changePersonRole, disablePerson, enablePerson, linkPerson, resetPersonMfa, resetPersonPassword,
   searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
@@ -56,6 +59,9 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   POST   /portals/:id/{rotate-secret,disable,enable}
  *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?}
  *   GET    /sites/:ods/readiness.csv           who is not ready at a site, and why
+ *   POST   /import[?dry_run=true]              a CSV body (text/csv, at most 1 MB; email,name,site[,role]) as
+ *                                       `pharmid user import` takes it: 200 dry run, 201 written (codes shown once),
+ *                                       422 with the problems and nothing written
  *
  * Lists take ?page= (from 1) and ?per_page= (1 to 100, 50 by default) and
  * answer {items, page, per_page, total}. Errors: {error, error_description, field?}.
@@ -154,6 +160,19 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.type = 'text/csv; charset=utf-8';
     ctx.attachment(filename);
     ctx.body = csv;
+  });
+  router.post('/import', async (ctx) => {
+    if (!ctx.is('text/csv', 'text/plain')) throw new InvalidInput('Send the file as the body, with Content-Type: text/csv');
+    const declared = Number(ctx.get('content-length') || 0);
+    const bytes = declared > MAX_IMPORT_BYTES ? undefined : await readLimited(ctx.req, MAX_IMPORT_BYTES);
+    if (!bytes) {
+      if (declared > MAX_IMPORT_BYTES) ctx.req.resume();
+      throw new TooLarge(`The file is too large: at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB. Split it into smaller files.`);
+    }
+    const dryRun = ['true', '1', 'yes'].includes(String(ctx.query.dry_run ?? ''));
+    const report = await importUsers(deps, req(ctx), bytes, { dryRun });
+    ctx.status = report.problems.length ? 422 : report.written ? 201 : 200;
+    ctx.body = report;
   });
 
   router.get('/people', async (ctx) => {

@@ -9,6 +9,7 @@ import { parseInput } from './schemas.js';
 import { authorize, can } from '../domain/authorization.js';
 import { listOutbox } from '../domain/outbox.js';
 import { join } from 'node:path';
+import { consoleForm } from './form-gate.js';
 import { backTo, doneMessage, fieldsOf, tryForm, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -25,8 +26,9 @@ export const STATE_NAMES: Record<string, string> = {
 
 export const policyInput = z.strictObject({
   scope: z.enum(['global', 'site', 'client'], { message: 'Choose what the policy covers' }),
-  site: z.string().trim().max(6).optional(),
-  client_id: z.string().trim().max(100).optional(),
+  // A form sends every field: an empty one is not given (a global policy posted with an empty portal is global).
+  site: z.string().trim().max(20, { message: 'Choose a site from the list' }).optional().transform((v) => v || undefined),
+  client_id: z.string().trim().max(100, { message: 'Choose a portal from the list' }).optional().transform((v) => v || undefined),
   state: z.enum(ROLLOUT_STATES as [string, ...string[]], { message: 'Choose a state' }),
   enforce_on: z.string().trim().max(40).optional().transform((v) => v || undefined),
   max_skips: z.string().trim().regex(/^\d{0,3}$/, { message: 'Give a whole number of times' }).optional()
@@ -42,8 +44,8 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
       model: {
         title: 'MFA rollout', done: doneMessage(ctx), errors, values, states: STATE_NAMES,
         policies: o.policies.map((p) => ({ ...p, enforceOnText: dayOf(p.enforceOn), stateName: STATE_NAMES[p.state] })),
-        sites: o.sites.map((s) => ({ ...s, enforceOnText: dayOf(s.enforceOn) })),
-        maySetGlobal: o.maySetGlobal, maySetPortals: o.maySetPortals, settableSites: o.settableSites,
+        sites: o.sites.map((s) => ({ ...s, enforceOnText: dayOf(s.enforceOn), stateName: STATE_NAMES[s.state]?.split(':')[0] ?? s.state })),
+        maySetGlobal: o.maySetGlobal, maySetPortals: o.maySetPortals, settableSites: o.settableSites, settablePortals: o.settablePortals,
         mayViewOutbox: can(req(ctx).principal, 'notices.view'),
         crumbs: [{ href: '/admin', text: 'Administration' }],
       },
@@ -51,7 +53,7 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
   }
 
   router.get('/rollout', (ctx) => show(ctx));
-  router.post('/rollout', ...pageForm, async (ctx) => {
+  router.post('/rollout', ...consoleForm(pageForm, (ctx, errors, status, values) => show(ctx, errors, values, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(policyInput, values);

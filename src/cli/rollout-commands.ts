@@ -8,6 +8,7 @@ import type { Mailer } from '../mail/mailer.js';
 import type { RolloutScope } from '../db/queries/rollout-policies.js';
 import type { Command } from './commands.js';
 import { many, one, opt, UsageError } from './flags.js';
+import { InvalidInput } from '../domain/errors.js';
 
 /** The rollout commands; `notices send` needs the deployment's mailer and issuer. */
 export function rolloutCommands(mailing: () => { mailer: Mailer; reminderDays: number; issuer: string; issuerSet: boolean }): Command[] {
@@ -25,6 +26,12 @@ export function rolloutCommands(mailing: () => { mailer: Mailer; reminderDays: n
   }];
 }
 
+/** The domain names the field a message is about; on the command line that field is a flag. */
+function withFlag(err: unknown): never {
+  if (err instanceof InvalidInput && err.field) throw new InvalidInput(`${err.message} (--${err.field.replace(/_/g, '-')})`, err.field);
+  throw err;
+}
+
 const ROLLOUT_COMMANDS: Command[] = [
   {
     name: 'rollout set',
@@ -37,7 +44,7 @@ const ROLLOUT_COMMANDS: Command[] = [
       const p = await setPolicyAsAdmin(deps, { principal: OPERATOR }, {
         scope: scope as RolloutScope, site: opt(f, 'site'), clientId: opt(f, 'client-id'), state: one(f, 'state'),
         enforceOn: opt(f, 'enforce-on'), maxSkips: maxSkips === undefined ? undefined : Number(maxSkips),
-      });
+      }).catch(withFlag);
       return { id: p.id, scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
     },
     say: (r) => `rollout policy (${r.scope}) is now ${r.state}${r.enforce_on ? `, enforced from ${String(r.enforce_on).slice(0, 10)}` : ''}`,

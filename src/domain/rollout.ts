@@ -2,7 +2,7 @@ import * as policies from '../db/queries/rollout-policies.js';
 import type { RolloutPolicyRow, RolloutScope, RolloutState } from '../db/queries/rollout-policies.js';
 import { personTerms, termsAt } from './mfa-policy.js';
 import * as clients from '../db/queries/clients.js';
-import { InvalidInput, NotFound, Conflict } from './errors.js';
+import { InvalidInput } from './errors.js';
 import { requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
@@ -64,37 +64,56 @@ export async function skipEnrolment(deps: Deps, userId: string, req: MfaRequirem
 
 export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: string; state: string; enforceOn?: string; maxSkips?: number }
 
-/** Sets a rollout policy (audited). Dates are calendar days or ISO instants. */
+/** The calendar day (UTC, as the dates are given) of an instant: "2027-03-01". */
+const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+const LONG_DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
+
+/**
+ * Sets a rollout policy (audited). Dates are calendar days or ISO instants.
+ * Messages name what is missing in words, with the field for the caller to
+ * point at: the console shows them beside its fields, the CLI adds its flag.
+ * Only the target of the policy's own scope counts: a form sends every field.
+ */
 export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyInput): Promise<RolloutPolicyRow> {
-  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
+  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`The state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
   const state = input.state as RolloutState;
   let enforceOn: Date | undefined;
   if (input.enforceOn) {
     enforceOn = new Date(input.enforceOn);
-    if (Number.isNaN(enforceOn.getTime())) throw new InvalidInput('enforce-on must be a date like 2027-03-01', 'enforce_on');
+    if (Number.isNaN(enforceOn.getTime())) throw new InvalidInput('The date MFA will be enforced must be a date like 2027-03-01', 'enforce_on');
   }
   if ((state === 'announced' || state === 'grace') && !enforceOn) {
-    throw new InvalidInput('An announced or grace policy needs the date MFA will be enforced (--enforce-on)', 'enforce_on');
+    throw new InvalidInput('An announced or grace policy needs the date MFA will be enforced', 'enforce_on');
+  }
+  // Announcing a date that has come already would enforce at once while telling people they have time.
+  if ((state === 'announced' || state === 'grace') && enforceOn && dayOf(enforceOn) <= dayOf(deps.now())) {
+    throw new InvalidInput(
+      `The date MFA will be enforced must be after today (${LONG_DAY.format(deps.now())}): announced or grace with a date today or in the past gives nobody notice. `
+      + 'To require an authenticator from now on, choose enforced on purpose.',
+      'enforce_on',
+    );
   }
   if (input.maxSkips !== undefined && (!Number.isInteger(input.maxSkips) || input.maxSkips < 0 || input.maxSkips > 100)) {
-    throw new InvalidInput('max-skips must be a whole number from 0 to 100', 'max_skips');
+    throw new InvalidInput('The times a person may put enrolment off must be a whole number from 0 to 100', 'max_skips');
   }
   let siteId: string | undefined;
+  let clientId: string | undefined;
   if (input.scope === 'site') {
-    if (!input.site) throw new InvalidInput('A site policy needs --site', 'site');
+    if (!input.site) throw new InvalidInput('A site policy needs the site it covers', 'site');
     siteId = (await requireSite(deps, input.site)).id;
   } else if (input.scope === 'client') {
-    if (!input.clientId) throw new InvalidInput('A portal policy needs --client-id', 'client_id');
-    if (!(await clients.findActiveClient(deps.db, input.clientId))) throw new NotFound(`No portal has client_id ${input.clientId}`);
+    if (!input.clientId) throw new InvalidInput('A portal policy needs the portal it covers', 'client_id');
+    if (!(await clients.findActiveClient(deps.db, input.clientId))) throw new InvalidInput('No active portal has that client ID', 'client_id');
+    clientId = input.clientId;
   } else if (input.scope !== 'global') {
-    throw new Conflict('scope must be global, site or client');
+    throw new InvalidInput('Choose what the policy covers: global, site or client', 'scope');
   }
   const row = await policies.upsertRolloutPolicy(deps.db, {
-    scope: input.scope, siteId, clientId: input.clientId, state, enforceOn, maxSkips: input.maxSkips,
+    scope: input.scope, siteId, clientId, state, enforceOn, maxSkips: input.maxSkips,
   });
   await audit(deps.db, actor, {
     action: 'rollout.set', outcome: 'success', siteId,
-    details: { scope: input.scope, client_id: input.clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips },
+    details: { scope: input.scope, client_id: clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips },
   });
   return row;
 }
