@@ -51,7 +51,7 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
  *   POST   /portals/:id/{rotate-secret,disable,enable}
- *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?}
+ *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?, require? (mfa|phr)}
  *   GET    /sites/:ods/readiness.csv           who is not ready at a site, and why
  *
  * Lists take ?page= (from 1) and ?per_page= (1 to 100, 50 by default) and
@@ -131,6 +131,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = {
       policies: o.policies.map((p) => ({
         scope: p.scope, site: p.site, client_id: p.clientId, state: p.state, enforce_on: p.enforceOn?.toISOString() ?? null, max_skips: p.maxSkips,
+        require: p.require,
       })),
       sites: o.sites.map((s) => ({
         ods: s.ods, name: s.name, people: s.people, ready: s.ready, counts: s.counts, state: s.state,
@@ -143,8 +144,9 @@ export function adminApi({ deps, provider }: PageContext): Router {
     const i = parseInput(policyInput, raw && typeof raw.max_skips === 'number' ? { ...raw, max_skips: String(raw.max_skips) } : raw);
     const p = await setPolicyAsAdmin(deps, req(ctx), {
       scope: i.scope, site: i.site, clientId: i.client_id, state: i.state, enforceOn: i.enforce_on, maxSkips: i.max_skips,
+      require: i.require,
     });
-    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
+    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips, require: p.require };
   });
   router.get('/sites/:ods/readiness.csv', async (ctx) => {
     const { filename, csv } = await readinessCsv(deps, req(ctx), ctx.params.ods!);
