@@ -13,6 +13,8 @@ import { supportedSiteIds } from '../domain/authorization.js';
 import type { ResetOutcome } from '../domain/users.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { policyInput } from './console-rollout.js';
+import { personFactors } from '../domain/factors/summary.js';
+import { factorsJson } from './present-factors.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
 import { auditQuery, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
@@ -44,7 +46,8 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too; unless the
  *                                       caller looks after all their sites, it waits for them to confirm (status, message)
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
- *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
+ *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person, with `factors` (authenticator app since,
+ *                                       passkeys by name with last use, recovery codes left)
  *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once), or code_emailed_to when the
  *                                       person also works beyond the caller's reach (the code goes to them alone)
  *   POST   /people/:id/{unlock,disable,enable}
@@ -160,7 +163,8 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = pageJson(await searchPeople(deps, req(ctx), text ?? '', pageOf(ctx.query)), personSummaryJson);
   });
   router.get('/people/:id', async (ctx) => {
-    ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
+    const person = await viewPerson(deps, req(ctx), ctx.params.id!);
+    ctx.body = { ...personJson(person), factors: factorsJson(await personFactors(deps, req(ctx), person.id)) };
   });
   /** A reset answers with the code (shown once), or, for a person not entirely in reach, where it was emailed instead. */
   const resetJson = (r: ResetOutcome) => (r.activationCode !== undefined

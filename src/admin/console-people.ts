@@ -7,6 +7,8 @@ import {
   searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
 } from '../domain/admin-people.js';
 import { sitesForLinking } from '../domain/admin-sites.js';
+import { personFactors } from '../domain/factors/summary.js';
+import { factorsView } from './present-factors.js';
 import { authorize } from '../domain/authorization.js';
 import { linkInput, pageOf, parseInput, queryOf, roleInput, searchQuery } from './schemas.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
@@ -52,6 +54,7 @@ export function peoplePages(router: Router, { deps, render, pageForm, config, ma
           disable: person.allowed['user.disable'] && person.status !== 'disabled', enable: person.allowed['user.enable'] && person.status === 'disabled',
         },
         codesGoToPerson: person.codesGoTo === 'person',
+        factors: factorsView(await personFactors(deps, r, person.id)),
       },
     }, status);
   }
