@@ -14,6 +14,9 @@ import { cli, setCliEnvironment } from '../helpers/cli.js';
 import { addSite } from '../../src/domain/sites.js';
 import { addPasskey, enrolFirstPasskey, listPasskeys, registrationOptions } from '../../src/domain/factors/passkeys.js';
 import { readiness } from '../../src/domain/readiness.js';
+import { personFactors } from '../../src/domain/factors/summary.js';
+import { loadPrincipal } from '../../src/domain/authorization.js';
+import { Forbidden } from '../../src/domain/errors.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { listAuditEventsForUser } from '../../src/db/queries/audit-events.js';
 import { apiToken, consoleBrowser, grant, postForm, staff } from './admin-support.js';
@@ -36,7 +39,7 @@ const secretKey = randomBytes(32).toString('base64');
 const cliActor = { kind: 'cli' } as const;
 let A: string;
 let B: string;
-interface Admin { browser: Browser; token: string; email: string }
+interface Admin { id: string; browser: Browser; token: string; email: string }
 let adminA: Admin;
 let adminB: Admin;
 let superadmin: Admin;
@@ -50,7 +53,7 @@ beforeAll(async () => {
   const admin = async (site: string, name: string): Promise<Admin> => {
     const who = await staff(p, site, 'site-admin', name);
     const { browser } = await consoleBrowser(p, who, '/account');
-    return { browser, token: await apiToken(p, browser, who), email: who.email };
+    return { id: who.id, browser, token: await apiToken(p, browser, who), email: who.email };
   };
   adminA = await admin(A, 'Ada Admin');
   adminB = await admin(B, 'Bea Admin');
@@ -58,7 +61,7 @@ beforeAll(async () => {
   const s = await staff(p, office, 'member', 'Sol Super');
   await grant(p, s.email, 'superadmin');
   const { browser } = await consoleBrowser(p, s, '/account');
-  superadmin = { browser, token: await apiToken(p, browser, s), email: s.email };
+  superadmin = { id: s.id, browser, token: await apiToken(p, browser, s), email: s.email };
   restoreEnv = setCliEnvironment({
     NODE_ENV: 'test', DATABASE_URL: p.backends_.databaseUrl, PHARMID_SECRET_KEY: secretKey, COOKIE_KEYS: 'k', LOG_LEVEL: 'silent', PHARMID_DATA_DIR: dataDir,
   });
@@ -186,6 +189,8 @@ describe('each person\'s factors, within reach only', () => {
     const json = await api(adminB.token).get(`/people/${v.id}`);
     expect(json.status).toBe(403);
     expect(JSON.stringify(json.body)).not.toContain('Blue key');
+    // The factors themselves are asked with the reach of viewing the person, whoever calls for them.
+    await expect(personFactors(p.deps, { principal: await loadPrincipal(p.deps, adminB.id) }, v.id)).rejects.toBeInstanceOf(Forbidden);
     const reset = await api(adminB.token).post(`/people/${v.id}/reset-mfa`);
     expect(reset.status).toBe(403);
     expect((await listPasskeys(p.deps, v.id)).map((k) => k.name)).toEqual(['Blue key', 'Dispensary PC']);
