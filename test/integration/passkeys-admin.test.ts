@@ -133,17 +133,17 @@ describe('"reset authenticator" removes passkeys too', () => {
     const reset = await api(adminA.token).post(`/people/${v.id}/reset-mfa`);
     expect(reset.status).toBe(200);
     expect(reset.body.activation_code).toMatch(/\S/);
+    // The same key, offered again from the sign-in page, is refused.
+    const after = await passkeyAlone(blue);
+    expect(portalRedirect(after.res)).toBeUndefined();
+    expect(after.res.status).toBe(401);
+    expect(textOf(after.res.text)).toMatch(/could not accept that passkey/i);
     expect(await listPasskeys(p.deps, v.id)).toEqual([]);
     const event = (await listAuditEventsForUser(p.deps.db, v.id)).find((e) => e.action === 'user.reset-mfa')!;
     expect(event.details).toMatchObject({ passkeys_removed: ['Blue key', 'Dispensary PC'] });
     const notice = mailsTo(v.email).find((m) => m.subject === 'Your pharmid two-step sign-in was reset')!;
     expect(notice.body).toMatch(/passkeys or security keys were removed[\s\S]*"Blue key", "Dispensary PC"/);
 
-    // The same key, offered again from the sign-in page, is refused.
-    const after = await passkeyAlone(blue);
-    expect(portalRedirect(after.res)).toBeUndefined();
-    expect(after.res.status).toBe(401);
-    expect(textOf(after.res.text)).toMatch(/could not accept that passkey/i);
     // And after the password the person is asked for the reset's code, not offered the key.
     const browser = new Browser(p.url);
     const { res } = await openAuthorization(portal, browser);
