@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
 import { Browser } from '../helpers/browser.js';
-import { makeClient, makePerson } from '../helpers/factories.js';
+import { linkPerson, makeClient, makePerson } from '../helpers/factories.js';
 import { Portal } from '../helpers/portal.js';
 import { signInTo, type Person } from '../helpers/sign-in.js';
 import { answer, expectPage, openAuthorization, portalRedirect, textOf, withAuthenticator } from '../helpers/pages.js';
@@ -275,6 +275,8 @@ describe('a rollout policy that requires a passkey (require phr)', () => {
     const site = await siteWithPolicy('PKU09', 'phr', 'grace');
     const u = await withAuthenticator(p.deps, await makePerson(p.deps, { site }), p.clock);
     await givePasskey(u, 'Blue key');
+    // A locum also at a site with no policy (MFA enforced): the strictest state is enforced, but no enforced policy asks for phr.
+    await linkPerson(p.deps, u.email, A);
     const { steps, claims } = await signInTo(portal, new Browser(p.url), u, p.clock);
     expect(steps).toEqual(['password', 'otp']);
     expect(claims.acr).toBe('mfa');
