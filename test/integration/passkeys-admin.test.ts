@@ -277,8 +277,8 @@ describe('a rollout policy that requires a passkey (require phr)', () => {
     await givePasskey(u, 'Blue key');
     // A locum also at a site with no policy (MFA enforced): the strictest state is enforced, but no enforced policy asks for phr.
     await linkPerson(p.deps, u.email, A);
-    const { steps, claims } = await signInTo(portal, new Browser(p.url), u, p.clock);
-    expect(steps).toEqual(['password', 'otp']);
+    const { steps, claims } = await signInTo(portal, new Browser(p.url), u, p.clock, {}, { site: A });
+    expect(steps).toEqual(['password', 'otp', 'site']);
     expect(claims.acr).toBe('mfa');
   });
 
