@@ -11,8 +11,7 @@ import { registerClient } from '../src/domain/clients.js';
 import * as totpCredentials from '../src/db/queries/totp-credentials.js';
 import * as passkeys from '../src/db/queries/passkeys.js';
 import type { Deps } from '../src/domain/deps.js';
-import { SoftAuthenticator } from '../test/helpers/webauthn.js';
-import type { BenchKey } from './passkey-sign-in.js';
+import { BenchPasskey } from './passkey-key.js';
 
 export const PERIOD_MS = 30_000;
 export const stepAt = (ms: number) => Math.floor(ms / PERIOD_MS);
@@ -24,7 +23,7 @@ export interface BenchUser {
   /** The latest TOTP time step pharmid accepted from this person; the next code must be later. */
   lastStep: number;
   /** A passkey with user verification, on a security key (not synced): for passkey-alone sign-ins. */
-  passkey: BenchKey;
+  passkey: BenchPasskey;
 }
 
 export interface BenchClient { clientId: string; clientSecret: string; redirectUri: string }
@@ -52,25 +51,24 @@ const PASSWORD = 'plum orchard lantern benchmark';
 const REDIRECT_URI = 'https://portal.bench.invalid/callback';
 
 /**
- * A passkey for the person, as a registration would store it: the key is
- * made by the software authenticator for the issuer's RP ID and its public
- * key written straight to the table (the registration ceremony is not what
- * is measured, and would email the person).
+ * A passkey for the person, as a registration would store it: a key for the
+ * issuer's RP ID, its public key written straight to the table (the
+ * registration ceremony is not what is measured, and would email the person).
  */
-async function seedPasskey(deps: Deps, authenticator: SoftAuthenticator, userId: string): Promise<BenchKey> {
-  const rpId = new URL(deps.settings.issuer).hostname;
-  const { key } = authenticator.create({ challenge: 'c2VlZA', rp: { id: rpId }, user: { id: Buffer.from(userId).toString('base64url') } });
+async function seedPasskey(deps: Deps, userId: string): Promise<BenchPasskey> {
+  const issuer = new URL(deps.settings.issuer);
+  const key = new BenchPasskey(issuer.hostname, issuer.origin);
   await passkeys.insertPasskey(deps.db, {
     userId, credentialId: key.credentialId.toString('base64url'), publicKey: key.cose, signCount: 0, transports: ['usb'],
     deviceType: 'singleDevice', backedUp: false, name: 'Bench key',
   });
-  return { authenticator, key };
+  return key;
 }
 
-async function seedUser(deps: Deps, ods: string, n: number, authenticator: SoftAuthenticator): Promise<BenchUser> {
+async function seedUser(deps: Deps, ods: string, n: number): Promise<BenchUser> {
   const email = `bench.${String(n).padStart(5, '0')}@example.nhs.uk`;
   const { user } = await createUser(deps, cli, { email, name: `Bench Person ${n}`, site: ods, password: PASSWORD });
-  const passkey = await seedPasskey(deps, authenticator, user.id);
+  const passkey = await seedPasskey(deps, user.id);
   const credentialId = await beginEnrolment(deps, user.id);
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, user.id);
   const totp = new TOTP({ secret: Secret.fromBase32(deps.sealer.open(row!.secret_sealed)), digits: 6, period: 30, algorithm: 'SHA1' });
@@ -102,12 +100,11 @@ export async function seed(config: Config, count: number, parallel = 8): Promise
     const site = await addSite(deps, cli, { ods: 'B99001', name: 'Bench Practice', kind: 'gp-practice' });
     const client = await registerClient(deps, cli, { name: 'Bench portal', redirectUris: [REDIRECT_URI], firstParty: true });
     const users: BenchUser[] = new Array(count);
-    const authenticator = new SoftAuthenticator(new URL(config.issuer).origin);
     let next = 0;
     await Promise.all(Array.from({ length: parallel }, async () => {
       while (next < count) {
         const n = next++;
-        users[n] = await seedUser(deps, site.ods_code, n, authenticator);
+        users[n] = await seedUser(deps, site.ods_code, n);
       }
     }));
     return { users, client: { clientId: client.client_id, clientSecret: client.client_secret!, redirectUri: REDIRECT_URI } };
