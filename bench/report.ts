@@ -1,7 +1,7 @@
 import type { MachineInfo } from './cpu.js';
 import type { CeilingRuns } from './phases.js';
 import type { RunSummary } from './load.js';
-import type { StepCost } from './breakdown.js';
+import { PASSKEY_PREFIX, type StepCost } from './breakdown.js';
 import { round } from './stats.js';
 
 /** CPU milliseconds spent per operation, by process. */
@@ -138,8 +138,11 @@ export function formatReport(r: BenchReport): string {
   ];
   if (r.stepCpuMs) {
     const steps = Object.entries(r.stepCpuMs);
-    const signInSteps = steps.filter(([k]) => k !== 'refresh grant');
-    const total = (pick: (c: StepCost) => number) => signInSteps.reduce((a, [, c]) => a + pick(c), 0);
+    const signInSteps = steps.filter(([k]) => k !== 'refresh grant' && !k.startsWith(PASSKEY_PREFIX));
+    const passkeySteps = steps.filter(([k]) => k.startsWith(PASSKEY_PREFIX));
+    const sumOf = (list: [string, StepCost][]) => (pick: (c: StepCost) => number) => list.reduce((a, [, c]) => a + pick(c), 0);
+    const total = sumOf(signInSteps);
+    const passkeyTotal = sumOf(passkeySteps);
     const row = (name: string, c: Pick<StepCost, 'serverEventLoop' | 'serverOtherThreads' | 'postgres' | 'redis'> & { wallMs?: number }) => [
       name, f(c.serverEventLoop, 2), f(c.serverOtherThreads, 2), f(c.postgres, 2), f(c.redis, 2),
       f(c.serverEventLoop + c.serverOtherThreads + c.postgres + c.redis, 2), f(c.wallMs),
@@ -152,7 +155,16 @@ export function formatReport(r: BenchReport): string {
         postgres: total((c) => c.postgres), redis: total((c) => c.redis), wallMs: total((c) => c.wallMs),
       }),
       ...steps.filter(([k]) => k === 'refresh grant').map(([k, c]) => row(k, c)),
+      ...passkeySteps.map(([k, c]) => row(k, c)),
+      ...(passkeySteps.length ? [row('whole passkey sign-in', {
+        serverEventLoop: passkeyTotal((c) => c.serverEventLoop), serverOtherThreads: passkeyTotal((c) => c.serverOtherThreads),
+        postgres: passkeyTotal((c) => c.postgres), redis: passkeyTotal((c) => c.redis), wallMs: passkeyTotal((c) => c.wallMs),
+      })] : []),
     ]));
+    const cpuOf = (t: typeof total) => t((c) => c.serverEventLoop + c.serverOtherThreads + c.postgres + c.redis);
+    if (passkeySteps.length) {
+      lines.push(`one at a time, one core's worth: ${f(1000 / cpuOf(total))} password + code sign-ins/s, ${f(1000 / cpuOf(passkeyTotal))} passkey sign-ins/s`);
+    }
   }
   const foreign = Math.max(r.foreignCoresBeforeStart ?? 0, s.cpuMsPerOp.otherCoresBusy ?? 0, r.refreshGrants.cpuMsPerOp.otherCoresBusy ?? 0, r.passkeySignIns.cpuMsPerOp.otherCoresBusy ?? 0);
   if (foreign > 0.05) lines.push(`warning: processes that are not the bench's kept up to ${f(foreign, 2)} cores busy; the figures are low by that much`);

@@ -177,8 +177,8 @@ async function main(): Promise<number> {
     const memory = processMemoryMiB(server.pid);
     let stepCpuMs;
     if (opts.breakdown > 0) {
-      say(`CPU breakdown: ${opts.breakdown} sign-ins and refresh grants one at a time`);
-      stepCpuMs = await breakdown(target, pool, server.pid, database, opts.breakdown);
+      say(`CPU breakdown: ${opts.breakdown} sign-ins, refresh grants and passkey sign-ins one at a time`);
+      stepCpuMs = await breakdown(target, pool, server.pid, database, opts.breakdown, seeded.users[0]?.passkey);
     }
     // On a shared machine, a pair where other work took CPU says little: use the quiet pairs when there are any.
     const quietShares = paired.shares.filter((_, i) => paired.quiet[i]);
