@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import type { Person } from '../http/own-portal.js';
-import { listPasskeys } from '../domain/factors/passkeys.js';
+import { listPasskeys, renamePasskey } from '../domain/factors/passkeys.js';
 import { addOwnPasskey, mayAddPasskey, newPasskeyOptions, proofChoices, proveForNewPasskey, removeOwnPasskey } from '../domain/factors/own-passkeys.js';
 import { backToAccount, fieldsOf, handleForm, type FieldError } from './forms.js';
 
@@ -10,7 +10,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Passkeys and security keys on the account page: add one (after proving a
- * current factor), and remove one (never the last factor; removing one signs
+ * current factor), rename one, and remove one (never the last factor; removing one signs
  * the person out everywhere else, as a lost key may be in someone's hands).
  */
 export function passkeyRoutes(router: Router, { render, pageForm, deps, config, sessions }: PageContext): void {
@@ -59,6 +59,23 @@ export function passkeyRoutes(router: Router, { render, pageForm, deps, config, 
       model: { title: `Remove ${key.name}`, name: key.name, action: `/account/passkeys/${key.id}/remove`, errors },
     }, status);
   };
+
+  const renamePage = async (ctx: Koa.Context, errors: FieldError[] = [], status = 200, name?: string) => {
+    const key = await ownKey(ctx);
+    await render(ctx, {
+      template: 'account/passkey-rename',
+      model: { title: `Rename ${key.name}`, name: name ?? key.name, current: key.name, action: `/account/passkeys/${key.id}/rename`, errors },
+    }, status);
+  };
+
+  router.get('/passkeys/:id/rename', (ctx) => renamePage(ctx));
+  router.post('/passkeys/:id/rename', ...pageForm, async (ctx) => {
+    const { user } = ctx.state.person as Person;
+    const key = await ownKey(ctx);
+    const form = fieldsOf(ctx);
+    const done = await handleForm(() => renamePasskey(deps, user.id, key.id, form.name, ctx.ip), (errors, status) => renamePage(ctx, errors, status, form.name ?? ''));
+    if (done) backToAccount(ctx, 'passkey-renamed');
+  });
 
   router.get('/passkeys/add', async (ctx) => {
     const { user, sessionId } = ctx.state.person as Person;

@@ -61,13 +61,14 @@ export function sessionRow(s: SessionSummary, currentId: string | undefined): Se
 }
 
 /** The account page's view of one passkey: its name, when it was added and last used. */
-export function passkeyRow(p: PasskeySummary): { id: string; name: string; added: string; lastUsed: string; kind: string; removeUrl: string } {
+export function passkeyRow(p: PasskeySummary): { id: string; name: string; added: string; lastUsed: string; kind: string; removeUrl: string; renameUrl: string } {
   return {
     id: p.id,
     name: p.name,
     added: when(p.createdAt),
     lastUsed: p.lastUsedAt ? when(p.lastUsedAt) : 'Not used yet',
-    kind: p.synced ? 'Passkey (synced between your devices)' : 'Passkey or security key (kept on this key or device)',
+    kind: p.synced ? 'Passkey synced between your devices' : 'Kept on one key or device',
     removeUrl: `/account/passkeys/${p.id}/remove`,
+    renameUrl: `/account/passkeys/${p.id}/rename`,
   };
 }

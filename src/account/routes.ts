@@ -19,6 +19,7 @@ const DONE: Record<string, string> = {
   'recovery-codes': 'You have new recovery codes. The old ones no longer work.',
   session: 'That session has been signed out, and its portals told.',
   'passkey-added': 'Your passkey or security key is added. You can use it the next time you sign in.',
+  'passkey-renamed': 'Your key has its new name.',
   'passkey-removed': 'That passkey or security key is removed: it no longer works for your account. You have been signed out everywhere else.',
 };
 

@@ -17,7 +17,8 @@ import { personFactors } from '../domain/factors/summary.js';
 import { factorsJson } from './present-factors.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
-import { auditQuery, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
+import { changePersonDetails, sendNewActivationCode } from '../domain/admin-person-changes.js';
+import { auditQuery, detailsInput, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson, waitingJson, WAITING_MESSAGE } from './present.js';
 
 /** Errors as JSON with the field at fault; a 401 says how to authenticate (RFC 6750). */
@@ -42,7 +43,7 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   GET    /sites  · POST /sites               sites in reach (paged) · add a site (superadmin)
  *   GET    /sites/:ods · PATCH /sites/:ods     a site and its administrator warning · name, address, user_cap
  *   GET    /sites/:ods/people                  people with status, role, enrolled, last sign-in (paged)
- *   POST   /sites/:ods/people                  {email, name, role?} → 201 with activation_code (shown once)
+ *   POST   /sites/:ods/people                  {email, name, role?, one_person?} (a shared-looking mailbox needs one_person: true) → 201 with activation_code (shown once)
  *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too; unless the
  *                                       caller looks after all their sites, it waits for them to confirm (status, message)
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
@@ -50,6 +51,8 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *                                       passkeys by name with last use, recovery codes left)
  *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once), or code_emailed_to when the
  *                                       person also works beyond the caller's reach (the code goes to them alone)
+ *   POST   /people/:id/activation-code       a new activation code for someone not yet activated (shown, or emailed as above)
+ *   PATCH  /people/:id                         {name?, email?, one_person?}: only over every one of their sites; told at both addresses
  *   POST   /people/:id/{unlock,disable,enable}
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
@@ -104,7 +107,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
   });
   router.post('/sites/:ods/people', async (ctx) => {
     const i = parseInput(personInput, body(ctx));
-    const r = await addPerson(deps, req(ctx), ctx.params.ods!, i);
+    const r = await addPerson(deps, req(ctx), ctx.params.ods!, { ...i, onePersonOnly: i.one_person });
     ctx.status = 201;
     ctx.body = { id: r.user.id, email: r.user.email, name: r.user.name, status: r.user.status, site: r.site.ods_code, role: r.role, activation_code: r.activationCode };
   });
@@ -177,6 +180,15 @@ export function adminApi({ deps, provider }: PageContext): Router {
   router.post('/people/:id/reset-mfa', async (ctx) => {
     parseInput(noInput, body(ctx));
     ctx.body = resetJson(await resetPersonMfa(deps, req(ctx), ctx.params.id!));
+  });
+  router.post('/people/:id/activation-code', async (ctx) => {
+    parseInput(noInput, body(ctx));
+    ctx.body = resetJson(await sendNewActivationCode(deps, req(ctx), ctx.params.id!));
+  });
+  router.patch('/people/:id', async (ctx) => {
+    const i = parseInput(detailsInput, body(ctx));
+    const { user, changed } = await changePersonDetails(deps, req(ctx), ctx.params.id!, { name: i.name, email: i.email, onePersonOnly: i.one_person });
+    ctx.body = { id: user.id, email: user.email, name: user.name, changed };
   });
   const simple = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(simple)) {

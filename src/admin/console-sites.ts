@@ -7,6 +7,7 @@ import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
 import { authorize, can } from '../domain/authorization.js';
 import { SITE_KINDS } from '../domain/sites.js';
 import { mailActivationCode } from '../domain/code-mail.js';
+import { findGenericMailbox } from '../domain/generic-mailboxes.js';
 import { auditQuery, locumInput, pageOf, parseInput, personInput, queryOf, siteInput, siteUpdate } from './schemas.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
 
@@ -85,6 +86,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
       model: {
         title: `Add a person to ${o.site.name}`, site: o.site, path: sitePath(o.site.ods), errors, values,
         mayAddPeople: o.mayAddPeople, mayLinkPeople: o.mayLinkPeople, roles: ROLE_NAMES,
+        askOnePerson: errors.some((e) => e.field === 'email') && values.email !== undefined && findGenericMailbox(values.email, o.site.ods) !== undefined,
       },
     }, status);
   }
@@ -94,7 +96,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(personInput, values);
-      const r = await addPerson(deps, req(ctx), ctx.params.ods!, i);
+      const r = await addPerson(deps, req(ctx), ctx.params.ods!, { ...i, onePersonOnly: i.one_person });
       const emailed = await mailActivationCode(mailer, config.issuer, r.user, r.activationCode, 'new-account');
       await render(ctx, {
         template: 'admin/code-shown',

@@ -11,7 +11,7 @@ export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
   | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
   | 'password-changed' | 'password-forgotten' | 'authenticator-changed' | 'authenticator-added' | 'recovery-codes-renewed'
-  | 'code-lock' | 'passkey-added' | 'passkey-removed';
+  | 'code-lock' | 'email-changed' | 'name-changed' | 'session-ended' | 'passkey-added' | 'passkey-removed';
 
 const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
   'password-reset': { subject: 'Your pharmid password was reset', line: 'Your password was reset. Your old password no longer works.' },
@@ -53,6 +53,13 @@ const WHAT: Record<AccountChange, { subject: string; line: string; advice?: stri
     line: 'A passkey or security key was removed from your account: it no longer works for signing in',
   },
   'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
+  'email-changed': {
+    subject: 'The email of your pharmid account was changed',
+    line: 'The email address of your pharmid account was changed',
+    advice: 'From now on pharmid writes to the new address only. If you did not ask for this, tell your site administrator or the helpdesk straight away.',
+  },
+  'name-changed': { subject: 'Your name in pharmid was changed', line: 'The name on your pharmid account was changed' },
+  'session-ended': { subject: 'You were signed out of pharmid in one browser', line: 'An administrator signed you out of one browser, and of the portals it was signed in to' },
   'code-lock': {
     subject: 'Wrong codes were typed after your pharmid password',
     line: 'Someone who knows your password typed wrong codes at the step after it, and that step is now locked',

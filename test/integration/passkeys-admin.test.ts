@@ -12,7 +12,8 @@ import { answer, expectPage, openAuthorization, portalRedirect, textOf, withAuth
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf, type SoftKey } from '../helpers/webauthn.js';
 import { cli, setCliEnvironment } from '../helpers/cli.js';
 import { addSite } from '../../src/domain/sites.js';
-import { addPasskey, enrolFirstPasskey, listPasskeys, registrationOptions } from '../../src/domain/factors/passkeys.js';
+import { listPasskeys } from '../../src/domain/factors/passkeys.js';
+import { addPasskey, enrolFirstPasskey, registrationOptions } from '../../src/domain/factors/passkey-ceremonies.js';
 import { readiness } from '../../src/domain/readiness.js';
 import { personFactors } from '../../src/domain/factors/summary.js';
 import { loadPrincipal } from '../../src/domain/authorization.js';

@@ -10,7 +10,8 @@ import { answer, errorMessages, expectPage, openAuthorization, portalRedirect, t
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf, type SoftKey } from '../helpers/webauthn.js';
 import { listAuditEventsForUser } from '../../src/db/queries/audit-events.js';
 import { lockUser } from '../../src/db/queries/users.js';
-import { authenticationOptions, listPasskeys, provePasskey, registrationOptions, addPasskey } from '../../src/domain/factors/passkeys.js';
+import { listPasskeys } from '../../src/domain/factors/passkeys.js';
+import { addPasskey, authenticationOptions, provePasskey, registrationOptions } from '../../src/domain/factors/passkey-ceremonies.js';
 import type { Response } from 'supertest';
 
 /**
@@ -345,11 +346,27 @@ describe('the account page', () => {
     expect(textOf(done.text)).toMatch(/Your passkey or security key is added/);
     expect(textOf(done.text)).toMatch(/Dispensary PC[\s\S]*Last used: Not used yet/);
     expect(prove.status).toBe(200);
-    // Removing it is allowed: the app remains.
+    // Renamed: a name too long is refused on the form; a good one is saved.
     const key = (await listPasskeys(p.deps, person.id))[0]!;
+    const rename = await browser.open(`/account/passkeys/${key.id}/rename`);
+    const tooLong = await browser.submit(formAction(rename.text, '/rename')!, { name: 'x'.repeat(61) });
+    expect(tooLong.status).toBe(400);
+    expect(errorMessages(tooLong.text).join(' ')).toMatch(/60 characters or fewer/);
+    expect(textOf((await browser.submit(formAction(tooLong.text, '/rename')!, { name: 'Back office PC' })).text)).toMatch(/new name[\s\S]*Back office PC/);
+    // Removing it is allowed: the app remains.
     const confirm = await browser.open(`/account/passkeys/${key.id}/remove`);
     expect(textOf((await browser.submit(formAction(confirm.text, '/remove')!, {})).text)).toMatch(/is removed/);
     expect(await actions(person.id)).toEqual(expect.arrayContaining(['passkey.add:success', 'passkey.remove:success']));
+  });
+
+  test('a person with only a passkey gets new recovery codes by proving the passkey (the page has no code box)', async () => {
+    const { person, authenticator, key, browser } = await withPasskey();
+    const prove = await browser.open('/account/recovery-codes');
+    expect(prove.text).not.toContain('name="code"');
+    const shown = await browser.submit(passkeyActionOf(prove.text), { credential: authenticator.get(passkeyOptionsOf(prove.text), key) });
+    const codes = recoveryCodesOf(shown.text);
+    expect(codes).toHaveLength(10);
+    expect(codes).not.toEqual(expect.arrayContaining([person.recoveryCodes![0]]));
   });
 
   test('the only factor cannot be removed: the page says what to do instead', async () => {

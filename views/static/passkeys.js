@@ -57,8 +57,9 @@
       PKC.isConditionalMediationAvailable().then(function (available) {
         if (!available) return;
         waiting = new AbortController();
+        // Silent when it ends unanswered: the person may simply type their email and password.
         navigator.credentials.get({ publicKey: PKC.parseRequestOptionsFromJSON(options), mediation: 'conditional', signal: waiting.signal })
-          .then(send, failed);
+          .then(send, function () {});
       }, function () {});
     }
   });

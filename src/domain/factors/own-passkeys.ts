@@ -4,10 +4,9 @@ import { hasAuthenticator } from '../authenticators.js';
 import { proveAuthenticator } from '../self-service.js';
 import { InvalidInput } from '../errors.js';
 import type { Deps } from '../deps.js';
-import {
-  addPasskey, authenticationOptions, boundToSession, hasPasskey, provePasskey, registrationOptions, removePasskey,
-  type PasskeySummary,
-} from './passkeys.js';
+import { boundToSession } from './passkey-challenges.js';
+import { addPasskey, authenticationOptions, provePasskey, registrationOptions } from './passkey-ceremonies.js';
+import { hasPasskey, removePasskey, type PasskeySummary } from './passkeys.js';
 
 /**
  * A person's own passkeys, from the account page. Adding one first proves a
@@ -29,8 +28,12 @@ export async function proofChoices(deps: Deps, user: UserRow, sessionId: string)
   return { app, passkey: keys ? await authenticationOptions(deps, boundToSession(user.id, sessionId), user.id) : undefined };
 }
 
-/** Proves a current factor (a code, or a passkey in `credential`); the proof is kept for this session. */
-export async function proveForNewPasskey(deps: Deps, user: UserRow, sessionId: string, form: { code?: string; credential?: string }, ip: string): Promise<void> {
+/**
+ * Proves a factor the person has now, on the account page: one of their
+ * passkeys (the browser's answer in `credential`, against a challenge bound
+ * to this session) or their app's code.
+ */
+export async function proveCurrentFactor(deps: Deps, user: UserRow, sessionId: string, form: { code?: string; credential?: string }, ip: string): Promise<void> {
   if (form.credential) {
     await provePasskey(deps, boundToSession(user.id, sessionId), form.credential, { userId: user.id, ip });
   } else if (await hasAuthenticator(deps, user.id)) {
@@ -38,6 +41,11 @@ export async function proveForNewPasskey(deps: Deps, user: UserRow, sessionId: s
   } else {
     throw new InvalidInput('Use one of your passkeys or security keys first', 'credential');
   }
+}
+
+/** Proves a current factor; the proof lets this session add a key for a few minutes. */
+export async function proveForNewPasskey(deps: Deps, user: UserRow, sessionId: string, form: { code?: string; credential?: string }, ip: string): Promise<void> {
+  await proveCurrentFactor(deps, user, sessionId, form, ip);
   await deps.store.set(proofKey(user.id, sessionId), '1', PROOF_WINDOW);
 }
 

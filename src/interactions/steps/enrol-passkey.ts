@@ -1,4 +1,5 @@
-import { boundToInteraction, enrolFirstPasskey, registrationOptions } from '../../domain/factors/passkeys.js';
+import { boundToInteraction } from '../../domain/factors/passkey-challenges.js';
+import { enrolFirstPasskey, registrationOptions } from '../../domain/factors/passkey-ceremonies.js';
 import { findUser } from '../../domain/accounts.js';
 import { AccountChanged } from '../../domain/errors.js';
 import { spendResetCode } from '../../domain/sign-in.js';

@@ -1,5 +1,6 @@
 import { findUser } from '../../domain/accounts.js';
-import { boundToInteraction, provePasskey } from '../../domain/factors/passkeys.js';
+import { boundToInteraction } from '../../domain/factors/passkey-challenges.js';
+import { provePasskey } from '../../domain/factors/passkey-ceremonies.js';
 import { AccountChanged } from '../../domain/errors.js';
 import { provedNow } from '../../domain/sign-in-flows.js';
 import { signedIn } from '../password-passed.js';

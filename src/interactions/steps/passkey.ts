@@ -1,4 +1,5 @@
-import { authenticationOptions, boundToInteraction, provePasskey } from '../../domain/factors/passkeys.js';
+import { boundToInteraction } from '../../domain/factors/passkey-challenges.js';
+import { authenticationOptions, provePasskey } from '../../domain/factors/passkey-ceremonies.js';
 import { hasSecondFactor, provedNow, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 import { otpDue } from './otp.js';

@@ -2,7 +2,8 @@ import { checkPassword } from '../../domain/sign-in.js';
 import { passwordPassed } from '../password-passed.js';
 import { AccountChanged, InvalidInput, Rejected } from '../../domain/errors.js';
 import { awaitsPasswordBeforeEnrolment } from '../../domain/sign-in-flows.js';
-import { authenticationOptions, boundToInteraction } from '../../domain/factors/passkeys.js';
+import { boundToInteraction } from '../../domain/factors/passkey-challenges.js';
+import { authenticationOptions } from '../../domain/factors/passkey-ceremonies.js';
 import type { Step } from '../step.js';
 
 const WRONG = 'The email address or password is not right. Check them and try again.';
