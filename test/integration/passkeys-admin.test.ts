@@ -161,6 +161,21 @@ describe('"reset authenticator" removes passkeys too', () => {
   });
 });
 
+test('through the console, for someone whose only factor is a passkey: the reset is offered, says what it removes, and removes the key', async () => {
+  const k = await makePerson(p.deps, { site: A, name: 'Kit Keyed' });
+  const key = await givePasskey(k, 'Blue key', { first: true });
+  const page = await adminA.browser.agent.get(`/admin/people/${k.id}`);
+  expect(textOf(page.text)).toMatch(/Authenticator app Not set up Passkeys and security keys Blue key/);
+  expect(page.text).toContain('id="reset-mfa-link"');
+  const confirm = await adminA.browser.agent.get(`/admin/people/${k.id}/reset-mfa`);
+  expect(textOf(confirm.text)).toContain('Their authenticator app, any passkeys or security keys, and their recovery codes stop working straight away.');
+  const done = await postForm(adminA.browser, confirm.text, `/admin/people/${k.id}/reset-mfa`);
+  expect(done.status).toBe(200);
+  expect(textOf(done.text)).toMatch(/Kit Keyed will set up a new authenticator/);
+  expect(await listPasskeys(p.deps, k.id)).toEqual([]);
+  expect(portalRedirect((await passkeyAlone(key)).res)).toBeUndefined();
+});
+
 describe('each person\'s factors, within reach only', () => {
   test('the person\'s own site administrator sees the app, the keys by name with last use, and recovery codes left', async () => {
     const { v, dispensary } = await colleagueWithKeys();
@@ -168,7 +183,7 @@ describe('each person\'s factors, within reach only', () => {
     const page = await adminA.browser.agent.get(`/admin/people/${v.id}`);
     expect(page.status).toBe(200);
     const text = textOf(page.text);
-    expect(text).toMatch(/Authenticator app since \d/);
+    expect(text).toMatch(/Authenticator app Set up \d/);
     expect(text).toMatch(/Passkeys and security keys Blue key \(security key or passkey on one device\) Added [^.]+\. Last used: Not used yet/);
     expect(text).toMatch(/Dispensary PC \(security key or passkey on one device\) Added [^.]+\. Last used: \d/);
     expect(text).toContain('Recovery codes 10 of 10 left');
