@@ -1,5 +1,4 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { encodeCBOR } from '@levischuck/tiny-cbor';
 
 /**
  * A security key for the bench: an ES256 key pair and what a browser and
@@ -7,7 +6,8 @@ import { encodeCBOR } from '@levischuck/tiny-cbor';
  * assertion signs authenticatorData ‖ SHA-256(clientDataJSON); user present
  * and user verified; a counter that moves forward). The same construction as
  * test/helpers/webauthn.ts, kept here because the image builds bench/
- * without test/.
+ * without test/; its public key is written out in CBOR by hand, so the bench
+ * needs no CBOR package.
  */
 export class BenchPasskey {
   readonly credentialId = randomBytes(32);
@@ -20,9 +20,11 @@ export class BenchPasskey {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = privateKey;
     const jwk = publicKey.export({ format: 'jwk' });
-    this.cose = encodeCBOR(new Map<number, number | Uint8Array>([
-      [1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x!, 'base64url')], [-3, Buffer.from(jwk.y!, 'base64url')],
-    ]));
+    // COSE_Key (RFC 9053) in CBOR, written out: {1: 2 (EC2), 3: -7 (ES256), -1: 1 (P-256), -2: x, -3: y}.
+    this.cose = Buffer.concat([
+      Buffer.from([0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20]), Buffer.from(jwk.x!, 'base64url'),
+      Buffer.from([0x22, 0x58, 0x20]), Buffer.from(jwk.y!, 'base64url'),
+    ]);
   }
 
   /** The AuthenticationResponseJSON a browser posts for this challenge (user present and verified). */
