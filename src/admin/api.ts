@@ -16,6 +16,8 @@ import { supportedSiteIds } from '../domain/authorization.js';
 import type { ResetOutcome } from '../domain/users.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { policyInput } from './console-rollout.js';
+import { personFactors } from '../domain/factors/summary.js';
+import { factorsJson } from './present-factors.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
 import { changePersonDetails, sendNewActivationCode } from '../domain/admin-person-changes.js';
@@ -48,7 +50,8 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too; unless the
  *                                       caller looks after all their sites, it waits for them to confirm (status, message)
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
- *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
+ *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person, with `factors` (authenticator app since,
+ *                                       passkeys by name with last use, recovery codes left)
  *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once), or code_emailed_to when the
  *                                       person also works beyond the caller's reach (the code goes to them alone)
  *   POST   /people/:id/activation-code       a new activation code for someone not yet activated (shown, or emailed as above)
@@ -57,7 +60,7 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
  *   POST   /portals/:id/{rotate-secret,disable,enable}
- *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?}
+ *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?, require? (mfa|phr)}
  *   GET    /sites/:ods/readiness.csv           who is not ready at a site, and why
  *   POST   /import[?dry_run=true]              a CSV body (text/csv, at most 1 MB; email,name,site[,role]) as
  *                                       `pharmid user import` takes it: 200 dry run, 201 written (codes shown once),
@@ -140,6 +143,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = {
       policies: o.policies.map((p) => ({
         scope: p.scope, site: p.site, client_id: p.clientId, state: p.state, enforce_on: p.enforceOn?.toISOString() ?? null, max_skips: p.maxSkips,
+        require: p.require,
       })),
       sites: o.sites.map((s) => ({
         ods: s.ods, name: s.name, people: s.people, ready: s.ready, counts: s.counts, state: s.state,
@@ -152,8 +156,9 @@ export function adminApi({ deps, provider }: PageContext): Router {
     const i = parseInput(policyInput, raw && typeof raw.max_skips === 'number' ? { ...raw, max_skips: String(raw.max_skips) } : raw);
     const p = await setPolicyAsAdmin(deps, req(ctx), {
       scope: i.scope, site: i.site, clientId: i.client_id, state: i.state, enforceOn: i.enforce_on, maxSkips: i.max_skips,
+      require: i.require,
     });
-    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
+    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips, require: p.require };
   });
   router.get('/sites/:ods/readiness.csv', async (ctx) => {
     const { filename, csv } = await readinessCsv(deps, req(ctx), ctx.params.ods!);
@@ -180,7 +185,8 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = pageJson(await searchPeople(deps, req(ctx), text ?? '', pageOf(ctx.query)), personSummaryJson);
   });
   router.get('/people/:id', async (ctx) => {
-    ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
+    const person = await viewPerson(deps, req(ctx), ctx.params.id!);
+    ctx.body = { ...personJson(person), factors: factorsJson(await personFactors(deps, req(ctx), person.id)) };
   });
   /** A reset answers with the code (shown once), or, for a person not entirely in reach, where it was emailed instead. */
   const resetJson = (r: ResetOutcome) => (r.activationCode !== undefined

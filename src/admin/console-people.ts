@@ -8,6 +8,8 @@ import { personSessions } from '../domain/admin-person-changes.js';
 import { sessionRow } from '../account/present.js';
 import { locksInWords, mayOnPerson, personChangePages, personPath } from './console-person-changes.js';
 import { sitesForLinking } from '../domain/admin-sites.js';
+import { personFactors } from '../domain/factors/summary.js';
+import { factorsView } from './present-factors.js';
 import { authorize } from '../domain/authorization.js';
 import { linkInput, pageOf, parseInput, queryOf, roleInput, searchQuery } from './schemas.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
@@ -52,6 +54,7 @@ export function peoplePages(router: Router, page: PageContext): void {
         locks: locksInWords(person),
         sessions: sessionList.map((s) => ({ ...sessionRow(s, undefined), endAction: `${personPath(person.id)}/sessions/${encodeURIComponent(s.id)}/end` })),
         codesGoToPerson: person.codesGoTo === 'person',
+        factors: factorsView(await personFactors(deps, r, person.id)),
       },
     }, status);
   }

@@ -57,12 +57,12 @@ const CONFIRM = {
   'reset-mfa': {
     title: (n: string) => `Reset ${n}'s authenticator?`, button: 'Yes, reset their authenticator',
     happens: [
-      'Their authenticator app and recovery codes stop working straight away.',
+      'Their authenticator app, any passkeys or security keys, and their recovery codes stop working straight away.',
       'They are signed out everywhere: every browser and every portal.',
       'pharmid emails them to say their two-step sign-in was reset, and by whom.',
-      'You get a one-time code: at their next sign-in they give their password, then this code, then set up their app again.',
+      'You get a one-time code: at their next sign-in they give their password, then this code, then set up an authenticator app or a passkey again.',
     ],
-    tell: 'Sign in as usual with your email and password. pharmid then asks for the code I give you, and takes you through setting up your authenticator app again.',
+    tell: 'Sign in as usual with your email and password. pharmid then asks for the code I give you, and takes you through setting up your authenticator app, or a passkey or security key, again.',
   },
   disable: {
     title: (n: string) => `Disable ${n}?`, button: 'Yes, disable them',

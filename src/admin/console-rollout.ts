@@ -33,6 +33,8 @@ export const policyInput = z.strictObject({
   enforce_on: z.string().trim().max(40).optional().transform((v) => v || undefined),
   max_skips: z.string().trim().regex(/^\d{0,3}$/, { message: 'Give a whole number of times' }).optional()
     .transform((v) => (v ? Number(v) : undefined)),
+  // Once enforced: any second factor, or a passkey or security key (acr phr).
+  require: z.enum(['mfa', 'phr'], { message: 'Choose what the policy requires' }).optional(),
 });
 
 /** /admin/rollout: MFA rollout policies and each site's readiness beside its enforcement date. */
@@ -59,6 +61,7 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
       const i = parseInput(policyInput, values);
       await setPolicyAsAdmin(deps, req(ctx), {
         scope: i.scope, site: i.site, clientId: i.client_id, state: i.state, enforceOn: i.enforce_on, maxSkips: i.max_skips,
+        require: i.require,
       });
       backTo(ctx, '/admin/rollout', 'rollout-saved');
     }, (errors, status) => show(ctx, errors, values, status));

@@ -36,7 +36,7 @@ export function backTo(ctx: Koa.Context, path: string, done: string): void {
 
 /** What a `done` key says on the page it leads back to; unknown keys say nothing. */
 export const DONE: Record<string, string> = {
-  'reset-mfa': 'Their authenticator and recovery codes were removed. They will set up a new authenticator at their next sign-in. Their sessions have ended.',
+  'reset-mfa': 'Their authenticator app, passkeys, security keys and recovery codes were removed. They will set up a new authenticator at their next sign-in. Their sessions have ended.',
   unlock: 'Their account is unlocked: they may try their password and codes again.',
   disable: 'They can no longer sign in. Their sessions have ended.',
   enable: 'They may sign in again.',

@@ -1,3 +1,4 @@
+import { PASSKEY_ACTIONS } from './factors/passkey-words.js';
 import * as auditEvents from '../db/queries/audit-events.js';
 import type { AuditFilter, AuditOutcome, SiteAuditRow } from '../db/queries/audit-events.js';
 import { authorize } from './authorization.js';
@@ -55,6 +56,7 @@ export const AUDIT_ACTIONS: readonly { value: string; label: string }[] = [
   { value: 'user.', label: 'Everything done to people' },
   { value: 'session.', label: 'Sessions ended' },
   { value: 'account.', label: 'Changes people made themselves' },
+  ...PASSKEY_ACTIONS,
   { value: 'rollout.set', label: 'MFA rollout changes' },
   { value: 'site.', label: 'Site details changed' },
 ];

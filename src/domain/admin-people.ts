@@ -10,6 +10,7 @@ import { changeRole, enableUser, requireUserById, unlinkUser } from './people.js
 import { requireSite } from './sites.js';
 import { linkToSite } from './site-links.js';
 import { hasAuthenticator } from './authenticators.js';
+import { hasPasskey } from './factors/passkeys.js';
 import { temporaryLocks, type TemporaryLock } from './attempts.js';
 import { addressesRefusedFor } from './address-waits.js';
 import { normaliseEmail } from './email.js';
@@ -27,6 +28,7 @@ export interface PersonDetails {
   email: string;
   name: string;
   status: UserStatus;
+  /** Has a second factor: an authenticator app, a passkey or both (what an MFA reset would remove). */
   enrolled: boolean;
   locked: boolean;
   /** Locks after wrong passwords or codes that lift by themselves, and the addresses refused for them while they waited. */
@@ -75,7 +77,7 @@ export async function viewPerson(deps: Deps, r: AdminRequest, id: string): Promi
   const emailKey = normaliseEmail(user.email).key;
   return {
     id: user.id, email: user.email, name: user.name, status: user.status,
-    enrolled: await hasAuthenticator(deps, user.id), locked: user.locked_at !== null, lastSignInAt: user.last_sign_in_at,
+    enrolled: (await hasAuthenticator(deps, user.id)) || (await hasPasskey(deps, user.id)), locked: user.locked_at !== null, lastSignInAt: user.last_sign_in_at,
     temporaryLocks: await temporaryLocks(deps, user.id, emailKey),
     addressesRefused: await addressesRefusedFor(deps, [emailKey, user.id]),
     orgRoles: target.orgRoles,

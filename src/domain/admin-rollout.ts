@@ -20,6 +20,8 @@ export interface PolicyView {
   state: string;
   enforceOn: Date | null;
   maxSkips: number;
+  /** Once enforced: any second factor (`mfa`) or a passkey (`phr`). */
+  require: 'mfa' | 'phr';
 }
 
 export interface RolloutOverview {
@@ -58,7 +60,7 @@ export async function rolloutOverview(deps: Deps, r: AdminRequest): Promise<Roll
     .filter((p) => p.scope !== 'site' || (p.ods_code !== null && ods.has(p.ods_code)))
     .map((p) => ({
       scope: p.scope, site: p.ods_code, siteName: inReach.find((s) => s.ods_code === p.ods_code)?.name ?? null,
-      clientId: p.client_id, portal: p.client_name, state: p.state, enforceOn: p.enforce_on, maxSkips: p.max_skips,
+      clientId: p.client_id, portal: p.client_name, state: p.state, enforceOn: p.enforce_on, maxSkips: p.max_skips, require: p.require,
     }));
   const report = inReach.length ? await readiness(deps, [...ods]) : [];
   const maySetPortals = can(r.principal, 'rollout.set-portal');

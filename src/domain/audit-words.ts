@@ -6,6 +6,8 @@
  * its code or its details.
  */
 
+import { PASSKEY_PHRASES } from './factors/passkey-words.js';
+
 export interface EventFacts {
   action: string;
   outcome: 'success' | 'failure' | 'denied';
@@ -72,6 +74,8 @@ const PHRASES: Record<string, Phrase> = {
   'logout.backchannel': (f, _w, whom) => [`told ${f.portal ?? 'a portal'} that ${whom} signed out`, `tell ${f.portal ?? 'a portal'} that ${whom} signed out`],
   'org-role.grant': (f, _w, whom) => [`made ${whom} ${text(f.details.role) === 'superadmin' ? 'a superadmin' : `a ${text(f.details.role)}`}`, `give ${whom} a role`],
   'org-role.revoke': (f, _w, whom) => [`took the ${text(f.details.role)} role from ${whom}`, `take a role from ${whom}`],
+  // Passkey events, and the reset that names the keys it removed (it replaces the plain reset above).
+  ...PASSKEY_PHRASES,
 };
 
 /** An action's code in words, for one this table does not know: "user.change-email" becomes "change email". */

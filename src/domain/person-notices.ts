@@ -15,7 +15,10 @@ export type AccountChange =
 
 const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
   'password-reset': { subject: 'Your pharmid password was reset', line: 'Your password was reset. Your old password no longer works.' },
-  'mfa-reset': { subject: 'Your pharmid two-step sign-in was reset', line: 'Your authenticator and recovery codes were removed. At your next sign-in you will set up a new authenticator.' },
+  'mfa-reset': {
+    subject: 'Your pharmid two-step sign-in was reset',
+    line: 'Your two-step sign-in was reset: at your next sign-in you will set up a new authenticator. Your authenticator app, your recovery codes and any passkeys or security keys were removed, and none of them signs you in any more',
+  },
   'activation-code': { subject: 'A new pharmid activation code was issued', line: 'A new activation code was issued for your account. Any earlier code no longer works.' },
   unlocked: { subject: 'Your pharmid account was unlocked', line: 'The locks on your account after wrong passwords or codes were lifted.' },
   disabled: { subject: 'Your pharmid account was disabled', line: 'Your account was disabled: you can no longer sign in, and every session was ended.' },

@@ -1,6 +1,6 @@
 import * as policies from '../db/queries/rollout-policies.js';
 import type { RolloutPolicyRow, RolloutScope, RolloutState } from '../db/queries/rollout-policies.js';
-import { personTerms, termsAt } from './mfa-policy.js';
+import { personTerms, requiresPhr, termsAt, type PolicyRequire } from './mfa-policy.js';
 import * as clients from '../db/queries/clients.js';
 import { InvalidInput } from './errors.js';
 import { requireSite } from './sites.js';
@@ -31,19 +31,23 @@ export interface MfaRequirement {
   skipsLeft?: number;
   policyId?: string;
   maxSkips?: number;
+  /** An enforced policy requires a passkey (acr `phr`): a code is not enough (the sign-in steps up as for acr_values=phr). */
+  phr?: boolean;
 }
 
 export async function mfaRequirement(
   deps: Deps, who: { userId: string; clientId: string; demandedByPortal: boolean },
 ): Promise<MfaRequirement> {
-  if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false };
   const found = await policies.listPoliciesFor(deps.db, who.userId, who.clientId);
   const now = deps.now();
   const at = (row: policies.PolicyWithSkips | undefined) => (row ? termsAt(row, now, row.skips_used) : undefined);
-  const policy = personTerms({ sites: found.sites.map(at), global: at(found.global), portal: at(found.client) });
+  const applying = { sites: found.sites.map(at), global: at(found.global), portal: at(found.client) };
+  const phr = requiresPhr(applying) || undefined;
+  if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false, phr };
+  const policy = personTerms(applying);
   const { state } = policy;
   const base = { state, policyId: policy.id, enforceOn: policy.enforceOn?.toISOString(), maxSkips: policy.maxSkips };
-  if (state === 'enforced') return { ...base, required: true, offered: false, canSkip: false };
+  if (state === 'enforced') return { ...base, required: true, offered: false, canSkip: false, phr };
   if (state === 'off') return { ...base, required: false, offered: false, canSkip: false };
   if (state === 'announced') return { ...base, required: false, offered: true, canSkip: true };
   const skipsLeft = Math.max(0, policy.maxSkips - policy.skipsUsed);
@@ -62,7 +66,18 @@ export async function skipEnrolment(deps: Deps, userId: string, req: MfaRequirem
   await audit(deps.db, { kind: 'user', id: userId }, { action: 'mfa.enrolment-skipped', outcome: 'success', targetUser: userId, ip, details: { state: req.state } });
 }
 
-export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: string; state: string; enforceOn?: string; maxSkips?: number }
+export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: string; state: string; enforceOn?: string; maxSkips?: number; require?: string }
+
+/** What a policy may require once enforced: any second factor, or a passkey or security key. */
+export const POLICY_REQUIRES: readonly PolicyRequire[] = ['mfa', 'phr'];
+
+/** The policy's `require` (mfa when not given); a passkey cannot be required by a policy that is off. */
+function checkRequire(input: string | undefined, state: RolloutState): PolicyRequire {
+  const require = (input || 'mfa') as PolicyRequire;
+  if (!POLICY_REQUIRES.includes(require)) throw new InvalidInput('Choose what the policy requires: mfa (any second factor) or phr (a passkey or security key)', 'require');
+  if (require === 'phr' && state === 'off') throw new InvalidInput('A policy that is off requires nothing: to require passkeys, choose announced, grace or enforced', 'require');
+  return require;
+}
 
 /** The calendar day (UTC, as the dates are given) of an instant: "2027-03-01". */
 const dayOf = (d: Date) => d.toISOString().slice(0, 10);
@@ -77,6 +92,7 @@ const LONG_DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone:
 export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyInput): Promise<RolloutPolicyRow> {
   if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`The state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
   const state = input.state as RolloutState;
+  const require = checkRequire(input.require, state);
   let enforceOn: Date | undefined;
   if (input.enforceOn) {
     enforceOn = new Date(input.enforceOn);
@@ -109,11 +125,11 @@ export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyIn
     throw new InvalidInput('Choose what the policy covers: global, site or client', 'scope');
   }
   const row = await policies.upsertRolloutPolicy(deps.db, {
-    scope: input.scope, siteId, clientId, state, enforceOn, maxSkips: input.maxSkips,
+    scope: input.scope, siteId, clientId, state, enforceOn, maxSkips: input.maxSkips, require,
   });
   await audit(deps.db, actor, {
     action: 'rollout.set', outcome: 'success', siteId,
-    details: { scope: input.scope, client_id: clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips },
+    details: { scope: input.scope, client_id: clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips, require },
   });
   return row;
 }

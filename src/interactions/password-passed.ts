@@ -14,6 +14,7 @@ import type { StepContext } from './step.js';
  */
 export async function signedIn(c: StepContext, user: UserRow, how: Pick<FlowState, 'amr' | 'proved'>): Promise<FlowState> {
   const [enrolled, passkeys] = await Promise.all([hasAuthenticator(c.deps, user.id), hasPasskey(c.deps, user.id)]);
+  const requirement = await mfaRequirement(c.deps, { userId: user.id, clientId: c.state.clientId, demandedByPortal: (await c.request.portal()).mfaDemanded });
   return {
     ...c.state,
     userId: user.id,
@@ -24,7 +25,9 @@ export async function signedIn(c: StepContext, user: UserRow, how: Pick<FlowStat
     hasPasskey: passkeys,
     resetCodePending: !enrolled && !passkeys && (await awaitsResetCode(c.deps, user.id)),
     siteLinksWaiting: await hasWaitingSites(c.deps, user.id),
-    requirement: await mfaRequirement(c.deps, { userId: user.id, clientId: c.state.clientId, demandedByPortal: (await c.request.portal()).mfaDemanded }),
+    requirement,
+    // A rollout policy that requires a passkey asks what a portal's acr_values=phr asks.
+    phrDemanded: c.state.phrDemanded || requirement.phr,
   };
 }
 

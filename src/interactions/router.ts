@@ -57,9 +57,11 @@ async function stillCurrent(deps: Deps, state: FlowState): Promise<{ state: Flow
 }
 
 async function initialState(deps: Deps, provider: Provider, i: Interaction): Promise<FlowState> {
-  const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [], phrDemanded: demandsPhr(i.params.acr_values) || undefined };
-  const session = i.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
   const reasons = i.prompt.reasons;
+  // A passkey is demanded by the portal (acr_values=phr) or, for this session's person, by a rollout policy (policy.ts).
+  const phrDemanded = demandsPhr(i.params.acr_values) || reasons.includes('phr_required') || undefined;
+  const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [], phrDemanded };
+  const session = i.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
   const stepUp = i.prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'mfa_required' || r === 'phr_required');
   if (session?.accountId && (i.prompt.name !== 'login' || stepUp)) {
     const user = await findUser(deps, session.accountId);

@@ -49,11 +49,15 @@ export function buildPolicy(deps: Deps) {
     return requirement.required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
-  // A portal that asks acr_values=phr gets a passkey sign-in: a session made with a code steps up (only the passkey is asked).
-  login.checks.add(new Check('phr_required', 'a phishing-resistant sign-in (a passkey) is required', 'login_required', (ctx: KoaContextWithOIDC) => {
-    const { session, params } = ctx.oidc;
+  // A portal that asks acr_values=phr, or a rollout policy that requires passkeys for the person's site or this
+  // portal, gets a passkey sign-in: a session made with a code steps up (only the passkey is asked).
+  login.checks.add(new Check('phr_required', 'a phishing-resistant sign-in (a passkey) is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
+    const { session, params, client } = ctx.oidc;
     if (!session?.accountId || session.acr === 'phr') return Check.NO_NEED_TO_PROMPT;
-    return demandsPhr(params?.acr_values) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    if (demandsPhr(params?.acr_values)) return Check.REQUEST_PROMPT;
+    if (!client) return Check.NO_NEED_TO_PROMPT;
+    const requirement = await mfaRequirement(deps, { userId: session.accountId, clientId: client.clientId, demandedByPortal: false });
+    return requirement.phr ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
   policy.add(new Prompt(

@@ -32,3 +32,10 @@ test('who acted, by name', () => {
   expect(actorWords('cli', {})).toBe('An operator (command line)');
   expect(actorWords('anonymous', {})).toBe('pharmid');
 });
+
+test('passkey events and a reset that removed keys read as sentences on the trail', () => {
+  expect(describeEvent({ ...base, action: 'passkey.add', actor: 'Priya Shah', self: true, details: { name: 'Blue key' } }))
+    .toBe('Priya Shah added the passkey or security key "Blue key" to their account');
+  expect(describeEvent({ ...base, details: { passkeys_removed: ['Blue key'] } }))
+    .toBe('Sam Taylor reset Priya Shah\'s authenticator, and removed the passkey or security key "Blue key"');
+});
