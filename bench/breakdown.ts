@@ -5,6 +5,11 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 import { refresh, signIn, type SignInTarget } from './sign-in.js';
 import type { UserPool } from './seed.js';
 import { loadStopped } from './load.js';
+import { passkeySignIn } from './passkey-sign-in.js';
+import type { BenchPasskey } from './passkey-key.js';
+
+/** How the breakdown names the requests of a passkey sign-in. */
+export const PASSKEY_PREFIX = 'passkey: ';
 
 /** CPU (ms, mean over the sample) one kind of request costs, by where it was spent; wall time is the median. */
 export interface StepCost { serverEventLoop: number; serverOtherThreads: number; postgres: number; redis: number; wallMs: number }
@@ -72,7 +77,7 @@ class Clocks {
  * concurrency (and, CPU being counted rather than time, little disturbed by
  * other work on the machine).
  */
-export async function breakdown(target: SignInTarget, pool: UserPool, serverPid: number, database: string, count: number): Promise<Record<string, StepCost>> {
+export async function breakdown(target: SignInTarget, pool: UserPool, serverPid: number, database: string, count: number, key?: BenchPasskey): Promise<Record<string, StepCost>> {
   const clocks = new Clocks(serverPid, database);
   const samples: Record<string, StepCost[]> = {};
   let before = clocks.read();
@@ -106,6 +111,12 @@ export async function breakdown(target: SignInTarget, pool: UserPool, serverPid:
     probe.before();
     token = await refresh(target, token);
     probe.after('refresh grant');
+  }
+  // Passkey-alone sign-ins, their requests named apart ("passkey: token").
+  const keyed: SignInTarget = { ...target, probe: { before: probe.before, after: (label: string) => probe.after(`${PASSKEY_PREFIX}${label}`) } };
+  for (let i = 0; key && i < count && !loadStopped(); i += 1) {
+    clocks.rescan();
+    await passkeySignIn(keyed, key, {});
   }
   const out: Record<string, StepCost> = {};
   for (const [label, list] of Object.entries(samples)) {

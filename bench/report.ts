@@ -1,7 +1,7 @@
 import type { MachineInfo } from './cpu.js';
 import type { CeilingRuns } from './phases.js';
 import type { RunSummary } from './load.js';
-import type { StepCost } from './breakdown.js';
+import { PASSKEY_PREFIX, type StepCost } from './breakdown.js';
 import { round } from './stats.js';
 
 /** CPU milliseconds spent per operation, by process. */
@@ -63,6 +63,8 @@ export interface BenchReport {
     userStalls: number;
   };
   refreshGrants: Phase;
+  /** Passkey-alone sign-ins (no password, so no argon2), with the median ms per kind of request. */
+  passkeySignIns: Phase & { stepsMs: Record<string, number> };
   /** CPU per request of a sign-in (and of a refresh grant), one at a time. */
   stepCpuMs?: Record<string, StepCost>;
   server: {
@@ -89,6 +91,14 @@ function phaseRows(name: string, p: Phase, shares?: number[], quiet?: boolean[])
   ];
 }
 
+/**
+ * Operations per second one core could do, from the CPU they cost: server
+ * (every thread), Postgres and Redis; the load generator is not counted.
+ */
+export function perCore(c: CpuPerOp): number | undefined {
+  return c.server === undefined ? undefined : 1000 / (c.server + c.postgres + c.redis);
+}
+
 function cpuLine(c: CpuPerOp): string {
   return `server ${f(c.server)} (event loop ${f(c.serverMainThread)}, other threads ${f(c.server === undefined || c.serverMainThread === undefined ? undefined : c.server - c.serverMainThread)}) · load generator ${f(c.loadGenerator)} · postgres ${f(c.postgres)} · redis ${f(c.redis)} · not ours ${f(c.other)}`
     + ` · whole machine ${f(c.machine)} (cores busy: server ${f(c.serverCoresBusy, 2)}, not ours ${f(c.otherCoresBusy, 2)}, machine ${f(c.machineCoresBusy, 2)})`;
@@ -107,6 +117,7 @@ export function formatReport(r: BenchReport): string {
       ['argon2id verify ceiling (median)', f(r.ceiling.perSecond), '', '', '', '', '', ''],
       ...phaseRows('MFA sign-in', s, s.runShares, s.quietRuns),
       ...phaseRows('refresh grant', r.refreshGrants),
+      ...phaseRows('passkey sign-in', r.passkeySignIns),
     ]),
     '',
     ...(s.quietRuns.some((q) => !q) ? ['* other processes took CPU during this run or its ceiling run (≥ 0.1 cores)'] : []),
@@ -119,12 +130,19 @@ export function formatReport(r: BenchReport): string {
     `sign-in steps, median ms: ${Object.entries(s.stepsMs).map(([k, v]) => `${k} ${f(v)}`).join(' · ')}`,
     `CPU ms per sign-in: ${cpuLine(s.cpuMsPerOp)}`,
     `CPU ms per refresh grant: ${cpuLine(r.refreshGrants.cpuMsPerOp)}`,
+    `passkey sign-in (no password) steps, median ms: ${Object.entries(r.passkeySignIns.stepsMs).map(([k, v]) => `${k} ${f(v)}`).join(' · ')}`,
+    `CPU ms per passkey sign-in: ${cpuLine(r.passkeySignIns.cpuMsPerOp)}`,
+    `one core's worth (server, Postgres and Redis CPU; load generator excluded): ${f(perCore(s.cpuMsPerOp))} password + code sign-ins/s, `
+      + `${f(perCore(r.passkeySignIns.cpuMsPerOp))} passkey sign-ins/s`,
     `pharmid server RSS after the run: ${f(r.server.rssMiB)} MiB (peak ${f(r.server.peakRssMiB)} MiB)`,
   ];
   if (r.stepCpuMs) {
     const steps = Object.entries(r.stepCpuMs);
-    const signInSteps = steps.filter(([k]) => k !== 'refresh grant');
-    const total = (pick: (c: StepCost) => number) => signInSteps.reduce((a, [, c]) => a + pick(c), 0);
+    const signInSteps = steps.filter(([k]) => k !== 'refresh grant' && !k.startsWith(PASSKEY_PREFIX));
+    const passkeySteps = steps.filter(([k]) => k.startsWith(PASSKEY_PREFIX));
+    const sumOf = (list: [string, StepCost][]) => (pick: (c: StepCost) => number) => list.reduce((a, [, c]) => a + pick(c), 0);
+    const total = sumOf(signInSteps);
+    const passkeyTotal = sumOf(passkeySteps);
     const row = (name: string, c: Pick<StepCost, 'serverEventLoop' | 'serverOtherThreads' | 'postgres' | 'redis'> & { wallMs?: number }) => [
       name, f(c.serverEventLoop, 2), f(c.serverOtherThreads, 2), f(c.postgres, 2), f(c.redis, 2),
       f(c.serverEventLoop + c.serverOtherThreads + c.postgres + c.redis, 2), f(c.wallMs),
@@ -137,12 +155,21 @@ export function formatReport(r: BenchReport): string {
         postgres: total((c) => c.postgres), redis: total((c) => c.redis), wallMs: total((c) => c.wallMs),
       }),
       ...steps.filter(([k]) => k === 'refresh grant').map(([k, c]) => row(k, c)),
+      ...passkeySteps.map(([k, c]) => row(k, c)),
+      ...(passkeySteps.length ? [row('whole passkey sign-in', {
+        serverEventLoop: passkeyTotal((c) => c.serverEventLoop), serverOtherThreads: passkeyTotal((c) => c.serverOtherThreads),
+        postgres: passkeyTotal((c) => c.postgres), redis: passkeyTotal((c) => c.redis), wallMs: passkeyTotal((c) => c.wallMs),
+      })] : []),
     ]));
+    const cpuOf = (t: typeof total) => t((c) => c.serverEventLoop + c.serverOtherThreads + c.postgres + c.redis);
+    if (passkeySteps.length) {
+      lines.push(`one at a time, one core's worth: ${f(1000 / cpuOf(total))} password + code sign-ins/s, ${f(1000 / cpuOf(passkeyTotal))} passkey sign-ins/s`);
+    }
   }
-  const foreign = Math.max(r.foreignCoresBeforeStart ?? 0, s.cpuMsPerOp.otherCoresBusy ?? 0, r.refreshGrants.cpuMsPerOp.otherCoresBusy ?? 0);
+  const foreign = Math.max(r.foreignCoresBeforeStart ?? 0, s.cpuMsPerOp.otherCoresBusy ?? 0, r.refreshGrants.cpuMsPerOp.otherCoresBusy ?? 0, r.passkeySignIns.cpuMsPerOp.otherCoresBusy ?? 0);
   if (foreign > 0.05) lines.push(`warning: processes that are not the bench's kept up to ${f(foreign, 2)} cores busy; the figures are low by that much`);
   if (s.userStalls) lines.push(`warning: ${s.userStalls} waits for a person with an unused TOTP step; raise --users`);
-  for (const [name, p] of [['sign-in', s], ['refresh', r.refreshGrants]] as const) {
+  for (const [name, p] of [['sign-in', s], ['refresh', r.refreshGrants], ['passkey sign-in', r.passkeySignIns]] as const) {
     for (const [msg, n] of Object.entries(p.errors)) lines.push(`${name} errors ×${n}: ${msg}`);
   }
   if (r.server.profileDir) {

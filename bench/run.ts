@@ -9,6 +9,7 @@ import { pairedSignIns, phase } from './phases.js';
 import { seed, UserPool } from './seed.js';
 import { HttpClient } from './http.js';
 import { basicAuth, refresh, signIn, type SignInTarget, type StepTimes } from './sign-in.js';
+import { passkeySignIn } from './passkey-sign-in.js';
 import { runFor, stopLoad } from './load.js';
 import { foreignLoad, machineInfo, processMemoryMiB } from './cpu.js';
 import { formatReport, type BenchReport } from './report.js';
@@ -150,12 +151,34 @@ async function main(): Promise<number> {
     const refreshGrants = await phase('refresh', opts.runs, opts.seconds, opts.concurrency, { pid: server.pid, database }, refreshOp);
     windows.refreshGrants[1] = monotonicUs();
 
+    // Passkey-alone sign-ins: the same code flow with no password (no argon2). Each key is used by one sign-in at a
+    // time, so its signature counter moves forward as pharmid requires.
+    const keyQueue = [...seeded.users];
+    let passkeySamples: Record<string, number[]> = {};
+    const passkeyOp = async () => {
+      const user = keyQueue.shift();
+      if (!user) throw new Error('no passkey free (concurrency above the people seeded)');
+      try {
+        const times: StepTimes = {};
+        await passkeySignIn(target, user.passkey, times);
+        for (const [k, v] of Object.entries(times)) (passkeySamples[k] ??= []).push(v);
+      } finally {
+        keyQueue.push(user);
+      }
+    };
+    await runFor(1, opts.concurrency, passkeyOp);
+    passkeySamples = {};
+    windows.passkeySignIns = [monotonicUs(), 0];
+    const passkeySignIns = await phase('passkey sign-in', opts.runs, opts.seconds, opts.concurrency, { pid: server.pid, database }, passkeyOp);
+    windows.passkeySignIns[1] = monotonicUs();
+    const passkeyStepsMs = Object.fromEntries(Object.entries(passkeySamples).map(([k, v]) => [k, median(v)]));
+
     const floodReport = await runFlood();
     const memory = processMemoryMiB(server.pid);
     let stepCpuMs;
     if (opts.breakdown > 0) {
-      say(`CPU breakdown: ${opts.breakdown} sign-ins and refresh grants one at a time`);
-      stepCpuMs = await breakdown(target, pool, server.pid, database, opts.breakdown);
+      say(`CPU breakdown: ${opts.breakdown} sign-ins, refresh grants and passkey sign-ins one at a time`);
+      stepCpuMs = await breakdown(target, pool, server.pid, database, opts.breakdown, seeded.users[0]?.passkey);
     }
     // On a shared machine, a pair where other work took CPU says little: use the quiet pairs when there are any.
     const quietShares = paired.shares.filter((_, i) => paired.quiet[i]);
@@ -177,6 +200,7 @@ async function main(): Promise<number> {
       foreignCoresBeforeStart: quiet,
       signIns: { ...signIns, shareOfCeiling: share, shareFrom: quietShares.length ? `${quietShares.length} quiet runs` : 'all runs (none was quiet)', runShares: paired.shares, quietRuns: paired.quiet, shareOfMedians: signIns.perSecond / paired.ceiling.perSecond, cpuShareOfCeiling, target: TARGET, meetsTarget: share >= TARGET, stepsMs, userStalls: pool.stalls },
       refreshGrants,
+      passkeySignIns: { ...passkeySignIns, stepsMs: passkeyStepsMs },
       stepCpuMs,
       server: { pid: server.pid, rssMiB: memory.rss, peakRssMiB: memory.peak, profileDir, ...(profileDir ? { profileWindowsUs: windows } : {}) },
     };

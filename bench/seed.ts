@@ -9,7 +9,9 @@ import { createUser } from '../src/domain/users.js';
 import { beginEnrolment, confirmEnrolment } from '../src/domain/authenticators.js';
 import { registerClient } from '../src/domain/clients.js';
 import * as totpCredentials from '../src/db/queries/totp-credentials.js';
+import * as passkeys from '../src/db/queries/passkeys.js';
 import type { Deps } from '../src/domain/deps.js';
+import { BenchPasskey } from './passkey-key.js';
 
 export const PERIOD_MS = 30_000;
 export const stepAt = (ms: number) => Math.floor(ms / PERIOD_MS);
@@ -20,6 +22,8 @@ export interface BenchUser {
   totp: TOTP;
   /** The latest TOTP time step pharmid accepted from this person; the next code must be later. */
   lastStep: number;
+  /** A passkey with user verification, on a security key (not synced): for passkey-alone sign-ins. */
+  passkey: BenchPasskey;
 }
 
 export interface BenchClient { clientId: string; clientSecret: string; redirectUri: string }
@@ -46,9 +50,25 @@ const PASSWORD = 'plum orchard lantern benchmark';
 /** Never visited: the bench reads the code from the redirect. https, so production accepts it too. */
 const REDIRECT_URI = 'https://portal.bench.invalid/callback';
 
+/**
+ * A passkey for the person, as a registration would store it: a key for the
+ * issuer's RP ID, its public key written straight to the table (the
+ * registration ceremony is not what is measured, and would email the person).
+ */
+async function seedPasskey(deps: Deps, userId: string): Promise<BenchPasskey> {
+  const issuer = new URL(deps.settings.issuer);
+  const key = new BenchPasskey(issuer.hostname, issuer.origin);
+  await passkeys.insertPasskey(deps.db, {
+    userId, credentialId: key.credentialId.toString('base64url'), publicKey: key.cose, signCount: 0, transports: ['usb'],
+    deviceType: 'singleDevice', backedUp: false, name: 'Bench key',
+  });
+  return key;
+}
+
 async function seedUser(deps: Deps, ods: string, n: number): Promise<BenchUser> {
   const email = `bench.${String(n).padStart(5, '0')}@example.nhs.uk`;
   const { user } = await createUser(deps, cli, { email, name: `Bench Person ${n}`, site: ods, password: PASSWORD });
+  const passkey = await seedPasskey(deps, user.id);
   const credentialId = await beginEnrolment(deps, user.id);
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, user.id);
   const totp = new TOTP({ secret: Secret.fromBase32(deps.sealer.open(row!.secret_sealed)), digits: 6, period: 30, algorithm: 'SHA1' });
@@ -58,7 +78,7 @@ async function seedUser(deps: Deps, ods: string, n: number): Promise<BenchUser> 
     const at = Date.now() - (attempt === 0 ? PERIOD_MS : 0);
     try {
       await confirmEnrolment(deps, user.id, credentialId, totp.generate({ timestamp: at }));
-      return { email, password: PASSWORD, totp, lastStep: stepAt(at) };
+      return { email, password: PASSWORD, totp, lastStep: stepAt(at), passkey };
     } catch (err) {
       if (attempt === 2) throw err;
     }
@@ -67,7 +87,7 @@ async function seedUser(deps: Deps, ods: string, n: number): Promise<BenchUser> 
 }
 
 /**
- * A site, `count` people with a password and a confirmed authenticator, and one
+ * A site, `count` people with a password, a confirmed authenticator and a passkey, and one
  * first-party portal, made with pharmid's own domain functions against the
  * server's database, Redis prefix and secret key.
  */

@@ -22,23 +22,28 @@ export function basicAuth(client: BenchClient): string {
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
-function unescapeHtml(s: string): string {
+export function unescapeHtml(s: string): string {
   return s.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
     .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCharCode(parseInt(n, 16)))
     .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
-/** The sign-in step's form: its action and hidden fields (a CSRF token, should one appear). */
-function formOf(html: string): { action: string; hidden: Record<string, string> } | undefined {
-  const form = /<form[^>]*action="([^"]*\/interaction\/[^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
-  if (!form) return undefined;
+/** A form's hidden fields (a CSRF token, should one appear). */
+export function hiddenFieldsOf(formHtml: string): Record<string, string> {
   const hidden: Record<string, string> = {};
-  for (const m of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+  for (const m of formHtml.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
     const name = /name="([^"]+)"/.exec(m[0])?.[1];
     const value = /value="([^"]*)"/.exec(m[0])?.[1] ?? '';
     if (name) hidden[unescapeHtml(name)] = unescapeHtml(value);
   }
-  return { action: unescapeHtml(form[1]!), hidden };
+  return hidden;
+}
+
+/** The sign-in step's form: its action and hidden fields. */
+function formOf(html: string): { action: string; hidden: Record<string, string> } | undefined {
+  const form = /<form[^>]*action="([^"]*\/interaction\/[^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
+  if (!form) return undefined;
+  return { action: unescapeHtml(form[1]!), hidden: hiddenFieldsOf(form[2]!) };
 }
 
 /** A path on pharmid, or undefined for a redirect that leaves it (the portal's callback). */
@@ -62,12 +67,40 @@ export function parseTokens(res: HttpResponse, what: string): TokenSet {
 }
 
 /**
+ * What a sign-in posts at one of pharmid's pages: the request's name (for
+ * the step timings), the form's action and fields, and the name of the page
+ * the answer leads to.
+ */
+export interface PageAnswer { label: string; action: string; fields: Record<string, string>; nextPage?: string }
+
+/**
  * One whole sign-in as a portal and a browser make it: /auth with PKCE S256,
  * state and nonce; the password page; the code page (a code for a time step
  * this person has not used); the redirect back with ?code; the code exchange
  * with client_secret_basic and the verifier. Returns the refresh token.
  */
-export async function signIn(t: SignInTarget, user: BenchUser, times: StepTimes): Promise<string> {
+export function signIn(t: SignInTarget, user: BenchUser, times: StepTimes): Promise<string> {
+  return codeFlow(t, times, 'mfa', (html, status) => {
+    const form = status === 200 ? formOf(html) : undefined;
+    if (!form) throw new Error(`no sign-in form (status ${status}): ${html.replace(/\s+/g, ' ').slice(0, 200)}`);
+    const step = form.action.split('/').pop();
+    if (step === 'password') {
+      return { label: 'password', action: form.action, fields: { ...form.hidden, email: user.email, password: user.password }, nextPage: 'code page' };
+    }
+    if (step === 'otp') {
+      const now = Date.now();
+      user.lastStep = stepAt(now);
+      return { label: 'otp', action: form.action, fields: { ...form.hidden, code: user.totp.generate({ timestamp: now }) } };
+    }
+    throw new Error(`unexpected sign-in step "${step}"`);
+  });
+}
+
+/**
+ * The authorization code flow around a sign-in, with `answer` saying what
+ * to post at each of pharmid's pages; the ID token must carry `acr`.
+ */
+export async function codeFlow(t: SignInTarget, times: StepTimes, acr: string, answer: (html: string, status: number) => PageAnswer): Promise<string> {
   const origins = [`http://${t.http.host}:${t.http.port}`, t.issuerOrigin];
   const jar = new CookieJar();
   const verifier = b64url(randomBytes(32));
@@ -112,20 +145,10 @@ export async function signIn(t: SignInTarget, user: BenchUser, times: StepTimes)
       res = await send(path.startsWith('/auth/') ? 'resume' : page, 'GET', path);
       continue;
     }
-    const form = res.status === 200 ? formOf(res.body) : undefined;
-    if (!form) throw new Error(`no sign-in form (status ${res.status}): ${res.body.replace(/\s+/g, ' ').slice(0, 200)}`);
-    const step = form.action.split('/').pop();
-    if (step === 'password') {
-      res = await send('password', 'POST', form.action, { ...form.hidden, email: user.email, password: user.password });
-      page = 'code page';
-    } else if (step === 'otp') {
-      const now = Date.now();
-      user.lastStep = stepAt(now);
-      res = await send('otp', 'POST', form.action, { ...form.hidden, code: user.totp.generate({ timestamp: now }) });
-    } else {
-      throw new Error(`unexpected sign-in step "${step}"`);
-    }
-    if (res.status >= 400) throw new Error(`${step} answered ${res.status}: ${/nhsuk-error-summary[\s\S]{0,400}/.exec(res.body)?.[0]?.replace(/<[^>]+>|\s+/g, ' ') ?? ''}`);
+    const a = answer(res.body, res.status);
+    res = await send(a.label, 'POST', a.action, a.fields);
+    if (a.nextPage) page = a.nextPage;
+    if (res.status >= 400) throw new Error(`${a.label} answered ${res.status}: ${/nhsuk-error-summary[\s\S]{0,400}/.exec(res.body)?.[0]?.replace(/<[^>]+>|\s+/g, ' ') ?? ''}`);
   }
   if (!callback) throw new Error('the sign-in did not reach the portal');
 
@@ -143,7 +166,7 @@ export async function signIn(t: SignInTarget, user: BenchUser, times: StepTimes)
   // here); it checks what proves this was a real two-factor sign-in.
   const claims = jwtPayload(tokens.id_token ?? '');
   if (claims.nonce !== nonce) throw new Error('nonce mismatch in the ID token');
-  if (claims.acr !== 'mfa') throw new Error(`ID token acr is ${String(claims.acr)}, not mfa`);
+  if (claims.acr !== acr) throw new Error(`ID token acr is ${String(claims.acr)}, not ${acr}`);
   return tokens.refresh_token;
 }
 

@@ -28,6 +28,11 @@ export const defaults = {
      * Use is any pharmid page or portal sign-in, and any refresh of a portal's tokens.
      */
     sessionIdle: 2 * 3600,
+    /**
+     * The admin console asks for the password and code again after this long
+     * without a console page: it can reset colleagues, and dispensary PCs are shared.
+     */
+    consoleIdle: 15 * 60,
     interaction: 3600,
     authorizationCode: 60,
     accessToken: 15 * 60,

@@ -3,9 +3,10 @@ import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import type { Person } from '../http/own-portal.js';
 import {
-  finishAuthenticatorChange, pendingAuthenticator, proveAuthenticator, regenerateRecoveryCodes,
+  finishAuthenticatorChange, pendingAuthenticator, regenerateRecoveryCodes,
   startAuthenticatorChange, takeNewRecoveryCodes,
 } from '../domain/self-service.js';
+import { proofChoices, proveCurrentFactor } from '../domain/factors/own-passkeys.js';
 import { fieldsOf, handleForm, type FieldError } from './forms.js';
 
 /** What each use of "prove your current code" is for. */
@@ -17,7 +18,7 @@ const PROOFS = {
   },
   'recovery-codes': {
     title: 'Get new recovery codes',
-    intro: 'Enter the code your authenticator app shows. You will get 10 new recovery codes, and every old one stops working.',
+    intro: 'First, show it is you with your authenticator app or one of your passkeys. You will get 10 new recovery codes, and every old one stops working.',
     button: 'Get new recovery codes',
   },
 } as const;
@@ -29,10 +30,18 @@ const PROOFS = {
  * that gave it (Person.sessionId), never for the person's other browsers.
  */
 export function authenticatorRoutes(router: Router, { render, pageForm, deps, config, sessions }: PageContext): void {
-  const prove = (ctx: Koa.Context, purpose: keyof typeof PROOFS, errors: FieldError[] = [], status = 200) => render(ctx, {
-    template: 'account/prove-code',
-    model: { ...PROOFS[purpose], action: `/account/${purpose}`, issuer: config.totp.issuer, errors },
-  }, status);
+  const prove = async (ctx: Koa.Context, purpose: keyof typeof PROOFS, errors: FieldError[] = [], status = 200) => {
+    const { user, sessionId } = ctx.state.person as Person;
+    // A person with passkeys may prove one of them instead of (or, with no app, in place of) the app's code.
+    const choices = await proofChoices(deps, user, sessionId);
+    await render(ctx, {
+      template: 'account/prove-code',
+      model: {
+        ...PROOFS[purpose], action: `/account/${purpose}`, issuer: config.totp.issuer, errors,
+        app: choices.app, options: choices.passkey ? JSON.stringify(choices.passkey) : undefined,
+      },
+    }, status);
+  };
 
   const enrolPage = async (ctx: Koa.Context, errors: FieldError[] = [], status = 200) => {
     const { user, sessionId } = ctx.state.person as Person;
@@ -61,7 +70,7 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
     const form = fieldsOf(ctx);
     const proved = await handleForm(
       async () => {
-        await proveAuthenticator(deps, user, form.code ?? '', ctx.ip);
+        await proveCurrentFactor(deps, user, sessionId, form, ctx.ip);
         await startAuthenticatorChange(deps, user, sessionId);
       },
       (errors, status) => prove(ctx, 'authenticator', errors, status),
@@ -91,7 +100,7 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
     const form = fieldsOf(ctx);
     const done = await handleForm(
       async () => {
-        await proveAuthenticator(deps, user, form.code ?? '', ctx.ip);
+        await proveCurrentFactor(deps, user, sessionId, form, ctx.ip);
         await regenerateRecoveryCodes(deps, user, sessionId, ctx.ip);
       },
       (errors, status) => prove(ctx, 'recovery-codes', errors, status),

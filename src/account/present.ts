@@ -1,4 +1,5 @@
 import type { SessionSummary } from '../domain/sessions.js';
+import type { PasskeySummary } from '../domain/factors/passkeys.js';
 
 const BROWSERS: [RegExp, string][] = [
   [/Edg(e|A|iOS)?\//, 'Microsoft Edge'],
@@ -56,5 +57,18 @@ export function sessionRow(s: SessionSummary, currentId: string | undefined): Se
     portals: portals.length ? portals.join(', ') : 'None yet',
     current: s.id === currentId,
     endAction: `/account/sessions/${encodeURIComponent(s.id)}/end`,
+  };
+}
+
+/** The account page's view of one passkey: its name, when it was added and last used. */
+export function passkeyRow(p: PasskeySummary): { id: string; name: string; added: string; lastUsed: string; kind: string; removeUrl: string; renameUrl: string } {
+  return {
+    id: p.id,
+    name: p.name,
+    added: when(p.createdAt),
+    lastUsed: p.lastUsedAt ? when(p.lastUsedAt) : 'Not used yet',
+    kind: p.synced ? 'Passkey synced between your devices' : 'Kept on one key or device',
+    removeUrl: `/account/passkeys/${p.id}/remove`,
+    renameUrl: `/account/passkeys/${p.id}/rename`,
   };
 }

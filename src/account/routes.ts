@@ -7,6 +7,10 @@ import { sessionRow } from './present.js';
 import { sessionRoutes } from './sessions.js';
 import { passwordRoutes } from './password.js';
 import { authenticatorRoutes } from './authenticator.js';
+import { passkeyRoutes } from './passkeys.js';
+import { hasAuthenticator } from '../domain/authenticators.js';
+import { listPasskeys } from '../domain/factors/passkeys.js';
+import { passkeyRow } from './present.js';
 
 /** What the account page says after a change (from `?done=`). */
 const DONE: Record<string, string> = {
@@ -14,6 +18,9 @@ const DONE: Record<string, string> = {
   authenticator: 'Your new authenticator app is set up. Your old one no longer works, and you have been signed out everywhere else.',
   'recovery-codes': 'You have new recovery codes. The old ones no longer work.',
   session: 'That session has been signed out, and its portals told.',
+  'passkey-added': 'Your passkey or security key is added. You can use it the next time you sign in.',
+  'passkey-renamed': 'Your key has its new name.',
+  'passkey-removed': 'That passkey or security key is removed: it no longer works for your account. You have been signed out everywhere else.',
 };
 
 /** /account: a person's own page — details, sessions, password, authenticator, recovery codes. */
@@ -24,11 +31,13 @@ export function accountPages(context: PageContext): Router {
 
   router.get('/', async (ctx) => {
     const { user } = ctx.state.person as Person;
-    const [sites, recoveryCodesLeft, list, currentId] = await Promise.all([
+    const [sites, recoveryCodesLeft, list, currentId, hasApp, passkeys] = await Promise.all([
       listSites(deps, user.id),
       unusedRecoveryCodes(deps, user.id),
       sessions ? sessions.list(user.id) : Promise.resolve([]),
       sessions ? sessions.currentId(ctx.cookies) : Promise.resolve(undefined),
+      hasAuthenticator(deps, user.id),
+      listPasskeys(deps, user.id),
     ]);
     const done = typeof ctx.query.done === 'string' ? DONE[ctx.query.done] : undefined;
     await render(ctx, {
@@ -39,6 +48,8 @@ export function accountPages(context: PageContext): Router {
         email: user.email,
         sites,
         recoveryCodesLeft,
+        hasApp,
+        passkeys: passkeys.map(passkeyRow),
         done,
         showSessions: Boolean(sessions),
         sessions: list.map((s) => sessionRow(s, currentId)),
@@ -51,5 +62,6 @@ export function accountPages(context: PageContext): Router {
   sessionRoutes(router, context);
   passwordRoutes(router, context);
   authenticatorRoutes(router, context);
+  passkeyRoutes(router, context);
   return router;
 }

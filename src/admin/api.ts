@@ -1,7 +1,10 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
-import { NotFound, PharmidError } from '../domain/errors.js';
+import { InvalidInput, NotFound, PharmidError, TooLarge } from '../domain/errors.js';
+import { importUsers } from '../domain/user-import.js';
+import { MAX_IMPORT_BYTES } from '../domain/console-import.js';
+import { readLimited } from './upload.js';
 import {
   addPerson, changePersonRole, disablePerson, enablePerson, linkPerson, resetPersonMfa, resetPersonPassword,
   searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
@@ -13,9 +16,12 @@ import { supportedSiteIds } from '../domain/authorization.js';
 import type { ResetOutcome } from '../domain/users.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { policyInput } from './console-rollout.js';
+import { personFactors } from '../domain/factors/summary.js';
+import { factorsJson } from './present-factors.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
-import { auditQuery, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
+import { changePersonDetails, sendNewActivationCode } from '../domain/admin-person-changes.js';
+import { auditQuery, detailsInput, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson, waitingJson, WAITING_MESSAGE } from './present.js';
 
 /** Errors as JSON with the field at fault; a 401 says how to authenticate (RFC 6750). */
@@ -40,19 +46,25 @@ const jsonErrors: Koa.Middleware = async (ctx, next) => {
  *   GET    /sites  · POST /sites               sites in reach (paged) · add a site (superadmin)
  *   GET    /sites/:ods · PATCH /sites/:ods     a site and its administrator warning · name, address, user_cap
  *   GET    /sites/:ods/people                  people with status, role, enrolled, last sign-in (paged)
- *   POST   /sites/:ods/people                  {email, name, role?} → 201 with activation_code (shown once)
+ *   POST   /sites/:ods/people                  {email, name, role?, one_person?} (a shared-looking mailbox needs one_person: true) → 201 with activation_code (shown once)
  *   POST   /sites/:ods/locums                  {email, role?}: someone who has an account works here too; unless the
  *                                       caller looks after all their sites, it waits for them to confirm (status, message)
  *   GET    /sites/:ods/audit[.csv]             ?action=&outcome=&email=&from=&to= (paged; CSV up to 10,000 rows)
- *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person
+ *   GET    /people?q=  · GET /people/:id       search across reach (paged) · one person, with `factors` (authenticator app since,
+ *                                       passkeys by name with last use, recovery codes left)
  *   POST   /people/:id/{reset-password,reset-mfa} → activation_code (shown once), or code_emailed_to when the
  *                                       person also works beyond the caller's reach (the code goes to them alone)
+ *   POST   /people/:id/activation-code       a new activation code for someone not yet activated (shown, or emailed as above)
+ *   PATCH  /people/:id                         {name?, email?, one_person?}: only over every one of their sites; told at both addresses
  *   POST   /people/:id/{unlock,disable,enable}
  *   POST   /people/:id/sites {site, role?} · PATCH|DELETE /people/:id/sites/:ods {role}
  *   GET    /portals · POST /portals            superadmin; POST → 201 with client_secret (shown once)
  *   POST   /portals/:id/{rotate-secret,disable,enable}
- *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?}
+ *   GET    /rollout · POST /rollout            policies and readiness in reach · {scope, site?, client_id?, state, enforce_on?, max_skips?, require? (mfa|phr)}
  *   GET    /sites/:ods/readiness.csv           who is not ready at a site, and why
+ *   POST   /import[?dry_run=true]              a CSV body (text/csv, at most 1 MB; email,name,site[,role]) as
+ *                                       `pharmid user import` takes it: 200 dry run, 201 written (codes shown once),
+ *                                       422 with the problems and nothing written
  *
  * Lists take ?page= (from 1) and ?per_page= (1 to 100, 50 by default) and
  * answer {items, page, per_page, total}. Errors: {error, error_description, field?}.
@@ -101,7 +113,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
   });
   router.post('/sites/:ods/people', async (ctx) => {
     const i = parseInput(personInput, body(ctx));
-    const r = await addPerson(deps, req(ctx), ctx.params.ods!, i);
+    const r = await addPerson(deps, req(ctx), ctx.params.ods!, { ...i, onePersonOnly: i.one_person });
     ctx.status = 201;
     ctx.body = { id: r.user.id, email: r.user.email, name: r.user.name, status: r.user.status, site: r.site.ods_code, role: r.role, activation_code: r.activationCode };
   });
@@ -131,6 +143,7 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.body = {
       policies: o.policies.map((p) => ({
         scope: p.scope, site: p.site, client_id: p.clientId, state: p.state, enforce_on: p.enforceOn?.toISOString() ?? null, max_skips: p.maxSkips,
+        require: p.require,
       })),
       sites: o.sites.map((s) => ({
         ods: s.ods, name: s.name, people: s.people, ready: s.ready, counts: s.counts, state: s.state,
@@ -143,8 +156,9 @@ export function adminApi({ deps, provider }: PageContext): Router {
     const i = parseInput(policyInput, raw && typeof raw.max_skips === 'number' ? { ...raw, max_skips: String(raw.max_skips) } : raw);
     const p = await setPolicyAsAdmin(deps, req(ctx), {
       scope: i.scope, site: i.site, clientId: i.client_id, state: i.state, enforceOn: i.enforce_on, maxSkips: i.max_skips,
+      require: i.require,
     });
-    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips };
+    ctx.body = { scope: p.scope, state: p.state, enforce_on: p.enforce_on?.toISOString() ?? null, max_skips: p.max_skips, require: p.require };
   });
   router.get('/sites/:ods/readiness.csv', async (ctx) => {
     const { filename, csv } = await readinessCsv(deps, req(ctx), ctx.params.ods!);
@@ -152,13 +166,27 @@ export function adminApi({ deps, provider }: PageContext): Router {
     ctx.attachment(filename);
     ctx.body = csv;
   });
+  router.post('/import', async (ctx) => {
+    if (!ctx.is('text/csv', 'text/plain')) throw new InvalidInput('Send the file as the body, with Content-Type: text/csv');
+    const declared = Number(ctx.get('content-length') || 0);
+    const bytes = declared > MAX_IMPORT_BYTES ? undefined : await readLimited(ctx.req, MAX_IMPORT_BYTES);
+    if (!bytes) {
+      if (declared > MAX_IMPORT_BYTES) ctx.req.resume();
+      throw new TooLarge(`The file is too large: at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB. Split it into smaller files.`);
+    }
+    const dryRun = ['true', '1', 'yes'].includes(String(ctx.query.dry_run ?? ''));
+    const report = await importUsers(deps, req(ctx), bytes, { dryRun });
+    ctx.status = report.problems.length ? 422 : report.written ? 201 : 200;
+    ctx.body = report;
+  });
 
   router.get('/people', async (ctx) => {
     const { q: text } = parseInput(searchQuery, q(ctx));
     ctx.body = pageJson(await searchPeople(deps, req(ctx), text ?? '', pageOf(ctx.query)), personSummaryJson);
   });
   router.get('/people/:id', async (ctx) => {
-    ctx.body = personJson(await viewPerson(deps, req(ctx), ctx.params.id!));
+    const person = await viewPerson(deps, req(ctx), ctx.params.id!);
+    ctx.body = { ...personJson(person), factors: factorsJson(await personFactors(deps, req(ctx), person.id)) };
   });
   /** A reset answers with the code (shown once), or, for a person not entirely in reach, where it was emailed instead. */
   const resetJson = (r: ResetOutcome) => (r.activationCode !== undefined
@@ -171,6 +199,15 @@ export function adminApi({ deps, provider }: PageContext): Router {
   router.post('/people/:id/reset-mfa', async (ctx) => {
     parseInput(noInput, body(ctx));
     ctx.body = resetJson(await resetPersonMfa(deps, req(ctx), ctx.params.id!));
+  });
+  router.post('/people/:id/activation-code', async (ctx) => {
+    parseInput(noInput, body(ctx));
+    ctx.body = resetJson(await sendNewActivationCode(deps, req(ctx), ctx.params.id!));
+  });
+  router.patch('/people/:id', async (ctx) => {
+    const i = parseInput(detailsInput, body(ctx));
+    const { user, changed } = await changePersonDetails(deps, req(ctx), ctx.params.id!, { name: i.name, email: i.email, onePersonOnly: i.one_person });
+    ctx.body = { id: user.id, email: user.email, name: user.name, changed };
   });
   const simple = { unlock: unlockPerson, disable: disablePerson, enable: enablePerson } as const;
   for (const [name, act] of Object.entries(simple)) {

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { findUser } from '../domain/accounts.js';
-import { signInStillValid, tokenStillValid } from '../domain/sign-in.js';
+import { isMultiFactorAcr, signInStillValid, tokenStillValid } from '../domain/sign-in.js';
 import { loadPrincipal } from '../domain/authorization.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { Forbidden, Rejected } from '../domain/errors.js';
@@ -23,8 +23,6 @@ function signInOf(token: { extra?: unknown }): { acr?: string; auth_time?: numbe
   };
 }
 
-/** Sign-ins that count as multi-factor: `phr` (a passkey) satisfies `mfa`. */
-const MULTI_FACTOR = new Set(['mfa', 'phr']);
 
 /**
  * The admin API takes access tokens that pharmid itself issued, looked up in
@@ -55,7 +53,7 @@ export function bearerPerson(deps: Deps, provider: () => Provider): Koa.Middlewa
       throw new Forbidden('This token may not administer: sign in to a portal that asks for the admin scope');
     }
     const signIn = signInOf(token);
-    if (!signIn.acr || !MULTI_FACTOR.has(signIn.acr)) {
+    if (!isMultiFactorAcr(signIn.acr)) {
       throw new Forbidden('Administration needs a token issued after a sign-in with your authenticator code (acr mfa): sign in again with acr_values=mfa');
     }
     const session = token.sessionUid ? await p.Session.findByUid(token.sessionUid) : undefined;

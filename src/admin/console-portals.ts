@@ -6,6 +6,7 @@ import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } fr
 import { authorize } from '../domain/authorization.js';
 import type { RegisteredClient } from '../domain/clients.js';
 import { parseInput, portalInput } from './schemas.js';
+import { consoleForm } from './form-gate.js';
 import { backTo, doneMessage, fieldsOf, tryForm, when, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -33,7 +34,7 @@ export function portalPages(router: Router, { deps, render, pageForm }: PageCont
     await authorize(deps, req(ctx).principal, 'client.manage', {}, req(ctx));
     await portalForm(ctx, { require_mfa: 'on' });
   });
-  router.post('/portals', ...pageForm, async (ctx) => {
+  router.post('/portals', ...consoleForm(pageForm, (ctx, errors, status, values) => portalForm(ctx, values, errors, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(portalInput, values);

@@ -9,6 +9,7 @@ import { parseInput } from './schemas.js';
 import { authorize, can } from '../domain/authorization.js';
 import { listOutbox } from '../domain/outbox.js';
 import { join } from 'node:path';
+import { consoleForm } from './form-gate.js';
 import { backTo, doneMessage, fieldsOf, tryForm, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
@@ -25,12 +26,15 @@ export const STATE_NAMES: Record<string, string> = {
 
 export const policyInput = z.strictObject({
   scope: z.enum(['global', 'site', 'client'], { message: 'Choose what the policy covers' }),
-  site: z.string().trim().max(6).optional(),
-  client_id: z.string().trim().max(100).optional(),
+  // A form sends every field: an empty one is not given (a global policy posted with an empty portal is global).
+  site: z.string().trim().max(20, { message: 'Choose a site from the list' }).optional().transform((v) => v || undefined),
+  client_id: z.string().trim().max(100, { message: 'Choose a portal from the list' }).optional().transform((v) => v || undefined),
   state: z.enum(ROLLOUT_STATES as [string, ...string[]], { message: 'Choose a state' }),
   enforce_on: z.string().trim().max(40).optional().transform((v) => v || undefined),
   max_skips: z.string().trim().regex(/^\d{0,3}$/, { message: 'Give a whole number of times' }).optional()
     .transform((v) => (v ? Number(v) : undefined)),
+  // Once enforced: any second factor, or a passkey or security key (acr phr).
+  require: z.enum(['mfa', 'phr'], { message: 'Choose what the policy requires' }).optional(),
 });
 
 /** /admin/rollout: MFA rollout policies and each site's readiness beside its enforcement date. */
@@ -42,8 +46,8 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
       model: {
         title: 'MFA rollout', done: doneMessage(ctx), errors, values, states: STATE_NAMES,
         policies: o.policies.map((p) => ({ ...p, enforceOnText: dayOf(p.enforceOn), stateName: STATE_NAMES[p.state] })),
-        sites: o.sites.map((s) => ({ ...s, enforceOnText: dayOf(s.enforceOn) })),
-        maySetGlobal: o.maySetGlobal, maySetPortals: o.maySetPortals, settableSites: o.settableSites,
+        sites: o.sites.map((s) => ({ ...s, enforceOnText: dayOf(s.enforceOn), stateName: STATE_NAMES[s.state]?.split(':')[0] ?? s.state })),
+        maySetGlobal: o.maySetGlobal, maySetPortals: o.maySetPortals, settableSites: o.settableSites, settablePortals: o.settablePortals,
         mayViewOutbox: can(req(ctx).principal, 'notices.view'),
         crumbs: [{ href: '/admin', text: 'Administration' }],
       },
@@ -51,12 +55,13 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
   }
 
   router.get('/rollout', (ctx) => show(ctx));
-  router.post('/rollout', ...pageForm, async (ctx) => {
+  router.post('/rollout', ...consoleForm(pageForm, (ctx, errors, status, values) => show(ctx, errors, values, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(policyInput, values);
       await setPolicyAsAdmin(deps, req(ctx), {
         scope: i.scope, site: i.site, clientId: i.client_id, state: i.state, enforceOn: i.enforce_on, maxSkips: i.max_skips,
+        require: i.require,
       });
       backTo(ctx, '/admin/rollout', 'rollout-saved');
     }, (errors, status) => show(ctx, errors, values, status));

@@ -3,18 +3,25 @@ import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { addPerson, linkPerson, type AdminRequest } from '../domain/admin-people.js';
 import { addSiteAsAdmin, siteForChanging, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin-sites.js';
-import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
+import { AUDIT_ACTIONS, siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
 import { authorize, can } from '../domain/authorization.js';
 import { SITE_KINDS } from '../domain/sites.js';
 import { mailActivationCode } from '../domain/code-mail.js';
+import { findGenericMailbox } from '../domain/generic-mailboxes.js';
 import { auditQuery, locumInput, pageOf, parseInput, personInput, queryOf, siteInput, siteUpdate } from './schemas.js';
+import { bulkPages } from './console-bulk.js';
+import { consoleForm } from './form-gate.js';
+import { importPages } from './console-import.js';
 import { backTo, doneMessage, fieldsOf, pagination, ROLE_NAMES, STATUS_NAMES, tryForm, when, type FieldError } from './forms.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
 const sitePath = (ods: string) => `/admin/sites/${encodeURIComponent(ods)}`;
+const OUTCOME_NAMES: Record<string, string> = { success: 'Done', failure: 'Failed', denied: 'Refused' };
 
 /** The console's home, sites, their people, adding people, and each site's audit trail. */
-export function sitePages(router: Router, { deps, config, render, pageForm, mailer }: PageContext): void {
+export function sitePages(router: Router, page: PageContext): void {
+  const { deps, config, render, pageForm, mailer } = page;
+  importPages(router, page);
   router.get('/', async (ctx) => {
     const r = req(ctx);
     const list = await sitesInReach(deps, r, pageOf(ctx.query));
@@ -42,7 +49,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
     await authorize(deps, req(ctx).principal, 'site.add', {}, req(ctx));
     await siteForm(ctx, { values: { kind: 'pharmacy' } });
   });
-  router.post('/sites', ...pageForm, async (ctx) => {
+  router.post('/sites', ...consoleForm(pageForm, (ctx, errors, status, values) => siteForm(ctx, { values, errors }, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(siteInput, values);
@@ -51,24 +58,31 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
     }, (errors, status) => siteForm(ctx, { values, errors }, status));
   });
 
-  router.get('/sites/:ods', async (ctx) => {
+  async function sitePage(ctx: Koa.Context, errors: FieldError[] = [], status = 200, chosen: string[] = []) {
     const o = await siteOverview(deps, req(ctx), ctx.params.ods!, pageOf(ctx.query));
     await render(ctx, {
       template: 'admin/site',
       model: {
-        title: o.site.name, site: o.site, warning: o.warning, done: doneMessage(ctx), pages: pagination(ctx, o.people),
-        people: o.people.items.map((p) => ({ ...p, roleName: ROLE_NAMES[p.role], statusName: STATUS_NAMES[p.status], lastSignIn: when(p.lastSignInAt) })),
+        title: o.site.name, site: o.site, warning: o.warning, done: doneMessage(ctx), pages: pagination(ctx, o.people), errors,
+        people: o.people.items.map((p) => ({
+          ...p, roleName: ROLE_NAMES[p.role], statusName: STATUS_NAMES[p.status], lastSignIn: when(p.lastSignInAt), chosen: chosen.includes(p.id),
+        })),
         waiting: o.waiting.map((x) => ({ ...x, roleName: ROLE_NAMES[x.role], linked: when(x.since) })),
         mayAddPeople: o.mayAddPeople, mayLinkPeople: o.mayLinkPeople, mayChangeSite: o.mayChangeSite, path: sitePath(o.site.ods),
+        // Choosing several people at once is for whoever adds people here (their reach is checked for each one).
+        mayChooseSeveral: o.mayAddPeople && o.people.items.length > 0,
       },
-    });
-  });
+    }, status);
+  }
+
+  router.get('/sites/:ods', (ctx) => sitePage(ctx));
+  bulkPages(router, { deps, render, pageForm }, sitePage);
 
   router.get('/sites/:ods/edit', async (ctx) => {
     const site = await siteForChanging(deps, req(ctx), ctx.params.ods!);
     await siteForm(ctx, { ods: site.ods, values: { name: site.name, address: site.address ?? '', user_cap: site.userCap?.toString() ?? '' } });
   });
-  router.post('/sites/:ods/edit', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/edit', ...consoleForm(pageForm, (ctx, errors, status, values) => siteForm(ctx, { ods: ctx.params.ods!.toUpperCase(), values, errors }, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     const ods = ctx.params.ods!;
     await tryForm(async () => {
@@ -85,6 +99,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
       model: {
         title: `Add a person to ${o.site.name}`, site: o.site, path: sitePath(o.site.ods), errors, values,
         mayAddPeople: o.mayAddPeople, mayLinkPeople: o.mayLinkPeople, roles: ROLE_NAMES,
+        askOnePerson: errors.some((e) => e.field === 'email') && values.email !== undefined && findGenericMailbox(values.email, o.site.ods) !== undefined,
       },
     }, status);
   }
@@ -94,7 +109,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(personInput, values);
-      const r = await addPerson(deps, req(ctx), ctx.params.ods!, i);
+      const r = await addPerson(deps, req(ctx), ctx.params.ods!, { ...i, onePersonOnly: i.one_person });
       const emailed = await mailActivationCode(mailer, config.issuer, r.user, r.activationCode, 'new-account');
       await render(ctx, {
         template: 'admin/code-shown',
@@ -105,7 +120,7 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
       }, 201);
     }, (errors, status) => personForm(ctx, errors, values, status));
   });
-  router.post('/sites/:ods/locums', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/locums', ...consoleForm(pageForm, (ctx, errors, status, values) => personForm(ctx, errors.map((e) => ({ ...e, field: e.field === 'email' ? 'locum_email' : e.field })), { locum_email: values.email ?? '' }, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(locumInput, values);
@@ -125,7 +140,10 @@ export function sitePages(router: Router, { deps, config, render, pageForm, mail
         template: 'admin/audit',
         model: {
           title: `Audit trail: ${o.site.name}`, site: o.site, path: sitePath(o.site.ods), filters, errors,
-          entries: (list?.items ?? []).map((e) => ({ ...e, when: when(e.occurredAt), details: JSON.stringify(e.details) })),
+          actions: AUDIT_ACTIONS, outcomes: OUTCOME_NAMES,
+          entries: (list?.items ?? []).map((e) => ({
+            id: e.id, action: e.action, outcome: e.outcome, outcomeName: OUTCOME_NAMES[e.outcome], sentence: e.sentence, ip: e.ip, when: when(e.occurredAt),
+          })),
           pages: list ? pagination(ctx, list) : undefined, csvHref: `${sitePath(o.site.ods)}/audit.csv${csv.size ? `?${csv}` : ''}`,
         },
       }, status);

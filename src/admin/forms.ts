@@ -36,7 +36,7 @@ export function backTo(ctx: Koa.Context, path: string, done: string): void {
 
 /** What a `done` key says on the page it leads back to; unknown keys say nothing. */
 export const DONE: Record<string, string> = {
-  'reset-mfa': 'Their authenticator and recovery codes were removed. They will set up a new authenticator at their next sign-in. Their sessions have ended.',
+  'reset-mfa': 'Their authenticator app, passkeys, security keys and recovery codes were removed. They will set up a new authenticator at their next sign-in. Their sessions have ended.',
   unlock: 'Their account is unlocked: they may try their password and codes again.',
   disable: 'They can no longer sign in. Their sessions have ended.',
   enable: 'They may sign in again.',
@@ -47,6 +47,10 @@ export const DONE: Record<string, string> = {
   'site-saved': 'The site was saved.',
   'portal-disabled': 'The portal is disabled: it cannot sign anyone in, and its tokens are refused.',
   'portal-enabled': 'The portal is enabled again.',
+  'email-changed': 'Their email was changed. pharmid told them at the old address and the new one.',
+  'name-changed': 'Their name was changed. pharmid told them by email.',
+  'nothing-changed': 'Nothing was changed: the name and email were already those.',
+  'session-ended': 'That session has ended: that browser, and the portals it was signed in to, are signed out. pharmid told them by email.',
   'rollout-saved': 'The policy was saved. It applies from the next sign-in; the change is in the audit trail.',
 };
 

@@ -32,7 +32,7 @@ export const personJson = (p: PersonDetails) => ({
 
 export const auditJson = (e: AuditEntry) => ({
   id: e.id, occurred_at: e.occurredAt.toISOString(), actor: e.actor, actor_email: e.actorEmail, action: e.action, outcome: e.outcome,
-  target_email: e.targetEmail, site: e.site, ip: e.ip, details: e.details,
+  target_email: e.targetEmail, site: e.site, ip: e.ip, details: e.details, description: e.sentence,
 });
 
 export const portalJson = (c: PortalListing | RegisteredClient) => c;

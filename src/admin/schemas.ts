@@ -35,7 +35,11 @@ const cap = z.union([z.number(), z.null(), text('user_cap', 10)]).optional().tra
   return Number(v);
 });
 
-export const personInput = z.strictObject({ email: text('email', 320), name: text('name', 1000), role: optionalText('role', 20) });
+export const personInput = z.strictObject({ email: text('email', 320), name: text('name', 1000), role: optionalText('role', 20), one_person: flag });
+/** A person's name and email, corrected; `one_person` says a shared-looking mailbox is read by them alone. */
+export const detailsInput = z.strictObject({ name: optionalText('name', 1000), email: optionalText('email', 320), one_person: flag });
+/** The button on a confirmation page: the act happens only when it says yes. */
+export const confirmInput = z.strictObject({ confirm: optionalText('confirm', 10) });
 export const linkInput = z.strictObject({ site: text('site', 50), role: optionalText('role', 20) });
 export const locumInput = z.strictObject({ email: text('email', 320), role: optionalText('role', 20) });
 export const roleInput = z.strictObject({ role: text('role', 20) });

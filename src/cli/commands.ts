@@ -75,10 +75,11 @@ export const COMMANDS: Command[] = [
     usage: 'user reset-mfa --email E',
     options: { email: {} },
     async run(deps, actor, f) {
-      const { user, activationCode } = await resetMfa(deps, actor, one(f, 'email'));
-      return { id: user.id, email: user.email, mfa: 'reset', activation_code: activationCode };
+      const { user, activationCode, passkeysRemoved } = await resetMfa(deps, actor, one(f, 'email'));
+      return { id: user.id, email: user.email, mfa: 'reset', activation_code: activationCode, passkeys_removed: passkeysRemoved ?? [] };
     },
-    say: (r) => `${r.email} signs in with their password and the one-time code ${r.activation_code}, then sets up a new authenticator; their sessions have ended`,
+    say: (r) => `${r.email} signs in with their password and the one-time code ${r.activation_code}, then sets up a new authenticator; their sessions have ended`
+      + ((r.passkeys_removed as string[]).length ? `; passkeys and security keys removed: ${(r.passkeys_removed as string[]).join(', ')}` : ''),
   },
   {
     name: 'user reset-password',

@@ -57,6 +57,12 @@ export async function addressWaits(deps: Deps, account: string, ip: string, seco
   );
 }
 
+/** The addresses tries for a person (their email key and user id) were refused from while the address waited, as counted. */
+export async function addressesRefusedFor(deps: Deps, accounts: string[]): Promise<string[]> {
+  const found = await Promise.all(accounts.map((a) => deps.store.members(refusedFromKey(a))));
+  return [...new Set(found.flat())];
+}
+
 /** How far back a successful sign-in from an address makes it the person's own network. */
 export const OWN_NETWORK_DAYS = 90;
 

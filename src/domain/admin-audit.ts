@@ -1,3 +1,4 @@
+import { PASSKEY_ACTIONS } from './factors/passkey-words.js';
 import * as auditEvents from '../db/queries/audit-events.js';
 import type { AuditFilter, AuditOutcome, SiteAuditRow } from '../db/queries/audit-events.js';
 import { authorize } from './authorization.js';
@@ -5,6 +6,7 @@ import { requireSite } from './sites.js';
 import { emailKey } from './email.js';
 import { InvalidInput } from './errors.js';
 import { formatCsv } from './csv.js';
+import { actorWords, describeEvent } from './audit-words.js';
 import { paged, window, type PageRequest, type Paged } from './admin-pages.js';
 import type { AdminRequest } from './admin-people.js';
 import type { Deps } from './deps.js';
@@ -23,7 +25,41 @@ export interface AuditEntry {
   site: string | null;
   ip: string | null;
   details: Record<string, unknown>;
+  /** What happened, in words: "Sam Taylor reset Priya Shah's authenticator". */
+  sentence: string;
+  /** Who acted and to whom, by name; the site and the portal by name. */
+  actorName: string;
+  targetName: string | null;
+  siteName: string | null;
+  portal: string | null;
 }
+
+/**
+ * The kinds of event a trail is filtered by, as the console lists them. Each
+ * value is an action or the start of several ('lock.' is every lock).
+ */
+export const AUDIT_ACTIONS: readonly { value: string; label: string }[] = [
+  { value: 'sign-in', label: 'Sign-ins' },
+  { value: 'user.add', label: 'People added' },
+  { value: 'user.import', label: 'Files of people imported' },
+  { value: 'user.activation-code', label: 'Activation codes sent' },
+  { value: 'user.reset-mfa', label: 'Authenticator resets' },
+  { value: 'user.reset-password', label: 'Password resets' },
+  { value: 'user.reset', label: 'All resets' },
+  { value: 'user.disable', label: 'Accounts disabled' },
+  { value: 'user.enable', label: 'Accounts enabled again' },
+  { value: 'user.unlock', label: 'Accounts unlocked' },
+  { value: 'lock.', label: 'Accounts locked after wrong tries' },
+  { value: 'user.link', label: 'People linked from other sites' },
+  { value: 'user.role', label: 'Roles changed' },
+  { value: 'user.unlink', label: 'People removed from the site' },
+  { value: 'user.', label: 'Everything done to people' },
+  { value: 'session.', label: 'Sessions ended' },
+  { value: 'account.', label: 'Changes people made themselves' },
+  ...PASSKEY_ACTIONS,
+  { value: 'rollout.set', label: 'MFA rollout changes' },
+  { value: 'site.', label: 'Site details changed' },
+];
 
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
 
@@ -57,9 +93,16 @@ export function auditFilter(q: AuditQuery): AuditFilter {
 }
 
 function entry(e: SiteAuditRow): AuditEntry {
+  const actorName = actorWords(e.actor, { person: e.actor_name, portal: e.portal_name });
+  const self = e.target_user !== null && e.actor === `user:${e.target_user}`;
+  const sentence = describeEvent({
+    action: e.action, outcome: e.outcome, actor: actorName, target: e.target_name ?? undefined, self,
+    site: e.site_name ?? undefined, portal: e.portal_name ?? undefined, details: e.details ?? {},
+  });
   return {
     id: String(e.id), occurredAt: e.occurred_at, actor: e.actor, actorEmail: e.actor_email, action: e.action, outcome: e.outcome,
     targetEmail: e.target_email, site: e.site_ods, ip: e.ip, details: e.details,
+    sentence, actorName, targetName: e.target_name, siteName: e.site_name, portal: e.portal_name,
   };
 }
 
@@ -78,8 +121,8 @@ export async function siteAuditCsv(deps: Deps, r: AdminRequest, ods: string, q: 
   await authorize(deps, r.principal, 'site.audit', { siteId: site.id }, r);
   const rows = (await auditEvents.listAuditEventsForSite(deps.db, site.id, auditFilter(q), CSV_EXPORT_LIMIT, 0)).map(entry);
   const csv = formatCsv(
-    ['occurred_at', 'actor', 'actor_email', 'action', 'outcome', 'target_email', 'site', 'ip', 'details'],
-    rows.map((e) => [e.occurredAt, e.actor, e.actorEmail, e.action, e.outcome, e.targetEmail, e.site, e.ip, e.details]),
+    ['occurred_at', 'actor', 'actor_email', 'action', 'outcome', 'target_email', 'site', 'ip', 'details', 'description'],
+    rows.map((e) => [e.occurredAt, e.actor, e.actorEmail, e.action, e.outcome, e.targetEmail, e.site, e.ip, e.details, e.sentence]),
   );
   return { filename: `audit-${site.ods_code}.csv`, csv };
 }

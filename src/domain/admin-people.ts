@@ -10,6 +10,11 @@ import { changeRole, enableUser, requireUserById, unlinkUser } from './people.js
 import { requireSite } from './sites.js';
 import { linkToSite } from './site-links.js';
 import { hasAuthenticator } from './authenticators.js';
+import { hasPasskey } from './factors/passkeys.js';
+import { temporaryLocks, type TemporaryLock } from './attempts.js';
+import { addressesRefusedFor } from './address-waits.js';
+import { normaliseEmail } from './email.js';
+import { findGenericMailbox } from './generic-mailboxes.js';
 import { paged, window, type PageRequest, type Paged } from './admin-pages.js';
 import type { Deps } from './deps.js';
 
@@ -23,8 +28,12 @@ export interface PersonDetails {
   email: string;
   name: string;
   status: UserStatus;
+  /** Has a second factor: an authenticator app, a passkey or both (what an MFA reset would remove). */
   enrolled: boolean;
   locked: boolean;
+  /** Locks after wrong passwords or codes that lift by themselves, and the addresses refused for them while they waited. */
+  temporaryLocks: TemporaryLock[];
+  addressesRefused: string[];
   lastSignInAt: Date | null;
   orgRoles: readonly OrgRole[];
   /** Each site, with whether the asker may change the role there or remove the person from it. */
@@ -35,13 +44,20 @@ export interface PersonDetails {
   codesGoTo: 'caller' | 'person';
 }
 
-const PERSON_ACTS: Act[] = ['user.reset-password', 'user.reset-mfa', 'user.unlock', 'user.disable', 'user.enable'];
+const PERSON_ACTS: Act[] = [
+  'user.reset-password', 'user.reset-mfa', 'user.unlock', 'user.disable', 'user.enable', 'user.activation-code', 'user.edit', 'user.end-session',
+];
 
 async function loadTarget(deps: Deps, r: AdminRequest, id: string, act: Act): Promise<{ user: UserRow; target: PersonTarget }> {
   const user = await requireUserById(deps, id);
   const target = await loadPersonTarget(deps, user.id);
   await authorize(deps, r.principal, act, { person: target }, r);
   return { user, target };
+}
+
+/** Refuses (403, audited) unless the asker may do `act` to the person now: a confirmation page is shown only to those who may go ahead. */
+export async function requireAct(deps: Deps, r: AdminRequest, id: string, act: Act): Promise<void> {
+  await loadTarget(deps, r, id, act);
 }
 
 export async function searchPeople(deps: Deps, r: AdminRequest, text: string, page?: PageRequest): Promise<Paged<PersonSummary>> {
@@ -58,9 +74,12 @@ export async function viewPerson(deps: Deps, r: AdminRequest, id: string): Promi
   const sites = await memberships.listMembershipsOfUser(deps.db, user.id);
   const allowed: Partial<Record<Act, boolean>> = {};
   for (const act of PERSON_ACTS) allowed[act] = can(r.principal, act, { person: target });
+  const emailKey = normaliseEmail(user.email).key;
   return {
     id: user.id, email: user.email, name: user.name, status: user.status,
-    enrolled: await hasAuthenticator(deps, user.id), locked: user.locked_at !== null, lastSignInAt: user.last_sign_in_at,
+    enrolled: (await hasAuthenticator(deps, user.id)) || (await hasPasskey(deps, user.id)), locked: user.locked_at !== null, lastSignInAt: user.last_sign_in_at,
+    temporaryLocks: await temporaryLocks(deps, user.id, emailKey),
+    addressesRefused: await addressesRefusedFor(deps, [emailKey, user.id]),
     orgRoles: target.orgRoles,
     sites: sites.map((m) => ({
       ods: m.ods_code, name: m.site_name, role: m.role,
@@ -72,11 +91,25 @@ export async function viewPerson(deps: Deps, r: AdminRequest, id: string): Promi
   };
 }
 
+/**
+ * A shared team mailbox (pharmacy@, info@) is refused unless the asker says
+ * it is read by this one person only: some sole pharmacists do use info@
+ * their own pharmacy, but a code or reset sent to a box a team reads hands
+ * the account to the team.
+ */
+export function checkOwnMailbox(email: string, ods: string | undefined, onePersonOnly: boolean | undefined): void {
+  const shared = findGenericMailbox(email.trim(), ods);
+  if (shared && !onePersonOnly) {
+    throw new InvalidInput('This looks like a shared team mailbox. Enter the person\'s own email address, or tick "Only this person reads this mailbox" if that is true.', 'email');
+  }
+}
+
 /** A new person at a site; the activation code is returned once. */
-export async function addPerson(deps: Deps, r: AdminRequest, ods: string, input: { email: string; name: string; role?: string }) {
+export async function addPerson(deps: Deps, r: AdminRequest, ods: string, input: { email: string; name: string; role?: string; onePersonOnly?: boolean }) {
   const site = await requireSite(deps, ods);
   const role = checkRole(input.role);
   await authorize(deps, r.principal, 'user.add', { siteId: site.id, role }, r);
+  checkOwnMailbox(input.email, site.ods_code, input.onePersonOnly);
   const { user, activationCode } = await createUser(deps, r.principal.actor, { email: input.email, name: input.name, site: site.ods_code, role }, { ip: r.ip });
   return { user, site, role, activationCode: activationCode! };
 }
@@ -152,4 +185,10 @@ export async function disablePerson(deps: Deps, r: AdminRequest, id: string): Pr
 export async function enablePerson(deps: Deps, r: AdminRequest, id: string): Promise<UserRow> {
   const { user } = await loadTarget(deps, r, id, 'user.enable');
   return enableUser(deps, r.principal.actor, user, { ip: r.ip });
+}
+
+/** The sites where someone is an administrator, by name: for the console's "signed in as" line. */
+export async function sitesAdministeredBy(deps: Deps, userId: string): Promise<string[]> {
+  const mine = await memberships.listMembershipsOfUser(deps.db, userId);
+  return mine.filter((m) => m.role === 'site-admin').map((m) => m.site_name);
 }

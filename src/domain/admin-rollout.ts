@@ -5,9 +5,11 @@ import { membershipTerms, termsAt } from './mfa-policy.js';
 import type { PolicyListing } from '../db/queries/rollout-policies.js';
 import { requireSite } from './sites.js';
 import { listSites } from '../db/queries/sites.js';
+import { listPortals } from './clients.js';
 import { formatCsv } from './csv.js';
 import type { AdminRequest } from './admin-people.js';
 import type { Deps } from './deps.js';
+import { InvalidInput } from './errors.js';
 
 export interface PolicyView {
   scope: 'global' | 'site' | 'client';
@@ -18,6 +20,8 @@ export interface PolicyView {
   state: string;
   enforceOn: Date | null;
   maxSkips: number;
+  /** Once enforced: any second factor (`mfa`) or a passkey (`phr`). */
+  require: 'mfa' | 'phr';
 }
 
 export interface RolloutOverview {
@@ -28,6 +32,8 @@ export interface RolloutOverview {
   maySetPortals: boolean;
   /** Sites whose policy the asker may set. */
   settableSites: { ods: string; name: string }[];
+  /** Portals whose policy the asker may set (active ones, by name). */
+  settablePortals: { clientId: string; name: string }[];
 }
 
 /** A site's own policy as it stands now (the membership rule of mfa-policy.ts): its own, else global, else enforced. */
@@ -54,22 +60,26 @@ export async function rolloutOverview(deps: Deps, r: AdminRequest): Promise<Roll
     .filter((p) => p.scope !== 'site' || (p.ods_code !== null && ods.has(p.ods_code)))
     .map((p) => ({
       scope: p.scope, site: p.ods_code, siteName: inReach.find((s) => s.ods_code === p.ods_code)?.name ?? null,
-      clientId: p.client_id, portal: p.client_name, state: p.state, enforceOn: p.enforce_on, maxSkips: p.max_skips,
+      clientId: p.client_id, portal: p.client_name, state: p.state, enforceOn: p.enforce_on, maxSkips: p.max_skips, require: p.require,
     }));
   const report = inReach.length ? await readiness(deps, [...ods]) : [];
+  const maySetPortals = can(r.principal, 'rollout.set-portal');
+  const portals = maySetPortals ? (await listPortals(deps)).filter((c) => !c.disabled) : [];
   return {
     policies,
     sites: report.map((s) => ({ ...s, ...siteTerms(rows, s.ods, deps.now()) })),
     maySetGlobal: can(r.principal, 'rollout.set-global'),
-    maySetPortals: can(r.principal, 'rollout.set-portal'),
+    maySetPortals,
     settableSites: inReach.filter((s) => can(r.principal, 'rollout.set-site', { siteId: s.id })).map((s) => ({ ods: s.ods_code, name: s.name })),
+    settablePortals: portals.map((c) => ({ clientId: c.client_id, name: c.name })).sort((a, b) => a.name.localeCompare(b.name)),
   };
 }
 
 /** Sets a policy after asking the authorization module about its scope. */
 export async function setPolicyAsAdmin(deps: Deps, r: AdminRequest, input: PolicyInput) {
   if (input.scope === 'site') {
-    const site = await requireSite(deps, input.site ?? '');
+    if (!input.site) throw new InvalidInput('A site policy needs the site it covers', 'site');
+    const site = await requireSite(deps, input.site);
     await authorize(deps, r.principal, 'rollout.set-site', { siteId: site.id }, r);
   } else {
     await authorize(deps, r.principal, input.scope === 'client' ? 'rollout.set-portal' : 'rollout.set-global', {}, r);

@@ -249,6 +249,22 @@ export async function beginAttempt(deps: Deps, of: AttemptOf): Promise<Attempt> 
   return attempt;
 }
 
+/** A temporary lock on one kind of secret, and when it lifts by itself. */
+export interface TemporaryLock { kind: AttemptKind; until: Date }
+
+/**
+ * The temporary locks on a person now (what an administrator's unlock would
+ * lift before their time): passwords and activation codes as counted by the
+ * email key, codes after the password by the user id. A trusted device's own
+ * bucket is not listed: it keeps out no other browser.
+ */
+export async function temporaryLocks(deps: Deps, userId: string, emailKey: string): Promise<TemporaryLock[]> {
+  const kinds = [['password', emailKey], ['activation', emailKey], ['second-factor', userId]] as const;
+  const now = deps.now().getTime();
+  const left = await Promise.all(kinds.map(([kind, key]) => stores(deps, kind).accountLock.remaining(key)));
+  return kinds.flatMap(([kind], i) => (left[i]! > 0 ? [{ kind, until: new Date(now + left[i]! * 1000) }] : []));
+}
+
 /**
  * An administrator lifts every lock on a person: each kind, under each key it
  * is counted by (the email key for passwords and activation codes, the user id

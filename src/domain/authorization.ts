@@ -24,6 +24,7 @@ export type Act =
   | 'console.open' | 'site.view' | 'site.audit' | 'site.add' | 'site.update'
   | 'user.search' | 'user.view' | 'user.add' | 'user.link' | 'user.unlink' | 'user.role'
   | 'user.reset-password' | 'user.reset-mfa' | 'user.unlock' | 'user.disable' | 'user.enable'
+  | 'user.activation-code' | 'user.edit' | 'user.end-session'
   | 'client.manage' | 'org-role.grant'
   | 'rollout.view' | 'rollout.set-global' | 'rollout.set-site' | 'rollout.set-portal' | 'readiness.view' | 'notices.view';
 
@@ -174,6 +175,13 @@ const RULES: Record<Act, Check[]> = {
   'user.unlock': [notSelf, notPrivileged, reachesPerson, supportsAllTheirSites],
   'user.disable': personAdministration,
   'user.enable': personAdministration,
+  // A new activation code is a reset for someone who never chose a password: the same reach, the code going where a reset's would.
+  'user.activation-code': personReset,
+  // A name or an email is the person's everywhere, and a new email receives every reset and forgotten-password link
+  // from then on (a way to take the account over): only an administrator of every one of their sites may change them.
+  'user.edit': personAdministration,
+  // Ending a session hands nobody anything; a reset, allowed over partial reach, already ends them all.
+  'user.end-session': personReset,
   'client.manage': [superadminOnly],
   'org-role.grant': [superadminOnly],
   'rollout.view': [anyReach],

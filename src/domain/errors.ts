@@ -14,6 +14,11 @@ export class InvalidInput extends PharmidError {
   constructor(message: string, field?: string) { super('invalid_input', 400, message, field); }
 }
 
+/** What was sent is larger than the act takes (an import file): split it. */
+export class TooLarge extends PharmidError {
+  constructor(message: string, field?: string) { super('too_large', 413, message, field); }
+}
+
 export class NotFound extends PharmidError {
   constructor(message: string) { super('not_found', 404, message); }
 }

@@ -9,6 +9,7 @@ import { emailKey } from './email.js';
 import { addressKey } from './addresses.js';
 import { checkNewPassword } from './passwords.js';
 import { checkTotp, codeAdvice, hasAuthenticator } from './authenticators.js';
+import { hasPasskey } from './factors/passkeys.js';
 import { unusedRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 import { hashCode } from './secrets.js';
 import { audit } from './audit.js';
@@ -111,7 +112,9 @@ export async function openLink(deps: Deps, token: string): Promise<LinkPage | un
   const userId = await activationCodes.findLiveCodeOwner(deps.db, 'forgotten-password', hashCode(token));
   const user = userId ? await users.findUserById(deps.db, userId) : undefined;
   if (!user || user.status !== 'active') return undefined;
-  const [needsSecondFactor, recoveryCodesLeft] = await Promise.all([hasAuthenticator(deps, user.id), unusedRecoveryCodes(deps, user.id)]);
+  // A person with only a passkey proves a second factor too (a recovery code: the link's page takes no passkey).
+  const [app, passkey, recoveryCodesLeft] = await Promise.all([hasAuthenticator(deps, user.id), hasPasskey(deps, user.id), unusedRecoveryCodes(deps, user.id)]);
+  const needsSecondFactor = app || passkey;
   return { user, needsSecondFactor, recoveryCodesLeft };
 }
 

@@ -29,7 +29,12 @@ export interface PolicyTerms {
   maxSkips: number;
   /** Skips this person has used under this policy (grace). */
   skipsUsed: number;
+  /** What an enforced policy asks for: any second factor (`mfa`, the default) or a passkey (`phr`). */
+  require?: PolicyRequire;
 }
+
+/** Any second factor, or a phishing-resistant one (a passkey or security key: acr `phr`). */
+export type PolicyRequire = 'mfa' | 'phr';
 
 const RANK: Record<RolloutState, number> = { off: 0, announced: 1, grace: 2, enforced: 3 };
 const NEVER = Number.POSITIVE_INFINITY;
@@ -41,7 +46,7 @@ export const DEFAULT_TERMS: PolicyTerms = Object.freeze({ siteId: null, state: '
 export function termsAt(row: RolloutPolicyRow, now: Date, skipsUsed = 0): PolicyTerms {
   const due = row.enforce_on !== null && row.enforce_on.getTime() <= now.getTime();
   const state: RolloutState = (row.state === 'announced' || row.state === 'grace') && due ? 'enforced' : row.state;
-  return { id: row.id, siteId: row.site_id, state, enforceOn: row.enforce_on, maxSkips: row.max_skips, skipsUsed };
+  return { id: row.id, siteId: row.site_id, state, enforceOn: row.enforce_on, maxSkips: row.max_skips, skipsUsed, require: row.require };
 }
 
 function skipsLeft(t: PolicyTerms): number {
@@ -77,4 +82,17 @@ export function membershipTerms(site: PolicyTerms | undefined, global: PolicyTer
 export function personTerms(p: { sites: readonly (PolicyTerms | undefined)[]; global?: PolicyTerms; portal?: PolicyTerms }): PolicyTerms {
   const memberships = p.sites.length ? p.sites.map((s) => membershipTerms(s, p.global)) : [membershipTerms(undefined, p.global)];
   return strictest(p.portal ? [...memberships, p.portal] : memberships);
+}
+
+/**
+ * Whether a person's sign-in at a portal must be phishing-resistant (a
+ * passkey): when any policy that applies to them is enforced (as it stands
+ * now) and requires `phr` — a membership's (its site's own, else the global
+ * one) or the portal's. Like the states, this only tightens: one such site
+ * among a locum's sites is enough. A policy not yet enforced asks for no
+ * passkey, whatever it will require.
+ */
+export function requiresPhr(p: { sites: readonly (PolicyTerms | undefined)[]; global?: PolicyTerms; portal?: PolicyTerms }): boolean {
+  const memberships = p.sites.length ? p.sites.map((s) => membershipTerms(s, p.global)) : [membershipTerms(undefined, p.global)];
+  return [...memberships, ...(p.portal ? [p.portal] : [])].some((t) => t.state === 'enforced' && t.require === 'phr');
 }

@@ -11,11 +11,14 @@ export type AccountChange =
   | 'password-reset' | 'mfa-reset' | 'activation-code' | 'unlocked' | 'disabled' | 'enabled'
   | 'site-linked' | 'site-unlinked' | 'role-changed' | 'codes-replaced' | 'site-link-confirmed' | 'site-link-declined'
   | 'password-changed' | 'password-forgotten' | 'authenticator-changed' | 'authenticator-added' | 'recovery-codes-renewed'
-  | 'code-lock';
+  | 'code-lock' | 'email-changed' | 'name-changed' | 'session-ended' | 'passkey-added' | 'passkey-removed';
 
 const WHAT: Record<AccountChange, { subject: string; line: string; advice?: string }> = {
   'password-reset': { subject: 'Your pharmid password was reset', line: 'Your password was reset. Your old password no longer works.' },
-  'mfa-reset': { subject: 'Your pharmid two-step sign-in was reset', line: 'Your authenticator and recovery codes were removed. At your next sign-in you will set up a new authenticator.' },
+  'mfa-reset': {
+    subject: 'Your pharmid two-step sign-in was reset',
+    line: 'Your two-step sign-in was reset: at your next sign-in you will set up a new authenticator. Your authenticator app, your recovery codes and any passkeys or security keys were removed, and none of them signs you in any more',
+  },
   'activation-code': { subject: 'A new pharmid activation code was issued', line: 'A new activation code was issued for your account. Any earlier code no longer works.' },
   unlocked: { subject: 'Your pharmid account was unlocked', line: 'The locks on your account after wrong passwords or codes were lifted.' },
   disabled: { subject: 'Your pharmid account was disabled', line: 'Your account was disabled: you can no longer sign in, and every session was ended.' },
@@ -40,7 +43,23 @@ const WHAT: Record<AccountChange, { subject: string; line: string; advice?: stri
     line: 'An authenticator app was set up for your account: from now on it gives the codes pharmid asks for after your password',
     advice: 'If it was not you, someone else knows your password and has their own authenticator on your account: tell your site administrator straight away, so they reset your password and your authenticator.',
   },
+  'passkey-added': {
+    subject: 'A passkey or security key was added to your pharmid account',
+    line: 'A passkey or security key was added to your account: it can now be used to sign in',
+    advice: 'If it was not you, tell your site administrator straight away, so they reset your password and your two-step sign-in.',
+  },
+  'passkey-removed': {
+    subject: 'A passkey or security key was removed from your pharmid account',
+    line: 'A passkey or security key was removed from your account: it no longer works for signing in',
+  },
   'recovery-codes-renewed': { subject: 'New pharmid recovery codes', line: 'New recovery codes were made for your account; the old ones no longer work.' },
+  'email-changed': {
+    subject: 'The email of your pharmid account was changed',
+    line: 'The email address of your pharmid account was changed',
+    advice: 'From now on pharmid writes to the new address only. If you did not ask for this, tell your site administrator or the helpdesk straight away.',
+  },
+  'name-changed': { subject: 'Your name in pharmid was changed', line: 'The name on your pharmid account was changed' },
+  'session-ended': { subject: 'You were signed out of pharmid in one browser', line: 'An administrator signed you out of one browser, and of the portals it was signed in to' },
   'code-lock': {
     subject: 'Wrong codes were typed after your pharmid password',
     line: 'Someone who knows your password typed wrong codes at the step after it, and that step is now locked',

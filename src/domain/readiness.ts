@@ -34,7 +34,8 @@ function reasonsFor(r: ReadinessRow): NotReadyReason[] {
 
 /**
  * Who at each site is not ready for MFA, and why: a shared or generic
- * mailbox, not activated, no authenticator, no recovery codes left.
+ * mailbox, not activated, no second factor (an authenticator app or a
+ * passkey, either counts), no recovery codes left.
  * Disabled people are counted apart and do not make a site unready.
  */
 export async function readiness(deps: Deps, siteOds?: string[]): Promise<SiteReadiness[]> {

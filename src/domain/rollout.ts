@@ -1,8 +1,8 @@
 import * as policies from '../db/queries/rollout-policies.js';
 import type { RolloutPolicyRow, RolloutScope, RolloutState } from '../db/queries/rollout-policies.js';
-import { personTerms, termsAt } from './mfa-policy.js';
+import { personTerms, requiresPhr, termsAt, type PolicyRequire } from './mfa-policy.js';
 import * as clients from '../db/queries/clients.js';
-import { InvalidInput, NotFound, Conflict } from './errors.js';
+import { InvalidInput } from './errors.js';
 import { requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
@@ -31,19 +31,23 @@ export interface MfaRequirement {
   skipsLeft?: number;
   policyId?: string;
   maxSkips?: number;
+  /** An enforced policy requires a passkey (acr `phr`): a code is not enough (the sign-in steps up as for acr_values=phr). */
+  phr?: boolean;
 }
 
 export async function mfaRequirement(
   deps: Deps, who: { userId: string; clientId: string; demandedByPortal: boolean },
 ): Promise<MfaRequirement> {
-  if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false };
   const found = await policies.listPoliciesFor(deps.db, who.userId, who.clientId);
   const now = deps.now();
   const at = (row: policies.PolicyWithSkips | undefined) => (row ? termsAt(row, now, row.skips_used) : undefined);
-  const policy = personTerms({ sites: found.sites.map(at), global: at(found.global), portal: at(found.client) });
+  const applying = { sites: found.sites.map(at), global: at(found.global), portal: at(found.client) };
+  const phr = requiresPhr(applying) || undefined;
+  if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false, phr };
+  const policy = personTerms(applying);
   const { state } = policy;
   const base = { state, policyId: policy.id, enforceOn: policy.enforceOn?.toISOString(), maxSkips: policy.maxSkips };
-  if (state === 'enforced') return { ...base, required: true, offered: false, canSkip: false };
+  if (state === 'enforced') return { ...base, required: true, offered: false, canSkip: false, phr };
   if (state === 'off') return { ...base, required: false, offered: false, canSkip: false };
   if (state === 'announced') return { ...base, required: false, offered: true, canSkip: true };
   const skipsLeft = Math.max(0, policy.maxSkips - policy.skipsUsed);
@@ -62,39 +66,70 @@ export async function skipEnrolment(deps: Deps, userId: string, req: MfaRequirem
   await audit(deps.db, { kind: 'user', id: userId }, { action: 'mfa.enrolment-skipped', outcome: 'success', targetUser: userId, ip, details: { state: req.state } });
 }
 
-export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: string; state: string; enforceOn?: string; maxSkips?: number }
+export interface PolicyInput { scope: RolloutScope; site?: string; clientId?: string; state: string; enforceOn?: string; maxSkips?: number; require?: string }
 
-/** Sets a rollout policy (audited). Dates are calendar days or ISO instants. */
+/** What a policy may require once enforced: any second factor, or a passkey or security key. */
+export const POLICY_REQUIRES: readonly PolicyRequire[] = ['mfa', 'phr'];
+
+/** The policy's `require` (mfa when not given); a passkey cannot be required by a policy that is off. */
+function checkRequire(input: string | undefined, state: RolloutState): PolicyRequire {
+  const require = (input || 'mfa') as PolicyRequire;
+  if (!POLICY_REQUIRES.includes(require)) throw new InvalidInput('Choose what the policy requires: mfa (any second factor) or phr (a passkey or security key)', 'require');
+  if (require === 'phr' && state === 'off') throw new InvalidInput('A policy that is off requires nothing: to require passkeys, choose announced, grace or enforced', 'require');
+  return require;
+}
+
+/** The calendar day (UTC, as the dates are given) of an instant: "2027-03-01". */
+const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+const LONG_DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
+
+/**
+ * Sets a rollout policy (audited). Dates are calendar days or ISO instants.
+ * Messages name what is missing in words, with the field for the caller to
+ * point at: the console shows them beside its fields, the CLI adds its flag.
+ * Only the target of the policy's own scope counts: a form sends every field.
+ */
 export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyInput): Promise<RolloutPolicyRow> {
-  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
+  if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`The state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
   const state = input.state as RolloutState;
+  const require = checkRequire(input.require, state);
   let enforceOn: Date | undefined;
   if (input.enforceOn) {
     enforceOn = new Date(input.enforceOn);
-    if (Number.isNaN(enforceOn.getTime())) throw new InvalidInput('enforce-on must be a date like 2027-03-01', 'enforce_on');
+    if (Number.isNaN(enforceOn.getTime())) throw new InvalidInput('The date MFA will be enforced must be a date like 2027-03-01', 'enforce_on');
   }
   if ((state === 'announced' || state === 'grace') && !enforceOn) {
-    throw new InvalidInput('An announced or grace policy needs the date MFA will be enforced (--enforce-on)', 'enforce_on');
+    throw new InvalidInput('An announced or grace policy needs the date MFA will be enforced', 'enforce_on');
+  }
+  // Announcing a date that has come already would enforce at once while telling people they have time.
+  if ((state === 'announced' || state === 'grace') && enforceOn && dayOf(enforceOn) <= dayOf(deps.now())) {
+    throw new InvalidInput(
+      `The date MFA will be enforced must be after today (${LONG_DAY.format(deps.now())}): announced or grace with a date today or in the past gives nobody notice. `
+      + 'To require an authenticator from now on, choose enforced on purpose.',
+      'enforce_on',
+    );
   }
   if (input.maxSkips !== undefined && (!Number.isInteger(input.maxSkips) || input.maxSkips < 0 || input.maxSkips > 100)) {
-    throw new InvalidInput('max-skips must be a whole number from 0 to 100', 'max_skips');
+    throw new InvalidInput('The times a person may put enrolment off must be a whole number from 0 to 100', 'max_skips');
   }
   let siteId: string | undefined;
+  let clientId: string | undefined;
   if (input.scope === 'site') {
-    if (!input.site) throw new InvalidInput('A site policy needs --site', 'site');
+    if (!input.site) throw new InvalidInput('A site policy needs the site it covers', 'site');
     siteId = (await requireSite(deps, input.site)).id;
   } else if (input.scope === 'client') {
-    if (!input.clientId) throw new InvalidInput('A portal policy needs --client-id', 'client_id');
-    if (!(await clients.findActiveClient(deps.db, input.clientId))) throw new NotFound(`No portal has client_id ${input.clientId}`);
+    if (!input.clientId) throw new InvalidInput('A portal policy needs the portal it covers', 'client_id');
+    if (!(await clients.findActiveClient(deps.db, input.clientId))) throw new InvalidInput('No active portal has that client ID', 'client_id');
+    clientId = input.clientId;
   } else if (input.scope !== 'global') {
-    throw new Conflict('scope must be global, site or client');
+    throw new InvalidInput('Choose what the policy covers: global, site or client', 'scope');
   }
   const row = await policies.upsertRolloutPolicy(deps.db, {
-    scope: input.scope, siteId, clientId: input.clientId, state, enforceOn, maxSkips: input.maxSkips,
+    scope: input.scope, siteId, clientId, state, enforceOn, maxSkips: input.maxSkips, require,
   });
   await audit(deps.db, actor, {
     action: 'rollout.set', outcome: 'success', siteId,
-    details: { scope: input.scope, client_id: input.clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips },
+    details: { scope: input.scope, client_id: clientId ?? null, state, enforce_on: enforceOn?.toISOString() ?? null, max_skips: row.max_skips, require },
   });
   return row;
 }
@@ -103,7 +138,9 @@ export function listPolicies(deps: Deps) {
   return policies.listRolloutPolicies(deps.db);
 }
 
-/** A portal demands MFA by being registered to, or by asking for acr_values=mfa. */
+/** A portal demands MFA by being registered to, or by asking for acr_values=mfa (or phr). */
 export function portalDemandsMfa(requireMfaFlag: unknown, acrValues: unknown): boolean {
-  return requireMfaFlag === true || String(acrValues ?? '').split(' ').includes('mfa');
+  const asked = String(acrValues ?? '').split(' ');
+  // `phr` (a passkey) is multi-factor too: a portal asking for it demands MFA at least.
+  return requireMfaFlag === true || asked.includes('mfa') || asked.includes('phr');
 }

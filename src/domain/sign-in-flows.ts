@@ -3,7 +3,7 @@ import type { MfaRequirement } from './rollout.js';
 import type { UserRow } from '../db/queries/users.js';
 import { signInStillValid } from './sign-in.js';
 
-export type Factor = 'session' | 'pwd' | 'otp' | 'recovery' | 'reset-code';
+export type Factor = 'session' | 'pwd' | 'otp' | 'recovery' | 'reset-code' | 'passkey';
 
 /**
  * Where one sign-in has got to, kept in the store for the life of its
@@ -18,7 +18,14 @@ export interface FlowState {
   email?: string;
   /** Methods passed so far, RFC 8176 names. */
   amr: string[];
+  /** The person has an authenticator app. */
   hasAuthenticator?: boolean;
+  /** The person has a passkey or security key. */
+  hasPasskey?: boolean;
+  /** The portal asked for a phishing-resistant sign-in (acr_values=phr): only a passkey will do. */
+  phrDemanded?: boolean;
+  /** A passkey was proved (or set up) in this sign-in: acr `phr`. */
+  phr?: boolean;
   /** What the rollout policy asks of this sign-in (known once the password is checked). */
   requirement?: MfaRequirement;
   /**
@@ -116,10 +123,20 @@ export function proofsStillCount(user: Pick<UserRow, 'status' | 'sessions_revoke
  * recovery code is not a first one: that code is the second factor.)
  */
 export function awaitsPasswordBeforeEnrolment(state: FlowState): boolean {
-  return state.prompt === 'login' && !!state.userId && !state.mfa && !state.hasAuthenticator && state.proved?.pwd === undefined;
+  return state.prompt === 'login' && !!state.userId && !state.mfa && !hasSecondFactor(state) && state.proved?.pwd === undefined;
+}
+
+/** The person has a second factor of some kind: an authenticator app, a passkey or both. */
+export function hasSecondFactor(state: FlowState): boolean {
+  return state.hasAuthenticator === true || state.hasPasskey === true;
+}
+
+/** Whether a portal's acr_values ask for a phishing-resistant sign-in. */
+export function demandsPhr(acrValues: unknown): boolean {
+  return String(acrValues ?? '').split(' ').includes('phr');
 }
 
 /** The same sign-in started again from the password (same interaction, same portal). */
 export function restartFlow(state: FlowState): FlowState {
-  return { uid: state.uid, prompt: 'login', clientId: state.clientId, amr: [], restarted: true };
+  return { uid: state.uid, prompt: 'login', clientId: state.clientId, amr: [], restarted: true, phrDemanded: state.phrDemanded };
 }

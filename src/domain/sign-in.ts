@@ -165,3 +165,8 @@ export async function proveResetCode(deps: Deps, userId: string, code: string, i
 export async function spendResetCode(deps: Deps, tx: Db, userId: string, proof: string): Promise<void> {
   if (!(await activationCodes.consumeActivationCode(tx, userId, ['mfa-reset'], deps.sealer.open(proof)))) throw new AccountChanged();
 }
+
+/** Sign-ins that count as multi-factor: `mfa` (password and code) and `phr` (a passkey), which satisfies `mfa`. */
+export function isMultiFactorAcr(acr: unknown): boolean {
+  return acr === 'mfa' || acr === 'phr';
+}

@@ -23,6 +23,8 @@ import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
 import { OPERATOR, loadPrincipal } from './authorization.js';
 import { linkToSite } from './site-links.js';
+import * as passkeys from '../db/queries/passkeys.js';
+import { removeAllPasskeys } from './factors/passkeys.js';
 
 /** Where an administrative act came from, for the audit trail. */
 export interface ActContext { ip?: string; siteId?: string }
@@ -125,9 +127,12 @@ export type CodeTo = 'caller' | 'person';
 /** Decides where the code goes inside the reset's transaction, after the person's row is locked (and may refuse by throwing). */
 export type CodeDecision = (tx: Db) => Promise<CodeTo>;
 
-/** A reset's outcome: the code to show, or the address it was emailed to instead. */
-export type CodeShown = { user: UserRow; activationCode: string; emailedTo?: undefined };
-export type ResetOutcome = CodeShown | { user: UserRow; activationCode?: undefined; emailedTo: string };
+/** A reset's outcome: the code to show, or the address it was emailed to instead; and, for an MFA reset, the passkeys it removed. */
+export type CodeShown = { user: UserRow; activationCode: string; emailedTo?: undefined; passkeysRemoved?: string[] };
+export type ResetOutcome = CodeShown | { user: UserRow; activationCode?: undefined; emailedTo: string; passkeysRemoved?: string[] };
+
+/** What a reset's change removed besides its credential, for the audit event and the person's email. */
+interface Removed { passkeys?: string[] }
 
 /**
  * One reset, in one transaction: the change, the new code and the audit
@@ -137,28 +142,37 @@ export type ResetOutcome = CodeShown | { user: UserRow; activationCode?: undefin
  */
 async function reset(
   deps: Deps, actor: Actor, user: UserRow, kind: 'password-reset' | 'mfa-reset', decide: CodeTo | CodeDecision, context: ActContext,
-  change: (tx: Db) => Promise<void>,
+  change: (tx: Db) => Promise<Removed | void>,
 ): Promise<ResetOutcome> {
-  const { code, codeTo } = await withTransaction(deps.db, async (tx) => {
+  const { code, codeTo, removed } = await withTransaction(deps.db, async (tx) => {
     // The person's row lock first: no link can add a site between the decision and the code (site-links.ts takes it too).
     await users.lockUserRow(tx, user.id);
     const codeTo: CodeTo = typeof decide === 'function' ? await decide(tx) : decide;
-    await change(tx);
+    const removed = (await change(tx)) ?? {};
     const issued = await issueActivationCode(deps, tx, user.id, kind, codeTo === 'caller' ? actorName(actor) : null);
     await users.revokeUserSessions(tx, user.id);
-    await audit(tx, actor, { action: `user.${kind === 'mfa-reset' ? 'reset-mfa' : 'reset-password'}`, outcome: 'success', targetUser: user.id, ...context, details: { code_to: codeTo } });
+    await audit(tx, actor, {
+      action: `user.${kind === 'mfa-reset' ? 'reset-mfa' : 'reset-password'}`, outcome: 'success', targetUser: user.id, ...context,
+      details: { code_to: codeTo, ...(removed.passkeys ? { passkeys_removed: removed.passkeys } : {}) },
+    });
     if (codeTo === 'person') await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, issued, kind);
-    return { code: issued, codeTo };
+    return { code: issued, codeTo, removed };
   });
-  await noticeTo(deps, user, kind, actor);
-  return codeTo === 'person' ? { user, emailedTo: user.email } : { user, activationCode: code };
+  // The person's email names the keys that stopped working, so a key they still hold is not a surprise at the next sign-in.
+  const keys = removed.passkeys?.length ? `the keys removed: ${removed.passkeys.map((n) => `"${n}"`).join(', ')}` : undefined;
+  await noticeTo(deps, user, kind, actor, keys);
+  const passkeysRemoved = removed.passkeys;
+  return codeTo === 'person' ? { user, emailedTo: user.email, passkeysRemoved } : { user, activationCode: code, passkeysRemoved };
 }
 
 /**
- * Removes the authenticator and recovery codes and issues an MFA-reset code:
- * at the next sign-in the person gives their password and then that code (so
- * a stolen password alone cannot enrol a new authenticator), then enrols. An
- * outstanding password-reset code stays: the person then needs both.
+ * Removes the authenticator app, every passkey and security key, and the
+ * recovery codes, and issues an MFA-reset code: at the next sign-in the
+ * person gives their password and then that code (so a stolen password alone
+ * cannot enrol a new authenticator), then enrols. A passkey left behind would
+ * still sign the person in on its own (or stand in for the code), so the
+ * keys go in the same transaction; the audit event and the person's email
+ * name them. An outstanding password-reset code stays: the person then needs both.
  */
 export function resetMfa(deps: Deps, actor: Actor, email: string, context?: ActContext): Promise<CodeShown>;
 export function resetMfa(deps: Deps, actor: Actor, email: string, context: ActContext, codeTo: CodeTo | CodeDecision): Promise<ResetOutcome>;
@@ -167,6 +181,9 @@ export async function resetMfa(deps: Deps, actor: Actor, email: string, context:
   return reset(deps, actor, user, 'mfa-reset', codeTo, context, async (tx) => {
     await totpCredentials.deleteTotpCredentials(tx, user.id);
     await recoveryCodes.deleteRecoveryCodes(tx, user.id);
+    const names = (await passkeys.listPasskeys(tx, user.id)).map((k) => k.name);
+    await removeAllPasskeys(tx, user.id);
+    return { passkeys: names };
   });
 }
 

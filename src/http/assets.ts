@@ -12,6 +12,8 @@ export interface AssetUrls {
   readonly pharmidCss: string;
   /** The copy button beside an authenticator key (the page works without it). */
   readonly copyKeyJs: string;
+  /** The browser side of passkeys (WebAuthn): only pages about passkeys use it. */
+  readonly passkeysJs: string;
   readonly faviconIco: string;
   readonly faviconSvg: string;
   readonly appleTouchIcon: string;
@@ -111,6 +113,7 @@ function buildAssets(): LoadedAssets {
   add(`${NHSUK_PREFIX}nhsuk-frontend.min.css`, Buffer.from(css));
   add('/assets/pharmid.css', readFileSync(path.join(findProjectRoot(), 'views', 'static', 'pharmid.css')));
   add('/assets/copy-key.js', readFileSync(path.join(findProjectRoot(), 'views', 'static', 'copy-key.js')));
+  add('/assets/passkeys.js', readFileSync(path.join(findProjectRoot(), 'views', 'static', 'passkeys.js')));
 
   const favicon = files.get(`${NHSUK_PREFIX}images/favicon.ico`);
   if (favicon) files.set('/favicon.ico', favicon);
@@ -124,6 +127,7 @@ function buildAssets(): LoadedAssets {
     nhsukCss: versioned(`${NHSUK_PREFIX}nhsuk-frontend.min.css`),
     pharmidCss: versioned('/assets/pharmid.css'),
     copyKeyJs: versioned('/assets/copy-key.js'),
+    passkeysJs: versioned('/assets/passkeys.js'),
     faviconIco: versioned(`${NHSUK_PREFIX}images/favicon.ico`),
     faviconSvg: versioned(`${NHSUK_PREFIX}images/favicon.svg`),
     appleTouchIcon: versioned(`${NHSUK_PREFIX}images/nhsuk-icon-180.png`),

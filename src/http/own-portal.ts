@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Deps } from '../domain/deps.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { findUser } from '../domain/accounts.js';
-import { signInStillValid } from '../domain/sign-in.js';
+import { isMultiFactorAcr, signInStillValid } from '../domain/sign-in.js';
 import type { UserRow } from '../db/queries/users.js';
 import type { Render } from './render.js';
 
@@ -82,7 +82,8 @@ export function ownPortal(opts: {
 
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies, signed: true, overwrite: true };
 
-  async function startSignIn(ctx: Koa.Context, returnTo: string) {
+  /** `fresh`: the password and code are asked again even when pharmid's sign-in session is live (max_age=0). */
+  async function startSignIn(ctx: Koa.Context, returnTo: string, fresh = false) {
     const state = randomBytes(24).toString('base64url');
     const verifier = oidc.randomPKCECodeVerifier();
     const nonce = oidc.randomNonce();
@@ -97,6 +98,7 @@ export function ownPortal(opts: {
       state,
       nonce,
       acr_values: 'mfa',
+      ...(fresh ? { max_age: '0' } : {}),
     });
     ctx.redirect(url.href);
   }
@@ -121,12 +123,17 @@ export function ownPortal(opts: {
     await next();
   };
 
-  /** Sends a person who is not signed in (with MFA) to pharmid's sign-in, and back here afterwards. */
+  /**
+   * Sends a person who is not signed in (with MFA) to pharmid's sign-in, and
+   * back here afterwards; also one whose area asks for a fresh sign-in
+   * (ctx.state.signInAgain: the admin console after a while unused).
+   */
   const requireSignIn: Koa.Middleware = async (ctx, next) => {
     const person = ctx.state.person as Person | undefined;
-    if (!person || person.acr !== 'mfa') {
+    const again = ctx.state.signInAgain === true;
+    if (!person || !isMultiFactorAcr(person.acr) || again) {
       if (ctx.method !== 'GET') ctx.throw(401, 'sign in first');
-      await startSignIn(ctx, safeReturnTo(ctx.originalUrl));
+      await startSignIn(ctx, safeReturnTo(ctx.originalUrl), again);
       return;
     }
     await next();

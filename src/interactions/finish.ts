@@ -27,6 +27,12 @@ async function grantConsent(provider: Provider, interaction: Interaction): Promi
   return grant.save();
 }
 
+/** `phr` after a passkey, `mfa` after a code, `pwd` otherwise (DESIGN.md, "Tokens and claims"). */
+export function acrOf(state: FlowState): 'phr' | 'mfa' | 'pwd' {
+  if (state.phr) return 'phr';
+  return state.mfa ? 'mfa' : 'pwd';
+}
+
 /**
  * The only place that tells oidc-provider how an interaction ended; returns
  * where the browser goes next.
@@ -38,7 +44,7 @@ export async function finishInteraction(provider: Provider, ctx: Koa.Context, in
       // oidc-provider's own clock (real time), as for every other timestamp in its sessions and tokens.
       const user = await findUser(deps, state.userId!);
       const ts = user ? signInTimestamp(user, new Date()) : undefined;
-      result = { login: { accountId: state.userId, acr: state.mfa ? 'mfa' : 'pwd', amr: state.amr, remember: true, ts } };
+      result = { login: { accountId: state.userId, acr: acrOf(state), amr: state.amr, remember: true, ts } };
       break;
     }
     case 'select_site':

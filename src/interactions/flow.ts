@@ -7,6 +7,10 @@ import { resetCode } from './steps/reset-code.js';
 import { enrolAuthenticator } from './steps/enrol-authenticator.js';
 import { showRecoveryCodes } from './steps/show-recovery-codes.js';
 import { otp } from './steps/otp.js';
+import { passkey } from './steps/passkey.js';
+import { passkeySignIn } from './steps/passkey-sign-in.js';
+import { enrolPasskey } from './steps/enrol-passkey.js';
+import { needsPasskey } from './steps/needs-passkey.js';
 import { recoveryCode } from './steps/recovery-code.js';
 import { afterRecovery } from './steps/after-recovery.js';
 import { confirmSiteLink } from './steps/confirm-site-link.js';
@@ -19,14 +23,18 @@ import { consent } from './steps/consent.js';
  */
 export const STEPS: readonly Step[] = [
   password,
+  passkeySignIn,
   activate,
   sharedLogin,
   resetCode,
   afterRecovery,
   enrolAuthenticator,
+  enrolPasskey,
   showRecoveryCodes,
+  passkey,
   otp,
   recoveryCode,
+  needsPasskey,
   confirmSiteLink,
   chooseSite,
   consent,

@@ -5,7 +5,8 @@ import type { Deps } from '../domain/deps.js';
 import { AccountChanged, PharmidError } from '../domain/errors.js';
 import { findUser, recordSignIn } from '../domain/accounts.js';
 import { hasAuthenticator } from '../domain/authenticators.js';
-import { endFlow, loadFlow, proofsStillCount, restartFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
+import { hasPasskey } from '../domain/factors/passkeys.js';
+import { demandsPhr, endFlow, loadFlow, proofsStillCount, restartFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
 import { audit } from '../domain/audit.js';
 import { dueStep, reachableStep } from './flow.js';
 import { portalDemandsMfa } from '../domain/rollout.js';
@@ -60,10 +61,12 @@ async function stillCurrent(deps: Deps, state: FlowState): Promise<{ state: Flow
 }
 
 async function initialState(deps: Deps, provider: Provider, i: Interaction): Promise<FlowState> {
-  const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [] };
-  const session = i.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
   const reasons = i.prompt.reasons;
-  const stepUp = i.prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'mfa_required');
+  // A passkey is demanded by the portal (acr_values=phr) or, for this session's person, by a rollout policy (policy.ts).
+  const phrDemanded = demandsPhr(i.params.acr_values) || reasons.includes('phr_required') || undefined;
+  const state: FlowState = { uid: i.uid, prompt: i.prompt.name, clientId: String(i.params.client_id), amr: [], phrDemanded };
+  const session = i.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
+  const stepUp = i.prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'mfa_required' || r === 'phr_required');
   if (session?.accountId && (i.prompt.name !== 'login' || stepUp)) {
     const user = await findUser(deps, session.accountId);
     // When the session signed in: what it proved counts as long as the session itself would (signInStillValid).
@@ -75,6 +78,7 @@ async function initialState(deps: Deps, provider: Provider, i: Interaction): Pro
         amr: session.amr ?? ['pwd'],
         proved: { session: authTime * 1000 },
         hasAuthenticator: await hasAuthenticator(deps, user.id),
+        hasPasskey: await hasPasskey(deps, user.id),
         // A step-up: the portal or the policy requires the second factor this session lacks. With an
         // authenticator, the code alone is asked; with none yet, the password first (only `session` is proved
         // here, and a session alone never sets up a first authenticator: awaitsPasswordBeforeEnrolment).
@@ -240,7 +244,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
     } catch (err) {
       if (err instanceof AccountChanged) return restart(ctx, stepContext, ttl);
       if (!(err instanceof PharmidError) || !err.field) throw err;
-      const values = { email: form.email ?? '' };
+      const values = { email: form.email ?? '', name: form.name ?? '' };
       return show(ctx, step, stepContext, ttl, [{ field: err.field, message: err.message }], values, err.status);
     }
     onStep?.(step.name, 'passed');

@@ -2,6 +2,8 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { listSites, lastSiteChoice } from '../domain/accounts.js';
 import type { Deps } from '../domain/deps.js';
 import { mfaRequirement, portalDemandsMfa } from '../domain/rollout.js';
+import { isMultiFactorAcr } from '../domain/sign-in.js';
+import { demandsPhr } from '../domain/sign-in-flows.js';
 
 const { Check, Prompt, base } = interactionPolicy;
 
@@ -37,7 +39,7 @@ export function buildPolicy(deps: Deps) {
   }));
   login.checks.add(new Check('mfa_required', 'a second factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
     const { session, client, params } = ctx.oidc;
-    if (!session?.accountId || session.acr === 'mfa' || !client) return Check.NO_NEED_TO_PROMPT;
+    if (!session?.accountId || isMultiFactorAcr(session.acr) || !client) return Check.NO_NEED_TO_PROMPT;
     // A password-only session (a rollout grace period) steps up when the portal or the policy now requires MFA.
     const requirement = await mfaRequirement(deps, {
       userId: session.accountId,
@@ -45,6 +47,17 @@ export function buildPolicy(deps: Deps) {
       demandedByPortal: portalDemandsMfa((client as unknown as Record<string, unknown>)['urn:pharmid:require_mfa'], params?.acr_values),
     });
     return requirement.required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+  }));
+
+  // A portal that asks acr_values=phr, or a rollout policy that requires passkeys for the person's site or this
+  // portal, gets a passkey sign-in: a session made with a code steps up (only the passkey is asked).
+  login.checks.add(new Check('phr_required', 'a phishing-resistant sign-in (a passkey) is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
+    const { session, params, client } = ctx.oidc;
+    if (!session?.accountId || session.acr === 'phr') return Check.NO_NEED_TO_PROMPT;
+    if (demandsPhr(params?.acr_values)) return Check.REQUEST_PROMPT;
+    if (!client) return Check.NO_NEED_TO_PROMPT;
+    const requirement = await mfaRequirement(deps, { userId: session.accountId, clientId: client.clientId, demandedByPortal: false });
+    return requirement.phr ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
   policy.add(new Prompt(

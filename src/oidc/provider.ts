@@ -171,7 +171,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
     claims: CLAIMS,
     // `admin`: a portal may call the admin API with the person's token; the person is asked for it on every portal (policy.ts).
     scopes: ['openid', 'offline_access', 'email', 'profile', 'sites', 'admin'],
-    acrValues: ['mfa', 'pwd'],
+    acrValues: ['phr', 'mfa', 'pwd'],
     responseTypes: ['code'],
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],

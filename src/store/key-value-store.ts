@@ -13,6 +13,12 @@ export interface KeyValueStore {
   /** Sets a value; with a TTL in seconds it expires. */
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
   del(...keys: string[]): Promise<void>;
+  /**
+   * Reads a value and deletes it in one atomic operation (get-and-delete):
+   * of two racing callers only one gets it. For single-use values (WebAuthn
+   * challenges).
+   */
+  take(key: string): Promise<string | null>;
   /** Adds a member to a set, extending the set's life to at least `ttlSeconds`. */
   addToSet(key: string, member: string, ttlSeconds: number): Promise<void>;
   members(key: string): Promise<string[]>;

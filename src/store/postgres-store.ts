@@ -49,6 +49,14 @@ export class PostgresStore implements KeyValueStore {
       [key, value, ttlSeconds ?? 0]);
   }
 
+  async take(key: string): Promise<string | null> {
+    // DELETE … RETURNING: the row lock makes a second racing DELETE find nothing.
+    const { rows } = await this.pool.query<{ value: string | null }>(
+      `DELETE FROM store_entries e WHERE e.key = $1 RETURNING e.value, ${LIVE} AS live`, [key]);
+    const row = rows[0] as { value: string | null; live?: boolean } | undefined;
+    return row?.live ? row.value : null;
+  }
+
   async del(...keys: string[]): Promise<void> {
     if (keys.length) await this.pool.query('DELETE FROM store_entries WHERE key = ANY($1::text[])', [keys]);
   }

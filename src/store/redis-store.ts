@@ -98,6 +98,8 @@ export class RedisStore implements KeyValueStore {
     else await this.client.set(key, value);
   }
 
+  take(key: string) { return this.client.getdel(key); }
+
   async del(...keys: string[]) { if (keys.length) await this.client.del(...keys); }
 
   async addToSet(key: string, member: string, ttlSeconds: number) {

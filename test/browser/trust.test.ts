@@ -181,7 +181,10 @@ test('the administrator finds the locum; the page says a reset\'s code would go 
 test('resetting the locum\'s authenticator: "We emailed the code to …", and no code on the page', async () => {
   const page = adminTab;
   const mailBefore = mailTo(locum.email).length;
-  await follow(page, 'form[action$="/reset-mfa"] button[type="submit"]');
+  // The reset asks first, on a page that says the code goes to the locum alone.
+  await follow(page, '#reset-mfa-link');
+  expect((await page.textContent('#what-happens'))!.replace(/\s+/g, ' ')).toContain(`pharmid emails the one-time code to ${locum.email} only`);
+  await follow(page, '#confirm-form button[type="submit"]');
   await checks.look(page, 'trust-admin-mfa-reset-emailed');
   expect(await heading(page)).toContain(locum.name);
   const emailed = (await page.textContent('#code-emailed-only'))!.replace(/\s+/g, ' ');

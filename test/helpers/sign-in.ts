@@ -3,6 +3,7 @@ import type { Response } from 'supertest';
 import { Browser, formAction, unescapeHtml } from './browser.js';
 import type { Portal, AuthorizationRequest } from './portal.js';
 import type { TestClock } from './pharmid.js';
+import { passkeyOptionsOf, type SoftAuthenticator, type SoftKey } from './webauthn.js';
 
 export interface Person {
   email: string;
@@ -16,6 +17,8 @@ export interface Person {
   /** Base32 secret of an enrolled authenticator (filled in by enrolment). */
   totpSecret?: string;
   recoveryCodes?: string[];
+  /** A passkey the person holds (test/helpers/webauthn.ts): used at the passkey step. */
+  passkey?: { authenticator: SoftAuthenticator; key: SoftKey };
 }
 
 export function totpCode(secret: string, at: Date): string {
@@ -97,6 +100,13 @@ export async function driveSignIn(
           continue;
         }
         res = await browser.submit(action, { code: totpCode(person.totpSecret!, clock.now()) });
+        break;
+      case 'passkey':
+        if (answers.useRecoveryCode) {
+          res = await browser.open(action.replace(/passkey$/, 'recovery'));
+          continue;
+        }
+        res = await browser.submit(action, { credential: person.passkey!.authenticator.get(passkeyOptionsOf(res.text), person.passkey!.key) });
         break;
       case 'recovery':
         res = await browser.submit(action, { recovery_code: person.recoveryCodes!.shift()! });

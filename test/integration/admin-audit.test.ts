@@ -1,13 +1,17 @@
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
-import type { Browser } from '../helpers/browser.js';
+import { Browser } from '../helpers/browser.js';
+import { makeClient } from '../helpers/factories.js';
+import { Portal } from '../helpers/portal.js';
+import { signInTo } from '../helpers/sign-in.js';
 import { parseCsv } from '../../src/domain/csv.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
 import { importUsers } from '../../src/domain/user-import.js';
 import { OPERATOR } from '../../src/domain/authorization.js';
 import { apiToken, consoleBrowser, csrfOn, grant, signInFresh, staff, uniqueEmail } from './admin-support.js';
+import { textOf } from '../helpers/pages.js';
 
 let p: TestPharmid;
 const cli = { kind: 'cli' } as const;
@@ -110,7 +114,7 @@ test('a site administrator reads their site\'s trail with filters, page by page,
   const denied = await adminBrowser.open(`/admin/sites/${A}/audit?outcome=denied`);
   const deniedActions = [...denied.text.matchAll(/data-action="([^"]+)"/g)].map((m) => m[1]);
   expect(deniedActions).toContain('site.update');
-  expect(new Set(deniedActions.length ? [...denied.text.matchAll(/<td class="nhsuk-table__cell">(success|failure|denied)<\/td>/g)].map((m) => m[1]) : [])).toEqual(new Set(['denied']));
+  expect(new Set([...denied.text.matchAll(/data-outcome="([^"]+)"/g)].map((m) => m[1]))).toEqual(new Set(['denied']));
 
   const first = await adminBrowser.agent.get(`/admin/sites/${A}/audit?per_page=2`);
   expect(first.text).toMatch(/1 to 2 of \d+/);
@@ -121,10 +125,45 @@ test('a site administrator reads their site\'s trail with filters, page by page,
   expect(csv.headers['content-type']).toMatch(/^text\/csv/);
   expect(csv.headers['content-disposition']).toMatch(/attachment; filename="audit-AUD01.csv"/);
   const rows = parseCsv(csv.text);
-  expect(rows[0]).toEqual(['occurred_at', 'actor', 'actor_email', 'action', 'outcome', 'target_email', 'site', 'ip', 'details']);
+  expect(rows[0]).toEqual(['occurred_at', 'actor', 'actor_email', 'action', 'outcome', 'target_email', 'site', 'ip', 'details', 'description']);
   expect(rows.slice(1).map((r) => r[3])).toEqual(expect.arrayContaining(['sign-in']));
   expect(rows.slice(1).every((r) => r[3] === 'sign-in')).toBe(true);
   expect(rows.find((r) => r[5] === nurse.email)).toBeDefined();
+});
+
+test('the trail reads in plain words: names not ids, portal names not client ids, the site on every event about its people, a list to filter by, no JSON', async () => {
+  const sam = await staff(p, A, 'site-admin', 'Sam Taylor');
+  const priya = await staff(p, A, 'member', 'Priya Shah');
+  const { browser } = await consoleBrowser(p, sam);
+  // Priya signs in to a registered portal (the event names its client ID), and Sam resets her authenticator.
+  p.clock.advance(30);
+  const portal = await makeClient(p.deps, { name: 'PharmRefer' });
+  await signInTo(await Portal.connect(p.url, portal), new Browser(p.url), priya, p.clock);
+  const personPage = await browser.open(`/admin/people/${priya.id}`);
+  const reset = await browser.agent.post(`/admin/people/${priya.id}/reset-mfa`).type('form').send({ _csrf: csrfOn(personPage.text), confirm: 'yes' });
+  expect(reset.status).toBeLessThan(400);
+
+  const page = await browser.open(`/admin/sites/${A}/audit?email=${encodeURIComponent(priya.email)}`);
+  expect(page.status).toBe(200);
+  const text = textOf(page.text);
+  expect(text).toContain("Sam Taylor reset Priya Shah's authenticator");
+  expect(text).toContain(`Priya Shah signed in to ${portal.name}`);
+  // No client ID, no user ID, no raw JSON, no action code in what a person reads.
+  expect(page.text).not.toContain(portal.client_id);
+  expect(page.text).not.toContain(priya.id.slice(0, 8) + '-');
+  expect(page.text).not.toMatch(/\{(&#34;|")/);
+  expect(text).not.toContain('user.reset-mfa');
+  // The action filter is a list of kinds of event.
+  expect(page.text).toMatch(/<select class="nhsuk-select" id="action" name="action">[\s\S]*<option value="user.reset-mfa">Authenticator resets<\/option>/);
+  const onlyResets = await browser.open(`/admin/sites/${A}/audit?action=user.reset-mfa&email=${encodeURIComponent(priya.email)}`);
+  expect([...onlyResets.text.matchAll(/data-action="([^"]+)"/g)].map((m) => m[1])).toEqual(['user.reset-mfa']);
+
+  // The reset is about a person who works at the site: the site is filled in, in the CSV and the API too.
+  const csv = parseCsv((await browser.agent.get(`/admin/sites/${A}/audit.csv?action=user.reset-mfa&email=${encodeURIComponent(priya.email)}`)).text);
+  expect(csv[1]![6]).toBe(A);
+  expect(csv[1]![9]).toBe("Sam Taylor reset Priya Shah's authenticator");
+  const json = await api('get', `/sites/${A}/audit?action=sign-in&email=${encodeURIComponent(priya.email)}`);
+  expect(json.body.items[0]).toMatchObject({ site: A, description: `Priya Shah signed in to ${portal.name}` });
 });
 
 test('CSV cells that a spreadsheet would run as formulas are defused', async () => {

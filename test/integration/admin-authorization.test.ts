@@ -109,7 +109,9 @@ const ACTS: Record<string, Act> = {
   },
   ...Object.fromEntries((['reset-password', 'reset-mfa', 'unlock', 'disable', 'enable'] as const).map((act) => [act, (async (a, via, site) => {
     const t = await target(site, { disabled: act === 'enable' });
-    return outcome(via === 'api' ? await api(a, 'post', `/people/${t.id}/${act}`) : await form(a, `/people/${t.id}/${act}`));
+    // In the console, resets and disabling act from their confirmation page's button.
+    const confirmed: Record<string, string> = act === 'unlock' || act === 'enable' ? {} : { confirm: 'yes' };
+    return outcome(via === 'api' ? await api(a, 'post', `/people/${t.id}/${act}`) : await form(a, `/people/${t.id}/${act}`, confirmed));
   }) as Act])),
   'change the site': async (a, via, site) => outcome(via === 'api'
     ? await api(a, 'patch', `/sites/${site}`, { address: '1 High Street' })

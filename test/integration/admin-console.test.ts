@@ -49,6 +49,7 @@ test('a site administrator adds a person, who activates and enrols; a reset of t
   const personPage = await browser.open(`/admin/people/${row.id}`);
   expect(personPage.text).not.toContain(code);
   expect(textOf(/id="person-enrolled"[^>]*>[^<]*/.exec(personPage.text)![0])).toContain('Set up');
+  await browser.open(`/admin/people/${row.id}/reset-mfa`);
   const reset = await browser.submit(`/admin/people/${row.id}/reset-mfa`, {});
   expect(reset.status).toBe(200);
   expect(textOf(reset.text)).toContain('pharmid then asks for this code, and takes them through setting up a new authenticator app');

@@ -36,7 +36,7 @@ describe('with SMTP', () => {
     expect(mail.data).toContain(code);
 
     const { rows } = await p.deps.db.query('SELECT id FROM users WHERE email = $1', [email]);
-    const personPage = await browser.open(`/admin/people/${rows[0].id}`);
+    const personPage = await browser.open(`/admin/people/${rows[0].id}/reset-mfa`);
     const reset = await postForm(browser, personPage.text, `/admin/people/${rows[0].id}/reset-mfa`);
     const resetCode = /id="activation-code"[^>]*>([^<]+)</.exec(reset.text)![1]!.trim();
     expect(resetCode).not.toBe(code);
@@ -51,7 +51,7 @@ describe('with SMTP', () => {
     const other = (await addSite(p.deps, cli, { ods: 'MAIL2', name: 'Other Pharmacy', userCap: null })).ods_code;
     const locum = await staff(p, other, 'member', 'Lou Locum');
     await linkUser(p.deps, cli, { email: locum.email, site });
-    const locumPage = await browser.open(`/admin/people/${locum.id}`);
+    const locumPage = await browser.open(`/admin/people/${locum.id}/reset-password`);
     const mailed = await postForm(browser, locumPage.text, `/admin/people/${locum.id}/reset-password`);
     expect(mailed.status).toBe(200);
     expect(mailed.text).toContain('We emailed the code to');
@@ -85,7 +85,7 @@ describe('without SMTP', () => {
     expect(page.text).toMatch(/id="outbox"[\s\S]*wes.waiting@example.nhs.uk[\s\S]*Two-step sign-in starts on/);
 
     // A reset's code is shown once, and not written to the outbox; the notice that tells Wes of the reset is (with no code in it).
-    const person = await browser.open(`/admin/people/${waiting.rows[0].id}`);
+    const person = await browser.open(`/admin/people/${waiting.rows[0].id}/reset-password`);
     const reset = await postForm(browser, person.text, `/admin/people/${waiting.rows[0].id}/reset-password`);
     expect(reset.text).not.toContain('also emailed');
     const code = /id="activation-code"[^>]*>([^<]+)</.exec(reset.text)![1]!.trim();

@@ -114,7 +114,7 @@ describe.each(['site-admin', 'commissioner'] as Who[])('a %s of site B', (who) =
 
     // Resets happen, but the code goes to the colleague alone, and the answer says so.
     for (const act of ['reset-password', 'reset-mfa']) {
-      const res = via === 'api' ? await api(a, 'post', `/people/${v.id}/${act}`) : await form(a, `/people/${v.id}/${act}`);
+      const res = via === 'api' ? await api(a, 'post', `/people/${v.id}/${act}`) : await form(a, `/people/${v.id}/${act}`, { confirm: 'yes' });
       expect([act, res.status]).toEqual([act, 200]);
       seen.push(res.text);
       if (via === 'api') {

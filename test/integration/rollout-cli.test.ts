@@ -70,6 +70,19 @@ test('bad policies are refused with a reason and change nothing', async () => {
   expect((await cli('rollout', 'list', '--json')).json.policies).toHaveLength(1);
 });
 
+test('announced or grace with today or a past date is refused, saying enforcing now gives nobody notice, naming the flag', async () => {
+  const today = new Date().toISOString().slice(0, 10);
+  for (const [state, date] of [['announced', today], ['grace', '2020-01-01']]) {
+    const r = await cli('rollout', 'set', '--scope', 'global', '--state', state!, '--enforce-on', date!);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('gives nobody notice');
+    expect(r.stderr).toContain('(--enforce-on)');
+  }
+  const missing = await cli('rollout', 'set', '--scope', 'site', '--state', 'off');
+  expect(missing.stderr).toContain('A site policy needs the site it covers (--site)');
+  expect((await cli('rollout', 'list', '--json')).json.policies.filter((p: { scope: string }) => p.scope === 'global')).toEqual([]);
+});
+
 test('notices send from a shell without ISSUER names the address the server serves, not localhost', async () => {
   // The server has started once with its real address (and is gone again): the CLI's shell has no ISSUER.
   const server = await startTestPharmid({ ISSUER: 'https://id.example.org', DATABASE_URL: backends.databaseUrl, PHARMID_DATA_DIR: dataDir },

@@ -147,6 +147,20 @@ describe.each(implementations)('%s', (kind, open) => {
     expect(await store.get(c)).toBe('3');
   });
 
+  test('take reads and deletes at once: of 50 racing takers exactly one gets the value; an expired value is gone', async () => {
+    const key = k('challenge');
+    await store.set(key, 'once', 60);
+    const got = await Promise.all(Array.from({ length: 50 }, () => store.take(key)));
+    expect(got.filter((v) => v === 'once')).toHaveLength(1);
+    expect(got.filter((v) => v === null)).toHaveLength(49);
+    expect(await store.get(key)).toBeNull();
+    expect(await store.take(k('never-set'))).toBeNull();
+    const brief = k('brief');
+    await store.set(brief, 'soon gone', 1);
+    await sleep(1100);
+    expect(await store.take(brief)).toBeNull();
+  });
+
   test('addToSet and members: members are unique; a missing set is empty', async () => {
     const key = k('set');
     expect(await store.members(key)).toEqual([]);

@@ -254,9 +254,9 @@ describe('discovery', () => {
     expect(meta.grant_types_supported).not.toContain('implicit');
   });
 
-  test('scopes openid, email, profile and sites; acr values mfa and pwd; RS256 ID tokens', () => {
+  test('scopes openid, email, profile and sites; acr values phr, mfa and pwd; RS256 ID tokens', () => {
     expect(meta.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'profile', 'sites']));
-    expect([...(meta.acr_values_supported as string[])].sort()).toEqual(['mfa', 'pwd']);
+    expect([...(meta.acr_values_supported as string[])].sort()).toEqual(['mfa', 'phr', 'pwd']);
     expect(meta.id_token_signing_alg_values_supported).toContain('RS256');
     expect(meta.claims_supported).toEqual(expect.arrayContaining(['sub', 'email', 'email_verified', 'name', 'given_name', 'family_name', 'sites', 'site', 'acr', 'amr', 'auth_time']));
   });

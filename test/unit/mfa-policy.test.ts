@@ -1,4 +1,4 @@
-import { compareStrictness, personTerms, strictest, type PolicyTerms } from '../../src/domain/mfa-policy.js';
+import { compareStrictness, personTerms, requiresPhr, strictest, type PolicyTerms } from '../../src/domain/mfa-policy.js';
 
 const day = (d: number) => new Date(Date.UTC(2027, 0, d));
 const terms = (t: Partial<PolicyTerms>): PolicyTerms => ({ siteId: null, state: 'off', enforceOn: null, maxSkips: 3, skipsUsed: 0, ...t });
@@ -30,4 +30,19 @@ test('a membership without its own policy falls back to global, else enforced; a
   // Nobody's sites: the global policy, else enforced.
   expect(personTerms({ sites: [] }).state).toBe('enforced');
   expect(personTerms({ sites: [], global: off }).state).toBe('off');
+});
+
+test('a passkey (phr) is required only by a policy that applies and is enforced now, and only tightens', () => {
+  const phr = (state: PolicyTerms['state']) => terms({ state, require: 'phr', enforceOn: day(20) });
+  expect(requiresPhr({ sites: [phr('enforced')] })).toBe(true);
+  // Announced or grace: not yet (termsAt turns them into enforced on their date).
+  expect(requiresPhr({ sites: [phr('grace'), terms({ state: 'enforced' })] })).toBe(false);
+  expect(requiresPhr({ sites: [phr('announced')] })).toBe(false);
+  // One site of a locum's is enough; a portal's own policy too; a site's own policy hides the global one.
+  expect(requiresPhr({ sites: [undefined, phr('enforced')] })).toBe(true);
+  expect(requiresPhr({ sites: [undefined], portal: phr('enforced') })).toBe(true);
+  expect(requiresPhr({ sites: [undefined], global: phr('enforced') })).toBe(true);
+  expect(requiresPhr({ sites: [terms({ state: 'enforced' })], global: phr('enforced') })).toBe(false);
+  expect(requiresPhr({ sites: [], global: phr('enforced') })).toBe(true);
+  expect(requiresPhr({ sites: [terms({ state: 'enforced', require: 'mfa' })] })).toBe(false);
 });

@@ -54,8 +54,14 @@ export interface AuditFilter {
 /** An event with the names an administrator reads (emails, ODS code) beside the ids. */
 export interface SiteAuditRow extends AuditRow {
   actor_email: string | null;
+  actor_name: string | null;
   target_email: string | null;
+  target_name: string | null;
+  /** The event's own site, or the trail's site for an event about a person who works there (a reset, a sign-in). */
   site_ods: string | null;
+  site_name: string | null;
+  /** The portal the event names (details.client_id), by its registered name; the portal itself when one acted. */
+  portal_name: string | null;
   total: number;
 }
 
@@ -71,12 +77,15 @@ export async function listAuditEventsForSite(db: Db, siteId: string, f: AuditFil
   const action = f.action ? `${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
   const { rows } = await db.query<SiteAuditRow>(
     `SELECT e.id, e.occurred_at, e.actor, e.action, e.outcome, e.target_user, e.site_id, e.ip, e.details,
-            au.email AS actor_email, tu.email AS target_email, s.ods_code AS site_ods,
+            au.email AS actor_email, au.name AS actor_name, tu.email AS target_email, tu.name AS target_name,
+            s.ods_code AS site_ods, s.name AS site_name, c.name AS portal_name,
             count(*) OVER ()::int AS total
        FROM audit_events e
        LEFT JOIN users tu ON tu.id = e.target_user
        LEFT JOIN users au ON e.actor = 'user:' || au.id::text
-       LEFT JOIN sites s ON s.id = e.site_id
+       -- Only this site's events and those about its people are read: an event with no site of its own is about one of them here.
+       LEFT JOIN sites s ON s.id = coalesce(e.site_id, $1)
+       LEFT JOIN clients c ON c.client_id = coalesce(e.details->>'client_id', CASE WHEN e.actor LIKE 'client:%' THEN substr(e.actor, 8) END)
       WHERE (e.site_id = $1 OR (e.site_id IS NULL AND EXISTS (
               SELECT 1 FROM memberships m WHERE m.user_id = e.target_user AND m.site_id = $1 AND e.occurred_at >= m.created_at)))
         AND ($2::text IS NULL OR e.action LIKE $2)

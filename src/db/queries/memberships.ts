@@ -78,7 +78,8 @@ export interface SitePersonRow {
 export async function listPeopleOfSite(db: Db, siteId: string, limit: number, offset: number): Promise<SitePersonRow[]> {
   const { rows } = await db.query<SitePersonRow>(
     `SELECT u.id, u.email, u.name, u.status, m.role, u.last_sign_in_at, (u.locked_at IS NOT NULL) AS locked,
-            EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS enrolled,
+            (EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+              OR EXISTS (SELECT 1 FROM passkeys k WHERE k.user_id = u.id)) AS enrolled,
             count(*) OVER ()::int AS total
        FROM memberships m JOIN users u ON u.id = m.user_id
       WHERE m.site_id = $1

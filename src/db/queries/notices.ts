@@ -19,13 +19,14 @@ export interface UnenrolledMembership {
   site_id: string | null;
 }
 
-/** Every active person with no authenticator yet, one row per membership (one row with no site for a person without any). */
+/** Every active person with no second factor yet (no authenticator app, no passkey), one row per membership (one row with no site for a person without any). */
 export async function listUnenrolledMemberships(db: Db): Promise<UnenrolledMembership[]> {
   const { rows } = await db.query<UnenrolledMembership>(
     `SELECT u.id AS user_id, u.email, u.name, m.site_id
        FROM users u LEFT JOIN memberships m ON m.user_id = u.id
       WHERE u.status <> 'disabled'
         AND NOT EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+        AND NOT EXISTS (SELECT 1 FROM passkeys k WHERE k.user_id = u.id)
       ORDER BY u.id`,
   );
   return rows;

@@ -11,22 +11,24 @@ export interface RolloutPolicyRow {
   state: RolloutState;
   enforce_on: Date | null;
   max_skips: number;
+  /** What the policy requires once enforced: any second factor, or a passkey (`phr`). */
+  require: 'mfa' | 'phr';
   updated_at: Date;
 }
 
-const columns = 'p.id, p.scope, p.site_id, p.client_id, p.state, p.enforce_on, p.max_skips, p.updated_at';
+const columns = 'p.id, p.scope, p.site_id, p.client_id, p.state, p.enforce_on, p.max_skips, p.require, p.updated_at';
 
 /** Sets the policy of one target (global, a site or a portal), replacing the one before. */
 export async function upsertRolloutPolicy(
-  db: Db, p: { scope: RolloutScope; siteId?: string; clientId?: string; state: RolloutState; enforceOn?: Date; maxSkips?: number },
+  db: Db, p: { scope: RolloutScope; siteId?: string; clientId?: string; state: RolloutState; enforceOn?: Date; maxSkips?: number; require?: 'mfa' | 'phr' },
 ): Promise<RolloutPolicyRow> {
   const { rows } = await db.query<RolloutPolicyRow>(
-    `INSERT INTO rollout_policies AS p (scope, site_id, client_id, state, enforce_on, max_skips)
-     VALUES ($1, $2, $3, $4, $5, coalesce($6, 3))
+    `INSERT INTO rollout_policies AS p (scope, site_id, client_id, state, enforce_on, max_skips, require)
+     VALUES ($1, $2, $3, $4, $5, coalesce($6, 3), coalesce($7, 'mfa'))
      ON CONFLICT (scope, coalesce(site_id::text, ''), coalesce(client_id, ''))
-     DO UPDATE SET state = EXCLUDED.state, enforce_on = EXCLUDED.enforce_on, max_skips = EXCLUDED.max_skips, updated_at = now()
+     DO UPDATE SET state = EXCLUDED.state, enforce_on = EXCLUDED.enforce_on, max_skips = EXCLUDED.max_skips, require = EXCLUDED.require, updated_at = now()
      RETURNING ${columns}`,
-    [p.scope, p.siteId ?? null, p.clientId ?? null, p.state, p.enforceOn ?? null, p.maxSkips ?? null],
+    [p.scope, p.siteId ?? null, p.clientId ?? null, p.state, p.enforceOn ?? null, p.maxSkips ?? null, p.require ?? null],
   );
   return rows[0]!;
 }

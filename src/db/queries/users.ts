@@ -47,6 +47,15 @@ export async function lockUserRow(db: Db, id: string): Promise<UserRow | undefin
   return rows[0];
 }
 
+/** A new name and email (with its key); a unique violation (23505) means the email is someone else's. */
+export async function updateUserDetails(db: Db, id: string, u: { name: string; email: string; emailKey: string }): Promise<UserRow | undefined> {
+  const { rows } = await db.query<UserRow>(
+    `UPDATE users SET name = $2, email = $3, email_key = $4 WHERE id = $1 RETURNING ${columns}`,
+    [id, u.name, u.email, u.emailKey],
+  );
+  return rows[0];
+}
+
 export async function setUserStatus(db: Db, id: string, status: UserStatus): Promise<void> {
   await db.query('UPDATE users SET status = $2 WHERE id = $1', [id, status]);
 }

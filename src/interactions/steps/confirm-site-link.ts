@@ -1,6 +1,6 @@
 import { confirmWaitingSites, declineWaitingSites, waitingSites } from '../../domain/site-links.js';
 import { InvalidInput } from '../../domain/errors.js';
-import type { FlowState } from '../../domain/sign-in-flows.js';
+import { hasSecondFactor, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 
 /**
@@ -12,7 +12,7 @@ import type { Step } from '../step.js';
  * in to. The person may put it off (asked again next time) or decline it.
  */
 function due(s: FlowState): boolean {
-  return s.prompt === 'login' && !!s.userId && s.siteLinksWaiting === true && !s.resetCodePending && (s.mfa === true || s.hasAuthenticator !== true);
+  return s.prompt === 'login' && !!s.userId && s.siteLinksWaiting === true && !s.resetCodePending && (s.mfa === true || !hasSecondFactor(s));
 }
 
 export const confirmSiteLink: Step = {

@@ -1,5 +1,5 @@
 import { assertStillReplaceable, beginEnrolment, confirmEnrolment, tellAuthenticatorAdded, viewEnrolment, type Replaces } from '../../domain/authenticators.js';
-import { provedNow, sealCodes } from '../../domain/sign-in-flows.js';
+import { hasSecondFactor, provedNow, sealCodes } from '../../domain/sign-in-flows.js';
 import { spendResetCode } from '../../domain/sign-in.js';
 import { skipEnrolment } from '../../domain/rollout.js';
 import { InvalidInput } from '../../domain/errors.js';
@@ -11,10 +11,10 @@ import type { Step, StepContext } from '../step.js';
  * sign-in, and the rollout policy requires or offers one; or has just used a
  * recovery code instead of theirs.
  */
-function due(s: FlowState): boolean {
+export function enrolmentDue(s: FlowState): boolean {
   if (s.prompt !== 'login' || !s.userId) return false;
   if (s.mfa) return s.replaceAuthenticator === true;
-  if (s.hasAuthenticator || s.enrolmentSkipped) return false;
+  if (hasSecondFactor(s) || s.enrolmentSkipped) return false;
   // A first authenticator only after the password proved in this sign-in, never on a session alone.
   if (s.proved?.pwd === undefined) return false;
   // After an MFA reset, only once this sign-in proved the code.
@@ -52,7 +52,7 @@ async function pendingView(c: StepContext) {
 
 export const enrolAuthenticator: Step = {
   name: 'enrol',
-  applies: due,
+  applies: enrolmentDue,
   async render(c, { errors }) {
     // Never a set-up to go beside (or over) an authenticator confirmed since this sign-in looked.
     await assertStillReplaceable(c.deps, c.state.userId!, replaces(c.state));
@@ -70,6 +70,8 @@ export const enrolAuthenticator: Step = {
         digits: c.deps.settings.totp.digits,
         period: c.deps.settings.totp.period,
         skip: skipOffer(c.state),
+        // The other choice for a first factor (views/enrol-passkey.ejs; it needs JavaScript, this page does not).
+        passkeyUrl: c.state.mfa ? undefined : c.url('enrol-passkey'),
         errors,
       },
     };

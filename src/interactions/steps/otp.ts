@@ -1,9 +1,13 @@
 import { checkTotp, codeAdvice, type CodeVerdict } from '../../domain/authenticators.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
-import { provedNow, type FlowState } from '../../domain/sign-in-flows.js';
+import { hasSecondFactor, provedNow, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 
-export const otpDue = (s: FlowState) => s.prompt === 'login' && !!s.userId && !s.mfa && s.hasAuthenticator === true;
+/** The app's code is asked when the person has an app, unless the portal demands a passkey (a code is not phishing-resistant). */
+export const otpDue = (s: FlowState) => s.prompt === 'login' && !!s.userId && !s.mfa && s.hasAuthenticator === true && !s.phrDemanded;
+
+/** A second factor is awaited (app, passkey, or a recovery code in place of either). */
+export const secondFactorAwaited = (s: FlowState) => s.prompt === 'login' && !!s.userId && !s.mfa && hasSecondFactor(s);
 
 /** What to tell the person about a code that did not work. */
 function advice(verdict: Exclude<CodeVerdict, 'ok'>, issuer: string, email: string): string {
@@ -20,6 +24,8 @@ export const otp: Step = {
         title: 'Enter your authenticator code',
         action: c.url('otp'),
         recoveryUrl: c.url('recovery'),
+        // The person's passkeys are offered beside the app.
+        passkeyUrl: c.state.hasPasskey ? c.url('passkey') : undefined,
         issuer: c.deps.settings.totp.issuer,
         email: c.state.email,
         errors,

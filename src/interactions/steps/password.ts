@@ -2,6 +2,8 @@ import { checkPassword } from '../../domain/sign-in.js';
 import { passwordPassed } from '../password-passed.js';
 import { AccountChanged, InvalidInput, Rejected } from '../../domain/errors.js';
 import { awaitsPasswordBeforeEnrolment } from '../../domain/sign-in-flows.js';
+import { boundToInteraction } from '../../domain/factors/passkey-challenges.js';
+import { authenticationOptions } from '../../domain/factors/passkey-ceremonies.js';
 import type { Step } from '../step.js';
 
 const WRONG = 'The email address or password is not right. Check them and try again.';
@@ -28,6 +30,11 @@ export const password: Step = {
         // Back here afterwards: the page that changes the password offers to carry on to this portal.
         forgottenUrl: `/password/forgotten?from=${encodeURIComponent(c.state.uid)}`,
         notice: c.state.restarted ? RESTARTED : undefined,
+        // "Sign in with a passkey" (and the browser's passkey autofill), on the first sign-in page only.
+        passkey: again ? undefined : {
+          action: c.url('passkey-sign-in'),
+          options: JSON.stringify(await authenticationOptions(c.deps, boundToInteraction(c.state.uid))),
+        },
         errors,
       },
     };

@@ -4,18 +4,18 @@ import { currentAuthenticator } from '../../domain/authenticators.js';
 import { provedNow } from '../../domain/sign-in-flows.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';
-import { otpDue } from './otp.js';
+import { otpDue, secondFactorAwaited } from './otp.js';
 
 /** The alternative to the authenticator code; afterwards the person chooses to carry on or set up a new authenticator (after-recovery.ts). */
 export const recoveryCode: Step = {
   name: 'recovery',
   applies: () => false,
-  offered: otpDue,
+  offered: secondFactorAwaited,
   async render(c, { errors }) {
     return {
       template: 'recovery',
       model: {
-        title: 'Use a recovery code', action: c.url('recovery'), otpUrl: c.url('otp'), helpers: await helpersFor(c.deps, c.state.userId!),
+        title: 'Use a recovery code', action: c.url('recovery'), otpUrl: otpDue(c.state) ? c.url('otp') : undefined, passkeyUrl: c.state.hasPasskey ? c.url('passkey') : undefined, helpers: await helpersFor(c.deps, c.state.userId!),
         left: await unusedRecoveryCodes(c.deps, c.state.userId!), errors,
       },
     };

@@ -1,5 +1,5 @@
 import { proveResetCode } from '../../domain/sign-in.js';
-import { provedNow } from '../../domain/sign-in-flows.js';
+import { hasSecondFactor, provedNow } from '../../domain/sign-in-flows.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { Step } from '../step.js';
 
@@ -12,7 +12,7 @@ import type { Step } from '../step.js';
  */
 export const resetCode: Step = {
   name: 'reset-code',
-  applies: (s) => s.prompt === 'login' && !!s.userId && !s.mfa && !s.hasAuthenticator && s.resetCodePending === true && !s.resetCodeProof,
+  applies: (s) => s.prompt === 'login' && !!s.userId && !s.mfa && !hasSecondFactor(s) && s.resetCodePending === true && !s.resetCodeProof,
   async render(c, { errors }) {
     return { template: 'reset-code', model: { title: 'Enter your one-time code', action: c.url('reset-code'), errors } };
   },

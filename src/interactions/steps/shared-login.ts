@@ -1,6 +1,7 @@
 import { looksShared } from '../../domain/generic-mailboxes.js';
 import { helpersFor } from '../../domain/accounts.js';
 import { InvalidInput } from '../../domain/errors.js';
+import { hasSecondFactor } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
 
 /**
@@ -10,7 +11,7 @@ import type { Step } from '../step.js';
  */
 export const sharedLogin: Step = {
   name: 'shared-login',
-  applies: (s) => s.prompt === 'login' && !!s.userId && !s.mfa && !s.hasAuthenticator
+  applies: (s) => s.prompt === 'login' && !!s.userId && !s.mfa && !hasSecondFactor(s)
     && s.requirement?.required === true && looksShared(s.email ?? ''),
   async render(c) {
     return {

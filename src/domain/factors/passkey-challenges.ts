@@ -1,0 +1,60 @@
+import type { Deps } from '../deps.js';
+import { InvalidInput, Rejected } from '../errors.js';
+
+/**
+ * Passkeys and security keys (WebAuthn). The relying party is the issuer:
+ * its host is the RP ID every credential is bound to, its origin the only
+ * origin a browser may have used. Moving pharmid to another host makes every
+ * registered passkey useless (the browser will not offer them), so the
+ * issuer's host must stay stable.
+ *
+ * A challenge is single-use and short-lived: kept in the store under what it
+ * is bound to (a sign-in's interaction, or an account-page session) and taken
+ * with one get-and-delete, so a replayed answer finds nothing.
+ */
+
+/** How long a browser has to answer a challenge. */
+export const CHALLENGE_SECONDS = 5 * 60;
+
+/** What a challenge is for: registering, proving a known person, or finding the person (passkey alone). */
+export type Ceremony = 'register' | 'second-factor' | 'sign-in';
+
+export interface StoredChallenge { challenge: string; ceremony: Ceremony; userId?: string }
+
+export function relyingParty(deps: Pick<Deps, 'settings'>): { rpID: string; origin: string; name: string } {
+  const url = new URL(deps.settings.issuer);
+  return { rpID: url.hostname, origin: url.origin, name: deps.settings.totp.issuer };
+}
+
+const challengeKey = (bindTo: string) => `webauthn:challenge:${bindTo}`;
+
+/** What a sign-in's challenge is bound to. */
+export const boundToInteraction = (uid: string) => `interaction:${uid}`;
+/** What an account page's challenge is bound to: the person and their sign-in session. */
+export const boundToSession = (userId: string, sessionId: string) => `account:${userId}:${sessionId}`;
+
+export async function keepChallenge(deps: Deps, bindTo: string, stored: StoredChallenge): Promise<void> {
+  await deps.store.set(challengeKey(bindTo), JSON.stringify(stored), CHALLENGE_SECONDS);
+}
+
+/** The challenge bound here, taken (it never works twice); Rejected when none is waiting for this ceremony. */
+export async function takeChallenge(deps: Deps, bindTo: string, ceremony: Ceremony): Promise<StoredChallenge> {
+  const raw = await deps.store.take(challengeKey(bindTo));
+  const stored = raw ? (JSON.parse(raw) as StoredChallenge) : undefined;
+  if (!stored || stored.ceremony !== ceremony) {
+    throw new Rejected('That took too long, or the page was used already. Try again.', 'credential');
+  }
+  return stored;
+}
+
+/** The credential the browser sent (a JSON string from the page's script); InvalidInput when it is not one. */
+export function parseCredential<T>(raw: string | undefined): T & { id: string } {
+  if (!raw) throw new InvalidInput('Your browser did not send a passkey. Try again, or use another way to sign in.', 'credential');
+  try {
+    const value = JSON.parse(raw) as unknown;
+    if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string' && (value as { id: string }).id.length <= 1400) {
+      return value as T & { id: string };
+    }
+  } catch { /* refused below */ }
+  throw new InvalidInput('Your browser sent something that is not a passkey. Try again.', 'credential');
+}
