@@ -239,7 +239,7 @@ export async function startPortal(opts: PortalOptions): Promise<RunningPortal> {
         return redirect(res, end.href, [cookie(sessionCookie, '', 0)]);
       }
       case 'GET /signed-out':
-        return send(res, 200, signedOutPage(look, `You have signed out of ${look.name} and pharmid.`));
+        return send(res, 200, signedOutPage(look, `You have signed out of ${look.name}.`));
       case 'POST /backchannel-logout':
         return backchannelLogout(req, res);
       default:
