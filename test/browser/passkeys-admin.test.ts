@@ -149,7 +149,7 @@ test('the rollout form asks what an enforced policy requires; a policy that is o
   expect(await admin.textContent('label[for="require"]')).toBe('Once enforced, people must use');
   await admin.selectOption('#scope', 'site');
   await admin.selectOption('#site', 'FB456');
-  await admin.check('#state-off');
+  await admin.check('input[name="state"][value="off"]');
   await admin.selectOption('#require', 'phr');
   await follow(admin, 'form[action="/admin/rollout"] button[type="submit"]');
   // The message sits beside the select, and the choices are kept.

@@ -87,7 +87,7 @@ describe('the header and the error pages', () => {
 describe('resets and disabling ask first', () => {
   test.each([
     ['reset-password', 'Their password stops working'],
-    ['reset-mfa', 'Their authenticator app and recovery codes stop working'],
+    ['reset-mfa', 'Their authenticator app, any passkeys or security keys, and their recovery codes stop working'],
     ['disable', 'They can no longer sign in'],
   ])('%s: the person page links to a page that says what will happen; only its button acts', async (act, says) => {
     const person = await colleague();
