@@ -55,6 +55,14 @@ export async function registrationOptions(
   return options;
 }
 
+/** The ways a key is reached (WebAuthn's AuthenticatorTransport): anything else the browser claims is dropped, not stored. */
+const TRANSPORTS: ReadonlySet<string> = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
+
+function transportsOf(claimed: unknown): string[] {
+  if (!Array.isArray(claimed)) return [];
+  return [...new Set(claimed.filter((t): t is string => typeof t === 'string' && TRANSPORTS.has(t)))];
+}
+
 /** Verifies the browser's new credential against the challenge bound here; what to store. */
 async function verifyNew(deps: Deps, userId: string, bindTo: string, raw: string | undefined): Promise<Omit<passkeys.NewPasskey, 'name'>> {
   const response = parseCredential<RegistrationResponseJSON>(raw);
@@ -71,7 +79,7 @@ async function verifyNew(deps: Deps, userId: string, bindTo: string, raw: string
     credentialId: info.credential.id,
     publicKey: info.credential.publicKey,
     signCount: info.credential.counter,
-    transports: (response.response.transports ?? []).filter((t) => typeof t === 'string').slice(0, 8),
+    transports: transportsOf(response.response.transports),
     deviceType: info.credentialDeviceType,
     backedUp: info.credentialBackedUp,
   };
@@ -151,6 +159,16 @@ export async function authenticationOptions(deps: Deps, bindTo: string, userId?:
   return options;
 }
 
+/**
+ * The library's reason for a refusal, fit for the audit trail: it may quote
+ * what the browser sent (an origin, a type), so control characters and lone
+ * surrogates, which the trail's JSON cannot hold, are made visible as `?`.
+ */
+function auditable(reason: string): string {
+  // eslint-disable-next-line no-control-regex
+  return reason.slice(0, 200).replace(/[\u0000-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '?');
+}
+
 const NOT_ACCEPTED = 'pharmid could not accept that passkey or security key. Try again, or use another way to sign in.';
 
 /**
@@ -185,7 +203,7 @@ export async function provePasskey(deps: Deps, bindTo: string, raw: string | und
     credential: { id: row.credential_id, publicKey: new Uint8Array(row.public_key), counter: row.sign_count, transports: row.transports as never },
     requireUserVerification: false,
   }).catch((err: unknown) => ({ verified: false as const, reason: err instanceof Error ? err.message : 'not verified' }));
-  if (!checked.verified || !('authenticationInfo' in checked)) return refuse('reason' in checked ? checked.reason.slice(0, 200) : 'not verified', row.user_id);
+  if (!checked.verified || !('authenticationInfo' in checked)) return refuse('reason' in checked ? auditable(checked.reason) : 'not verified', row.user_id);
   const info = checked.authenticationInfo;
   if (!expect.userId && !info.userVerified) return refuse('no user verification on a passkey alone', row.user_id);
   const user = await users.findUserById(deps.db, row.user_id);

@@ -47,12 +47,21 @@ export async function takeChallenge(deps: Deps, bindTo: string, ceremony: Ceremo
   return stored;
 }
 
-/** The credential the browser sent (a JSON string from the page's script); InvalidInput when it is not one. */
+/** A credential id as WebAuthn sends it: base64url, at most 1023 bytes (1364 characters). */
+const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,1400}$/;
+
+/**
+ * The credential the browser sent (a JSON string from the page's script);
+ * InvalidInput when it is not one. The form gate saw one string: what its
+ * JSON escapes hide (a NUL, a lone surrogate) is refused here, by shape,
+ * before the id is looked up or anything of it is written.
+ */
 export function parseCredential<T>(raw: string | undefined): T & { id: string } {
   if (!raw) throw new InvalidInput('Your browser did not send a passkey. Try again, or use another way to sign in.', 'credential');
   try {
-    const value = JSON.parse(raw) as unknown;
-    if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string' && (value as { id: string }).id.length <= 1400) {
+    const value = JSON.parse(raw) as { id?: unknown; rawId?: unknown; response?: unknown } | null;
+    if (value && typeof value === 'object' && !Array.isArray(value) && typeof value.id === 'string' && CREDENTIAL_ID.test(value.id)
+      && value.rawId === value.id && value.response && typeof value.response === 'object' && !Array.isArray(value.response)) {
       return value as T & { id: string };
     }
   } catch { /* refused below */ }
