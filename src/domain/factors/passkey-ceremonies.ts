@@ -13,8 +13,8 @@ import { audit, type Actor } from '../audit.js';
 import { tellPerson } from '../person-notices.js';
 import { newRecoveryCodes } from '../recovery-codes.js';
 import type { Deps } from '../deps.js';
-import { CHALLENGE_SECONDS, keepChallenge, parseCredential, relyingParty, takeChallenge } from './passkey-challenges.js';
-import { checkPasskeyName, toSummary, type PasskeySummary } from './passkeys.js';
+import { CHALLENGE_SECONDS, keepChallenge, madeInAFrame, parseCredential, relyingParty, takeChallenge } from './passkey-challenges.js';
+import { checkPasskeyName, MAX_PASSKEYS, tooManyPasskeys, toSummary, type PasskeySummary } from './passkeys.js';
 
 /**
  * The WebAuthn ceremonies, checked by @simplewebauthn/server: making a new
@@ -38,6 +38,8 @@ export async function registrationOptions(
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const rp = relyingParty(deps);
   const existing = await passkeys.listPasskeys(deps.db, user.id);
+  // Refused before the browser makes a key that could not be kept.
+  if (existing.length >= MAX_PASSKEYS) throw tooManyPasskeys();
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.rpID,
@@ -68,6 +70,7 @@ async function verifyNew(deps: Deps, userId: string, bindTo: string, raw: string
   const response = parseCredential<RegistrationResponseJSON>(raw);
   const stored = await takeChallenge(deps, bindTo, 'register');
   if (stored.userId !== userId) throw new AccountChanged();
+  if (madeInAFrame(response)) throw new Rejected('pharmid could not check that key. Try again, or use another key.', 'credential');
   const rp = relyingParty(deps);
   const verified = await verifyRegistrationResponse({
     response, expectedChallenge: stored.challenge, expectedOrigin: rp.origin, expectedRPID: rp.rpID, requireUserVerification: false,
@@ -109,6 +112,7 @@ export async function addPasskey(deps: Deps, user: { id: string; email: string; 
     if (terms.first && ((await totpCredentials.findConfirmedTotp(tx, user.id)) || (await passkeys.countPasskeys(tx, user.id)) > 0)) {
       throw new AccountChanged();
     }
+    if ((await passkeys.countPasskeys(tx, user.id)) >= MAX_PASSKEYS) throw tooManyPasskeys();
     await terms.alsoInTransaction?.(tx);
     const added = await passkeys.insertPasskey(tx, { ...verified, name });
     if (!added) throw new Conflict('That key is registered already. Use another key, or sign in with this one.', 'credential');
@@ -194,6 +198,7 @@ export async function provePasskey(deps: Deps, bindTo: string, raw: string | und
   // A key that is not registered (or was removed), or is someone else's.
   if (!row) return refuse('unknown credential', expect.userId);
   if (expect.userId && row.user_id !== expect.userId) return refuse('another person\'s credential', expect.userId);
+  if (madeInAFrame(response)) return refuse('answered in a frame on another site', row.user_id);
   const rp = relyingParty(deps);
   const checked = await verifyAuthenticationResponse({
     response,

@@ -67,3 +67,20 @@ export function parseCredential<T>(raw: string | undefined): T & { id: string } 
   } catch { /* refused below */ }
   throw new InvalidInput('Your browser sent something that is not a passkey. Try again.', 'credential');
 }
+
+/**
+ * Whether the browser says the ceremony ran in a frame on another site
+ * (clientDataJSON's `crossOrigin`). pharmid's pages are never framed
+ * (frame-ancestors 'none'), so such an answer was not made on them: the
+ * library checks `topOrigin` only when it is sent, and not at all for a
+ * registration, so it is refused here for both.
+ */
+export function madeInAFrame(response: { response: unknown }): boolean {
+  const data = (response.response as { clientDataJSON?: unknown }).clientDataJSON;
+  if (typeof data !== 'string') return false;
+  try {
+    return (JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as { crossOrigin?: unknown }).crossOrigin === true;
+  } catch {
+    return false; // not JSON: the library refuses it
+  }
+}
