@@ -196,3 +196,33 @@ describe('nobody is locked out of their last factor', () => {
     expect(await listPasskeys(p.deps, person.id)).toHaveLength(1);
   });
 });
+
+describe('a policy that requires passkeys leaves a way to add one', () => {
+  test('someone with only the app, at a site that now requires passkeys, follows the page\'s link and adds a passkey at /account', async () => {
+    const site = await siteRequiringPasskeys();
+    const person = await withAuthenticator(p.deps, await makePerson(p.deps, { site }), p.clock);
+    p.clock.advance(30);
+    const browser = new Browser(p.url);
+    // The portal's sign-in stops at the page that says a passkey is needed, with a link to add one.
+    const { page } = await afterPassword(p, portal, person, {}, browser);
+    expect(textOf(page.text)).toMatch(/needs a passkey or security key/);
+    const link = /href="(\/account\/passkeys\/add)"/.exec(page.text)![1]!;
+    // The link leads to pharmid's own sign-in: password and code must be enough there to add the passkey.
+    const { code, stoppedAt } = await driveAsFarAsItGoes(browser, link, person);
+    expect(stoppedAt).toBe('');
+    void code;
+    const prove = await browser.open('/account/passkeys/add');
+    expect(prove.text).toContain('action="/account/passkeys/add"');
+    p.clock.advance(30);
+    const proved = await browser.submit('/account/passkeys/add', { code: totpCode(person.totpSecret!, p.clock.now()) });
+    const authenticator = new SoftAuthenticator(originOf(p));
+    const { key, response } = authenticator.create(passkeyOptionsOf(proved.text));
+    const added = await browser.submit(formAction(proved.text, '/passkeys/new')!, { name: 'Blue key', credential: response });
+    expect(added.status).toBe(200);
+    expect((await listPasskeys(p.deps, person.id)).map((k) => k.name)).toEqual(['Blue key']);
+    // And now the portal's sign-in goes through with it, as phr.
+    const req = await portal.authorizationRequest();
+    const { code: portalCode } = await driveAsFarAsItGoes(new Browser(p.url), req.url, { ...person, passkey: { authenticator, key: key as SoftKey } });
+    expect(portalCode).not.toBeNull();
+  });
+});
