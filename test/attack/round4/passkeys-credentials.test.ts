@@ -3,7 +3,7 @@ import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
 import { Browser, formAction } from '../../helpers/browser.js';
 import { Portal } from '../../helpers/portal.js';
 import { makeClient, makePerson } from '../../helpers/factories.js';
-import { expectPage, openAuthorization, portalRedirect, postRaw, withAuthenticator } from '../../helpers/pages.js';
+import { expectPage, openAuthorization, portalRedirect, postRaw, textOf, withAuthenticator } from '../../helpers/pages.js';
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf } from '../../helpers/webauthn.js';
 import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { addPasskey, registrationOptions } from '../../../src/domain/factors/passkey-ceremonies.js';
@@ -201,6 +201,23 @@ describe('floods', () => {
     expect(outcomes.slice(keys.length).every((o) => o === '409')).toBe(true);
     // Refused before the browser is asked to make a key that could not be kept.
     await expect(registrationOptions(p.deps, user, `attack:many:${person.id}`)).rejects.toMatchObject({ status: 409, field: 'credential' });
+  });
+
+  test('at the limit, the account page says so before asking for a proof, and points back to the account to remove one', async () => {
+    const { person, authenticator, key } = await personWithPasskey(p, portal);
+    const user = { ...person, name: 'Sam Patel' };
+    for (let i = 0; i < 9; i += 1) {
+      const bind = `attack:full:${person.id}`;
+      await addPasskey(p.deps, user, bind, authenticator.create(await registrationOptions(p.deps, user, bind)).response, `Key ${i}`, { actor: { kind: 'cli' }, ip: '127.0.0.1', by: 'a test' });
+    }
+    const browser = new Browser(p.url);
+    const { res } = await openAuthorization(portal, browser);
+    await usePasskey(browser, res, authenticator, key);
+    const page = await browser.open('/account/passkeys/add');
+    expect(page.status).toBe(409);
+    expect(textOf(page.text)).toMatch(/You have 10 passkeys and security keys, the most pharmid keeps\. Remove one you no longer use/);
+    expect(page.text).toContain('href="/account"');
+    expect(page.text).not.toMatch(/data-passkey-options|name="code"/);
   });
 
   test('two keys made at once at the limit\'s edge (options fetched before either landed): only one is kept', async () => {
