@@ -179,6 +179,29 @@ describe('using', () => {
   });
 });
 
+describe('counters past 2^31 (WebAuthn\'s counter is 32 bits unsigned)', () => {
+  test('a key whose counter passes 2^31 still signs in, and its account page still opens', async () => {
+    const { authenticator, key } = await personWithPasskey(p, portal);
+    const first = await passkeyAlone(authenticator, key, { counter: 3_000_000_000 });
+    expect(portalRedirect(first.res)).toBeDefined();
+    const browser = new Browser(p.url);
+    const { res } = await openAuthorization(portal, browser);
+    const again = await usePasskey(browser, res, authenticator, key, { counter: 3_000_000_001 });
+    expect(portalRedirect(again)).toBeDefined();
+    expect((await browser.open('/account')).status).toBe(200);
+    // And it still only moves forward.
+    expect((await passkeyAlone(authenticator, key, { counter: 3_000_000_001 })).res.status).toBe(401);
+  });
+
+  test('a key registered with a counter of 2^32 - 1: taken, no 500', async () => {
+    const { person, browser, passkeyPage } = await enrolPage();
+    const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text), { counter: 0xFFFFFFFF });
+    const res = await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Old key', credential: response });
+    expect(res.status).toBeLessThan(500);
+    expect((await listPasskeys(p.deps, person.id)).map((k) => k.name)).toEqual(['Old key']);
+  });
+});
+
 describe('floods', () => {
   test('one person cannot pile up keys without end: past the limit, refused with a message, nothing more stored', async () => {
     const person = await makePerson(p.deps);
