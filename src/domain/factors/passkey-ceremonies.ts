@@ -32,6 +32,10 @@ export interface PasskeyProof {
   method: 'hwk' | 'swk';
 }
 
+/** The user handle a person's keys are made with: their id's 16 bytes (never their email), as base64url. */
+const userIdBytes = (userId: string) => Buffer.from(userId.replace(/-/g, ''), 'hex');
+const userHandleOf = (userId: string) => userIdBytes(userId).toString('base64url');
+
 /** Options for the browser to make a new passkey for this person (its challenge kept under `bindTo`). */
 export async function registrationOptions(
   deps: Deps, user: { id: string; email: string; name: string }, bindTo: string,
@@ -45,7 +49,7 @@ export async function registrationOptions(
     rpID: rp.rpID,
     userName: user.email,
     userDisplayName: user.name,
-    userID: Buffer.from(user.id.replace(/-/g, ''), 'hex'),
+    userID: userIdBytes(user.id),
     attestationType: 'none',
     // The same key twice is refused by the browser itself.
     excludeCredentials: existing.map((p) => ({ id: p.credential_id, transports: p.transports })),
@@ -199,6 +203,9 @@ export async function provePasskey(deps: Deps, bindTo: string, raw: string | und
   if (!row) return refuse('unknown credential', expect.userId);
   if (expect.userId && row.user_id !== expect.userId) return refuse('another person\'s credential', expect.userId);
   if (madeInAFrame(response)) return refuse('answered in a frame on another site', row.user_id);
+  // WebAuthn §7.2: a user handle, when sent, names the key's own person (it is never trusted over the key's row).
+  const handle = (response.response as { userHandle?: unknown }).userHandle;
+  if (handle !== undefined && handle !== null && handle !== userHandleOf(row.user_id)) return refuse('user handle of another person', row.user_id);
   const rp = relyingParty(deps);
   const checked = await verifyAuthenticationResponse({
     response,

@@ -124,13 +124,20 @@ describe('registering', () => {
 });
 
 describe('using', () => {
-  test('a passkey-alone answer carrying another person\'s user handle signs in the key\'s owner, never the other', async () => {
+  test('a passkey-alone answer carrying another person\'s user handle: refused (never the other, and not the key\'s owner either)', async () => {
     const mine = await personWithPasskey(p, portal);
     const theirs = await personWithPasskey(p, portal);
+    const own = mine.key.userHandle;
     mine.key.userHandle = theirs.key.userHandle;
-    const { req, res } = await passkeyAlone(mine.authenticator, mine.key);
-    const claims = (await portal.exchange(portalRedirect(res)!.href, req)).claims()!;
-    expect(claims.sub).toBe(mine.person.id);
+    const { res } = await passkeyAlone(mine.authenticator, mine.key);
+    expect(res.status).toBe(401);
+    expect(portalRedirect(res)).toBeUndefined();
+    // With its own handle (or none, as a security key without a stored passkey sends) it signs in its owner.
+    for (const handle of [own, undefined]) {
+      mine.key.userHandle = handle;
+      const { req, res: ok } = await passkeyAlone(mine.authenticator, mine.key);
+      expect((await portal.exchange(portalRedirect(ok)!.href, req)).claims()!.sub).toBe(mine.person.id);
+    }
   });
 
   test('a passkey-alone answer without user verification: refused', async () => {
