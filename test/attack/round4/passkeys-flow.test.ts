@@ -226,3 +226,28 @@ describe('a policy that requires passkeys leaves a way to add one', () => {
     expect(portalCode).not.toBeNull();
   });
 });
+
+describe('a session alone never sets up a first key', () => {
+  test('a password-only session (policy off) met by acr_values=phr: the password is asked before any key; a key posted straight to the enrolment step is not taken', async () => {
+    siteN += 1;
+    const site = (await addSite(p.deps, cli, { ods: `PKO${String(siteN).padStart(2, '0')}`, name: 'Relaxed Pharmacy', userCap: null })).ods_code;
+    await setRolloutPolicy(p.deps, cli, { scope: 'site', site, state: 'off' });
+    const person = await makePerson(p.deps, { site });
+    const browser = new Browser(p.url);
+    const first = await signInTo(portal, browser, person, p.clock);
+    expect(first.claims.acr).toBe('pwd');
+    // The session (perhaps a stolen one) meets a portal asking for a passkey.
+    const req = await portal.authorizationRequest({ acr_values: 'phr' });
+    const page = await browser.open(req.url);
+    expectPage(page, 'password');
+    const uid = /\/interaction\/([^/]+)\//.exec(formAction(page.text, '/interaction/')!)![1];
+    const options = { challenge: 'AAAA', rp: { id: 'localhost' }, user: { id: 'AAAA' } };
+    const { response } = new SoftAuthenticator(originOf(p)).create(options);
+    const posted = await postRaw(browser, `/interaction/${uid}/enrol-passkey`, `name=Mine&credential=${encodeURIComponent(response)}`, page);
+    expect(posted.status).toBe(303);
+    expect(posted.headers.location).toBe(`/interaction/${uid}`);
+    const shown = await browser.open(`/interaction/${uid}/enrol-passkey`);
+    expectPage(shown, 'password');
+    expect(await listPasskeys(p.deps, person.id)).toEqual([]);
+  });
+});
