@@ -251,3 +251,37 @@ describe('a session alone never sets up a first key', () => {
     expect(await listPasskeys(p.deps, person.id)).toEqual([]);
   });
 });
+
+describe('two first factors racing', () => {
+  test('a sign-in at the app\'s set-up page cannot add the app once another sign-in set up a first passkey', async () => {
+    const person = await makePerson(p.deps);
+    // B (perhaps someone with the stolen password) reaches the app's set-up page first.
+    const b = await afterPassword(p, portal, person);
+    const enrol = expectPage(b.page, 'enrol');
+    const { enrolmentOf } = await import('../../helpers/sign-in.js');
+    const secret = enrolmentOf(enrol.text).secret.replace(/\s+/g, '');
+    // A, the person, sets up a passkey as their first factor.
+    const a = await afterPassword(p, portal, person);
+    const passkeyPage = await a.browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(a.page, 'enrol').text)![1]!);
+    const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
+    expectPage(await a.browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Blue key', credential: response }), 'recovery-codes');
+    // B's code for the app now: not taken; B's sign-in starts again (and meets the passkey step).
+    const res = await b.browser.submit(formAction(enrol.text, '/enrol')!, { code: totpCode(secret, p.clock.now()) });
+    expect(portalRedirect(res)).toBeUndefined();
+    const confirmed = await p.deps.db.query('SELECT 1 FROM totp_credentials WHERE user_id = $1 AND confirmed_at IS NOT NULL', [person.id]);
+    expect(confirmed.rowCount).toBe(0);
+  });
+
+  test('and the reverse: a sign-in at the passkey set-up page cannot add a first passkey once another sign-in set up the app', async () => {
+    const person = await makePerson(p.deps);
+    const b = await afterPassword(p, portal, person);
+    const passkeyPage = await b.browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(b.page, 'enrol').text)![1]!);
+    const { driveSignIn: drive } = await import('../../helpers/sign-in.js');
+    const req = await portal.authorizationRequest();
+    await drive(new Browser(p.url), req.url, person, p.clock);
+    const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
+    const res = await b.browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Blue key', credential: response });
+    expect(portalRedirect(res)).toBeUndefined();
+    expect(await listPasskeys(p.deps, person.id)).toEqual([]);
+  });
+});
