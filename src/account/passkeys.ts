@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import type { Person } from '../http/own-portal.js';
-import { listPasskeys, renamePasskey } from '../domain/factors/passkeys.js';
+import { countPasskeys, listPasskeys, MAX_PASSKEYS, renamePasskey, tooManyPasskeys } from '../domain/factors/passkeys.js';
 import { addOwnPasskey, mayAddPasskey, newPasskeyOptions, proofChoices, proveForNewPasskey, removeOwnPasskey } from '../domain/factors/own-passkeys.js';
 import { backToAccount, fieldsOf, handleForm, type FieldError } from './forms.js';
 
@@ -16,6 +16,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function passkeyRoutes(router: Router, { render, pageForm, deps, config, sessions }: PageContext): void {
   const provePage = async (ctx: Koa.Context, errors: FieldError[] = [], status = 200) => {
     const { user, sessionId } = ctx.state.person as Person;
+    if ((await countPasskeys(deps, user.id)) >= MAX_PASSKEYS) {
+      // Said before the proof, with nothing to prove: no key could be kept after it.
+      await render(ctx, { template: 'account/passkey-prove', model: { title: 'Add a passkey or security key', full: true, errors: [{ message: tooManyPasskeys().message }] } }, 409);
+      return;
+    }
     const choices = await proofChoices(deps, user, sessionId);
     await render(ctx, {
       template: 'account/passkey-prove',

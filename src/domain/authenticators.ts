@@ -1,5 +1,6 @@
 import { withTransaction, type Db } from '../db/pool.js';
 import * as totpCredentials from '../db/queries/totp-credentials.js';
+import * as passkeys from '../db/queries/passkeys.js';
 import * as recoveryCodes from '../db/queries/recovery-codes.js';
 import * as users from '../db/queries/users.js';
 import { AccountChanged, InvalidInput } from './errors.js';
@@ -124,7 +125,12 @@ export async function assertStillReplaceable(deps: Deps, userId: string, replace
  */
 export async function confirmEnrolment(
   deps: Deps, userId: string, credentialId: string, code: string,
-  terms: { replaces?: Replaces; alsoInTransaction?: (tx: Db) => Promise<void> } = {},
+  terms: {
+    replaces?: Replaces;
+    /** A first factor (enrolment at sign-in): refused when another sign-in set up a passkey meanwhile, as a first passkey is refused beside an app. */
+    first?: boolean;
+    alsoInTransaction?: (tx: Db) => Promise<void>;
+  } = {},
 ): Promise<string[]> {
   await assertStillReplaceable(deps, userId, terms.replaces);
   const row = await totpCredentials.findTotpCredential(deps.db, credentialId, userId);
@@ -135,6 +141,7 @@ export async function confirmEnrolment(
   await withTransaction(deps.db, async (tx) => {
     // The person's row lock before any code row (an MFA-reset code spent below), as every change to a person's codes takes them.
     await users.lockUserRow(tx, userId);
+    if (terms.first && (await passkeys.countPasskeys(tx, userId)) > 0) throw new AccountChanged();
     // What must be spent with it (an MFA-reset code) first: it settles which of two racing sign-ins wins.
     await terms.alsoInTransaction?.(tx);
     if (!(await confirmIn(tx, userId, credentialId, terms.replaces))) {

@@ -3,6 +3,7 @@ import type { RolloutPolicyRow, RolloutScope, RolloutState } from '../db/queries
 import { personTerms, requiresPhr, termsAt, type PolicyRequire } from './mfa-policy.js';
 import * as clients from '../db/queries/clients.js';
 import { InvalidInput } from './errors.js';
+import { OWN_PORTAL_ID } from './clients.js';
 import { requireSite } from './sites.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
@@ -42,7 +43,9 @@ export async function mfaRequirement(
   const now = deps.now();
   const at = (row: policies.PolicyWithSkips | undefined) => (row ? termsAt(row, now, row.skips_used) : undefined);
   const applying = { sites: found.sites.map(at), global: at(found.global), portal: at(found.client) };
-  const phr = requiresPhr(applying) || undefined;
+  // Not at pharmid's own pages: that is where a person adds the passkey a policy now requires, and a
+  // sign-in there that asked for one would leave someone with only the app no way in to add it (MFA still holds).
+  const phr = (who.clientId !== OWN_PORTAL_ID && requiresPhr(applying)) || undefined;
   if (who.demandedByPortal) return { state: 'enforced', required: true, offered: false, canSkip: false, phr };
   const policy = personTerms(applying);
   const { state } = policy;

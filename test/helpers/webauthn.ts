@@ -39,6 +39,8 @@ export interface Ceremony {
   uv?: boolean;
   /** The counter to sign with (default: one more than the last). */
   counter?: number;
+  /** More of clientDataJSON, as a browser in a cross-origin frame sends (`crossOrigin`, `topOrigin`). */
+  clientData?: Record<string, unknown>;
 }
 
 function coseKey(publicKey: KeyObject): Uint8Array {
@@ -62,8 +64,8 @@ function counterBytes(n: number): Buffer {
   return b;
 }
 
-function clientData(type: 'webauthn.create' | 'webauthn.get', challenge: string, origin: string): Buffer {
-  return Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
+function clientData(type: 'webauthn.create' | 'webauthn.get', challenge: string, origin: string, more: Record<string, unknown> = {}): Buffer {
+  return Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false, ...more }));
 }
 
 interface CreationOptions { challenge: string; rp: { id?: string }; user: { id: string } }
@@ -92,7 +94,7 @@ export class SoftAuthenticator {
     const attestationObject = encodeCBOR(new Map<string, CBORType>([
       ['fmt', 'none'], ['attStmt', new Map<string, CBORType>()], ['authData', new Uint8Array(authData)],
     ]));
-    const clientDataJSON = clientData('webauthn.create', options.challenge, c.origin ?? this.origin);
+    const clientDataJSON = clientData('webauthn.create', options.challenge, c.origin ?? this.origin, c.clientData);
     this.keys.push(key);
     return {
       key,
@@ -112,7 +114,7 @@ export class SoftAuthenticator {
     key.counter = c.counter ?? key.counter + 1;
     const rpId = c.rpId ?? key.rpId;
     const authData = Buffer.concat([sha256(rpId), Buffer.from([flags(key, c.uv ?? true, false)]), counterBytes(key.counter)]);
-    const clientDataJSON = clientData('webauthn.get', options.challenge, c.origin ?? this.origin);
+    const clientDataJSON = clientData('webauthn.get', options.challenge, c.origin ?? this.origin, c.clientData);
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), key.privateKey);
     return JSON.stringify({
       id: b64url(key.credentialId), rawId: b64url(key.credentialId), type: 'public-key', clientExtensionResults: {},

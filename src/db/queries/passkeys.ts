@@ -14,7 +14,8 @@ export interface PasskeyRow {
   last_used_at: Date | null;
 }
 
-const columns = 'id, user_id, credential_id, public_key, sign_count::int AS sign_count, transports, device_type, backed_up, name, created_at, last_used_at';
+// WebAuthn's counter is 32 bits unsigned, past int4's range: float8 holds it exactly and comes back as a number (bigint would come back as a string).
+const columns = 'id, user_id, credential_id, public_key, sign_count::float8 AS sign_count, transports, device_type, backed_up, name, created_at, last_used_at';
 
 export interface NewPasskey {
   userId: string;

@@ -13,8 +13,8 @@ import { audit, type Actor } from '../audit.js';
 import { tellPerson } from '../person-notices.js';
 import { newRecoveryCodes } from '../recovery-codes.js';
 import type { Deps } from '../deps.js';
-import { CHALLENGE_SECONDS, keepChallenge, parseCredential, relyingParty, takeChallenge } from './passkey-challenges.js';
-import { checkPasskeyName, toSummary, type PasskeySummary } from './passkeys.js';
+import { CHALLENGE_SECONDS, keepChallenge, madeInAFrame, parseCredential, relyingParty, takeChallenge } from './passkey-challenges.js';
+import { checkPasskeyName, MAX_PASSKEYS, tooManyPasskeys, toSummary, type PasskeySummary } from './passkeys.js';
 
 /**
  * The WebAuthn ceremonies, checked by @simplewebauthn/server: making a new
@@ -32,18 +32,24 @@ export interface PasskeyProof {
   method: 'hwk' | 'swk';
 }
 
+/** The user handle a person's keys are made with: their id's 16 bytes (never their email), as base64url. */
+const userIdBytes = (userId: string) => Buffer.from(userId.replace(/-/g, ''), 'hex');
+const userHandleOf = (userId: string) => userIdBytes(userId).toString('base64url');
+
 /** Options for the browser to make a new passkey for this person (its challenge kept under `bindTo`). */
 export async function registrationOptions(
   deps: Deps, user: { id: string; email: string; name: string }, bindTo: string,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const rp = relyingParty(deps);
   const existing = await passkeys.listPasskeys(deps.db, user.id);
+  // Refused before the browser makes a key that could not be kept.
+  if (existing.length >= MAX_PASSKEYS) throw tooManyPasskeys();
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.rpID,
     userName: user.email,
     userDisplayName: user.name,
-    userID: Buffer.from(user.id.replace(/-/g, ''), 'hex'),
+    userID: userIdBytes(user.id),
     attestationType: 'none',
     // The same key twice is refused by the browser itself.
     excludeCredentials: existing.map((p) => ({ id: p.credential_id, transports: p.transports })),
@@ -55,11 +61,20 @@ export async function registrationOptions(
   return options;
 }
 
+/** The ways a key is reached (WebAuthn's AuthenticatorTransport): anything else the browser claims is dropped, not stored. */
+const TRANSPORTS: ReadonlySet<string> = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
+
+function transportsOf(claimed: unknown): string[] {
+  if (!Array.isArray(claimed)) return [];
+  return [...new Set(claimed.filter((t): t is string => typeof t === 'string' && TRANSPORTS.has(t)))];
+}
+
 /** Verifies the browser's new credential against the challenge bound here; what to store. */
 async function verifyNew(deps: Deps, userId: string, bindTo: string, raw: string | undefined): Promise<Omit<passkeys.NewPasskey, 'name'>> {
   const response = parseCredential<RegistrationResponseJSON>(raw);
   const stored = await takeChallenge(deps, bindTo, 'register');
   if (stored.userId !== userId) throw new AccountChanged();
+  if (madeInAFrame(response)) throw new Rejected('pharmid could not check that key. Try again, or use another key.', 'credential');
   const rp = relyingParty(deps);
   const verified = await verifyRegistrationResponse({
     response, expectedChallenge: stored.challenge, expectedOrigin: rp.origin, expectedRPID: rp.rpID, requireUserVerification: false,
@@ -71,7 +86,7 @@ async function verifyNew(deps: Deps, userId: string, bindTo: string, raw: string
     credentialId: info.credential.id,
     publicKey: info.credential.publicKey,
     signCount: info.credential.counter,
-    transports: (response.response.transports ?? []).filter((t) => typeof t === 'string').slice(0, 8),
+    transports: transportsOf(response.response.transports),
     deviceType: info.credentialDeviceType,
     backedUp: info.credentialBackedUp,
   };
@@ -101,6 +116,7 @@ export async function addPasskey(deps: Deps, user: { id: string; email: string; 
     if (terms.first && ((await totpCredentials.findConfirmedTotp(tx, user.id)) || (await passkeys.countPasskeys(tx, user.id)) > 0)) {
       throw new AccountChanged();
     }
+    if ((await passkeys.countPasskeys(tx, user.id)) >= MAX_PASSKEYS) throw tooManyPasskeys();
     await terms.alsoInTransaction?.(tx);
     const added = await passkeys.insertPasskey(tx, { ...verified, name });
     if (!added) throw new Conflict('That key is registered already. Use another key, or sign in with this one.', 'credential');
@@ -151,6 +167,16 @@ export async function authenticationOptions(deps: Deps, bindTo: string, userId?:
   return options;
 }
 
+/**
+ * The library's reason for a refusal, fit for the audit trail: it may quote
+ * what the browser sent (an origin, a type), so control characters and lone
+ * surrogates, which the trail's JSON cannot hold, are made visible as `?`.
+ */
+function auditable(reason: string): string {
+  // eslint-disable-next-line no-control-regex
+  return reason.slice(0, 200).replace(/[\u0000-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '?');
+}
+
 const NOT_ACCEPTED = 'pharmid could not accept that passkey or security key. Try again, or use another way to sign in.';
 
 /**
@@ -176,6 +202,10 @@ export async function provePasskey(deps: Deps, bindTo: string, raw: string | und
   // A key that is not registered (or was removed), or is someone else's.
   if (!row) return refuse('unknown credential', expect.userId);
   if (expect.userId && row.user_id !== expect.userId) return refuse('another person\'s credential', expect.userId);
+  if (madeInAFrame(response)) return refuse('answered in a frame on another site', row.user_id);
+  // WebAuthn §7.2: a user handle, when sent, names the key's own person (it is never trusted over the key's row).
+  const handle = (response.response as { userHandle?: unknown }).userHandle;
+  if (handle !== undefined && handle !== null && handle !== userHandleOf(row.user_id)) return refuse('user handle of another person', row.user_id);
   const rp = relyingParty(deps);
   const checked = await verifyAuthenticationResponse({
     response,
@@ -185,7 +215,7 @@ export async function provePasskey(deps: Deps, bindTo: string, raw: string | und
     credential: { id: row.credential_id, publicKey: new Uint8Array(row.public_key), counter: row.sign_count, transports: row.transports as never },
     requireUserVerification: false,
   }).catch((err: unknown) => ({ verified: false as const, reason: err instanceof Error ? err.message : 'not verified' }));
-  if (!checked.verified || !('authenticationInfo' in checked)) return refuse('reason' in checked ? checked.reason.slice(0, 200) : 'not verified', row.user_id);
+  if (!checked.verified || !('authenticationInfo' in checked)) return refuse('reason' in checked ? auditable(checked.reason) : 'not verified', row.user_id);
   const info = checked.authenticationInfo;
   if (!expect.userId && !info.userVerified) return refuse('no user verification on a passkey alone', row.user_id);
   const user = await users.findUserById(deps.db, row.user_id);

@@ -47,14 +47,40 @@ export async function takeChallenge(deps: Deps, bindTo: string, ceremony: Ceremo
   return stored;
 }
 
-/** The credential the browser sent (a JSON string from the page's script); InvalidInput when it is not one. */
+/** A credential id as WebAuthn sends it: base64url, at most 1023 bytes (1364 characters). */
+const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,1400}$/;
+
+/**
+ * The credential the browser sent (a JSON string from the page's script);
+ * InvalidInput when it is not one. The form gate saw one string: what its
+ * JSON escapes hide (a NUL, a lone surrogate) is refused here, by shape,
+ * before the id is looked up or anything of it is written.
+ */
 export function parseCredential<T>(raw: string | undefined): T & { id: string } {
   if (!raw) throw new InvalidInput('Your browser did not send a passkey. Try again, or use another way to sign in.', 'credential');
   try {
-    const value = JSON.parse(raw) as unknown;
-    if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string' && (value as { id: string }).id.length <= 1400) {
+    const value = JSON.parse(raw) as { id?: unknown; rawId?: unknown; response?: unknown } | null;
+    if (value && typeof value === 'object' && !Array.isArray(value) && typeof value.id === 'string' && CREDENTIAL_ID.test(value.id)
+      && value.rawId === value.id && value.response && typeof value.response === 'object' && !Array.isArray(value.response)) {
       return value as T & { id: string };
     }
   } catch { /* refused below */ }
   throw new InvalidInput('Your browser sent something that is not a passkey. Try again.', 'credential');
+}
+
+/**
+ * Whether the browser says the ceremony ran in a frame on another site
+ * (clientDataJSON's `crossOrigin`). pharmid's pages are never framed
+ * (frame-ancestors 'none'), so such an answer was not made on them: the
+ * library checks `topOrigin` only when it is sent, and not at all for a
+ * registration, so it is refused here for both.
+ */
+export function madeInAFrame(response: { response: unknown }): boolean {
+  const data = (response.response as { clientDataJSON?: unknown }).clientDataJSON;
+  if (typeof data !== 'string') return false;
+  try {
+    return (JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as { crossOrigin?: unknown }).crossOrigin === true;
+  } catch {
+    return false; // not JSON: the library refuses it
+  }
 }

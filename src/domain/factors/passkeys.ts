@@ -39,6 +39,16 @@ export async function hasPasskey(deps: Pick<Deps, 'db'>, userId: string): Promis
   return (await passkeys.countPasskeys(deps.db, userId)) > 0;
 }
 
+/**
+ * The most keys one person keeps: enough for a phone, a computer and spare
+ * security keys; past it, every key would be listed at each sign-in and a
+ * script with one key could fill the table.
+ */
+export const MAX_PASSKEYS = 10;
+
+export const tooManyPasskeys = () => new Conflict(
+  `You have ${MAX_PASSKEYS} passkeys and security keys, the most pharmid keeps. Remove one you no longer use, then add the new one.`, 'credential');
+
 /** A name the person gives a key: plain text, 1 to 60 characters. */
 export function checkPasskeyName(input: string | undefined): string {
   const name = (input ?? '').trim().replace(/\s+/g, ' ');

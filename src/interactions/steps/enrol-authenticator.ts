@@ -88,6 +88,8 @@ export const enrolAuthenticator: Step = {
     // Never in place of an authenticator confirmed meanwhile (AccountChanged: the sign-in starts again).
     const codes = await confirmEnrolment(c.deps, userId!, c.state.pendingCredentialId, code, {
       replaces: replaces(c.state),
+      // Before the second factor this is the person's first (after a recovery code, a replacement).
+      first: !c.state.mfa,
       alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, userId!, resetCodeProof) : undefined,
     });
     // A first authenticator is emailed to the person: one set up by someone else is noticed.
