@@ -9,6 +9,7 @@ import { audit } from './audit.js';
 import { issueActivationCode, noticeTo } from './users.js';
 import { sendCodeToPerson } from './code-mail.js';
 import type { AdminRequest } from './admin-people.js';
+import { countActivationCode } from './activation-code-sends.js';
 import type { Deps } from './deps.js';
 
 /**
@@ -128,7 +129,10 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
   const failed: (BulkPerson & { reason: string })[] = [];
   for (const user of rows) {
     const who = { id: user.id, name: user.name, email: user.email };
+    let giveBack: (() => Promise<void>) | undefined;
     try {
+      // The same few a day as one at a time: a bulk form posted in a loop sends nobody more.
+      giveBack = await countActivationCode(deps, user);
       await withTransaction(deps.db, async (tx) => {
         const locked = await users.lockUserRow(tx, user.id);
         if (locked?.status !== 'invited') throw new Conflict(`${user.name} has activated meanwhile`);
@@ -141,6 +145,7 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
       });
       sent.push(who);
     } catch (e) {
+      await giveBack?.();
       // This person's code is undone with its mail; the others already sent stand, and the page says who is left.
       failed.push({ ...who, reason: e instanceof PharmidError ? e.message : 'the email could not be sent' });
     }

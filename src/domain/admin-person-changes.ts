@@ -11,6 +11,7 @@ import { tellPerson } from './person-notices.js';
 import { checkName, issueActivationCode, noticeTo, type ResetOutcome } from './users.js';
 import { requireUserById } from './people.js';
 import { checkOwnMailbox, type AdminRequest } from './admin-people.js';
+import { countActivationCode } from './activation-code-sends.js';
 import type { SignInSessions } from './sessions.js';
 import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
@@ -26,13 +27,14 @@ async function lockedTarget(deps: Deps, tx: Db, r: AdminRequest, id: string, act
 
 /**
  * A new activation code for someone who has not activated yet (it replaces
- * the earlier one). As with resets, it is shown to the asker only when the
+ * the earlier one), a few a day at most (activation-code-sends.ts). As with resets, it is shown to the asker only when the
  * person is entirely within their reach; otherwise pharmid emails it to the
  * person alone, before the commit, so a mail that cannot go undoes it.
  */
 export async function sendNewActivationCode(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
   const first = await requireUserById(deps, id);
   await authorize(deps, r.principal, 'user.activation-code', { person: await loadPersonTarget(deps, first.id) }, r);
+  const giveBack = await countActivationCode(deps, first);
   const { user, code, codeTo } = await withTransaction(deps.db, async (tx) => {
     const { user, target } = await lockedTarget(deps, tx, r, id, 'user.activation-code');
     if (user.status !== 'invited') {
@@ -43,6 +45,9 @@ export async function sendNewActivationCode(deps: Deps, r: AdminRequest, id: str
     await audit(tx, r.principal.actor, { action: 'user.activation-code', outcome: 'success', targetUser: user.id, ip: r.ip, details: { code_to: codeTo } });
     if (codeTo === 'person') await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, code, 'new-account');
     return { user, code, codeTo };
+  }).catch(async (err: unknown) => {
+    await giveBack();
+    throw err;
   });
   await noticeTo(deps, user, 'activation-code', r.principal.actor);
   return codeTo === 'person' ? { user, emailedTo: user.email } : { user, activationCode: code };
