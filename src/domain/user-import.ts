@@ -4,7 +4,7 @@ import * as memberships from '../db/queries/memberships.js';
 import * as sitesQ from '../db/queries/sites.js';
 import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
-import { authorize } from './authorization.js';
+import { authorize, can, loadPersonTarget } from './authorization.js';
 import { linkInTransaction } from './site-links.js';
 import * as pending from '../db/queries/pending-memberships.js';
 import { Forbidden, InvalidInput, PharmidError } from './errors.js';
@@ -153,7 +153,9 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
     let userId = created.get(row.key);
     const existing = userId ? undefined : await users.findUserByEmailKey(tx, row.key);
     if (existing && existing.name.toLowerCase() !== row.name.toLowerCase()) {
-      problem('existing-account', `${row.email} already belongs to someone else (${existing.name}): each person needs their own email`);
+      // Named only to whoever may see them: any email can be put in a row, and a guessed one must not give a name away.
+      const seen = can(r.principal, 'user.view', { person: await loadPersonTarget(deps, existing.id, tx) });
+      problem('existing-account', `${row.email} already belongs to someone else${seen ? ` (${existing.name})` : ''}: each person needs their own email`);
       continue;
     }
     if (existing) {
