@@ -4,8 +4,8 @@ import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import type { Deps } from './domain/deps.js';
 import type { Logger } from './log.js';
-import { createRenderer, type Render } from './http/render.js';
-import { errorResponses, isUnavailable, UNAVAILABLE_PAGE } from './http/errors.js';
+import { createRenderer } from './http/render.js';
+import { errorResponses, isUnavailable } from './http/errors.js';
 import { Unavailable } from './domain/errors.js';
 import { seenAddress } from './domain/addresses.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -15,37 +15,12 @@ import { serveAssets } from './http/assets.js';
 import { csrfProtection, formBody } from './http/csrf.js';
 import { checkQuery } from './http/input.js';
 import { ownPortal } from './http/own-portal.js';
-import type { PageRoutes } from './http/pages.js';
+import { providerPages, type PageRoutes } from './http/pages.js';
 import type { Mailer } from './mail/mailer.js';
 import { interactionRoutes } from './interactions/router.js';
-import { createProvider, type ProviderPages } from './oidc/provider.js';
+import { createProvider } from './oidc/provider.js';
 import { signInSessions } from './oidc/sign-in-sessions.js';
 import type { PrivateJwk } from './domain/signing-keys.js';
-
-/** The provider's own pages (errors, sign-out) drawn with pharmid's templates. */
-function providerPages(render: Render): ProviderPages {
-  return {
-    async error(ctx, out, err) {
-      if (isUnavailable(err)) {
-        ctx.set('Retry-After', '5');
-        await render(ctx as unknown as Koa.Context, { template: 'error', model: UNAVAILABLE_PAGE }, 503);
-        return;
-      }
-      const status = ctx.status >= 400 && ctx.status < 500 ? ctx.status : 500;
-      const message = status === 500 ? 'Something went wrong on our side. Please try again.' : out.error_description ?? out.error;
-      await render(ctx as unknown as Koa.Context, {
-        template: 'error',
-        model: { title: 'Sorry, there is a problem', heading: 'Sorry, there is a problem', message, status },
-      }, status);
-    },
-    async logout(ctx, form) {
-      await render(ctx as unknown as Koa.Context, { template: 'logout', model: { title: 'Sign out', ...form } });
-    },
-    async signedOut(ctx, clientName) {
-      await render(ctx as unknown as Koa.Context, { template: 'signed-out', model: { title: 'You have signed out', clientName } });
-    },
-  };
-}
 
 export interface AppParts {
   config: Config;
@@ -69,7 +44,7 @@ const HASHING_STEPS = /^\/interaction\/[^/]+\/(password|activate)$/;
 /** The composition of one pharmid process's HTTP side. */
 export function buildApp({ config, deps, keys, log, ownPortalSecret, extraPages, mailer }: AppParts): { app: Koa; metrics: Metrics; provider(): Provider; useKeys(keys: PrivateJwk[]): void } {
   const render = createRenderer();
-  const pages = providerPages(render);
+  const pages = providerPages(render, deps);
 
   /** The provider is made again when the signing keys change (pharmid keys rotate); its state lives in the stores. */
   const makeProvider = (signingKeys: PrivateJwk[]) => {

@@ -17,6 +17,10 @@ import { readDeviceCookie, setDeviceCookie } from './device-cookie.js';
 import { emailKey } from '../domain/email.js';
 import { trustDevice } from '../domain/trusted-devices.js';
 import type { Step, StepContext, View, FieldError } from './step.js';
+import { OWN_PORTAL_ID } from '../domain/clients.js';
+import { OWN_PAGES_NAME } from '../domain/portal-names.js';
+import { rememberSignIn } from '../domain/sign-in-memory.js';
+import { isSignInGone, signInGonePage, signInUidOf } from '../http/pages.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -89,12 +93,25 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   const { deps, render, onStep, csrf } = opts;
   const provider = () => opts.provider();
   const router = new Router({ prefix: '/interaction' });
+  // A sign-in page whose sign-in has gone (finished, expired, cookie lost) says so in plain words, naming the portal.
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (!isSignInGone(err)) throw err;
+      const page = await signInGonePage(deps, signInUidOf(ctx.path));
+      await render(ctx, page.view, page.status);
+    }
+  });
   router.use(...parseForm());
 
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
-    const current = await stillCurrent(deps, (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, provider(), interaction)));
+    const saved = await loadFlow(deps, interaction.uid);
+    // Until the flow is saved: remembered beyond the sign-in's own life, so a page opened too late can name its portal.
+    if (!saved) await rememberSignIn(deps, interaction.uid, { clientId: String(interaction.params.client_id), finished: false });
+    const current = await stillCurrent(deps, saved ?? (await initialState(deps, provider(), interaction)));
     const { state, restarted } = current;
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
     // The portal is looked up only by the steps that need it (consent, and the MFA requirement after a password).
@@ -133,6 +150,10 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   async function show(ctx: Koa.Context, step: Step, c: StepContext, ttl: number, errors: FieldError[] = [], values: Record<string, string> = {}, status = 200) {
     const before = JSON.stringify(c.state);
     const view = await step.render(c, { errors, values });
+    // Every sign-in page can say which portal asked ("Sign in to PharmRefer").
+    const own = c.state.clientId === OWN_PORTAL_ID;
+    view.model.portal ??= own ? OWN_PAGES_NAME : (await c.request.portal()).name;
+    view.model.ownPortal ??= own;
     // Drawing a page rarely changes the state (enrolment does: its pending secret); save only then.
     if (JSON.stringify(c.state) !== before) await saveFlow(deps, c.state, ttl);
     onStep?.(step.name, errors.length ? 'failed' : 'shown');
@@ -172,6 +193,8 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
       });
     }
     await endFlow(deps, interaction.uid);
+    // The same page submitted again (another tab, the back button) is told it was used, not that it expired.
+    await rememberSignIn(deps, interaction.uid, { clientId: c.state.clientId, finished: true });
     ctx.status = 303;
     ctx.redirect(returnTo);
   }

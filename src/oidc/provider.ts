@@ -12,9 +12,44 @@ import { sessionTtl, trackSessions } from './session-activity.js';
 
 /** How the provider's own pages (errors, sign-out) are drawn; handed in by the app. */
 export interface ProviderPages {
-  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, err?: Error): void;
-  logout(ctx: KoaContextWithOIDC, form: { action: string; secret: string; clientName?: string }): void;
-  signedOut(ctx: KoaContextWithOIDC, clientName?: string): void;
+  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, err?: Error): Promise<void>;
+  /** The sign-out confirmation: the portal asking (if known) and every portal this browser's session is signed in to. */
+  logout(ctx: KoaContextWithOIDC, form: { action: string; secret: string; clientId?: string; signedInTo: string[] }): Promise<void>;
+  /** After the sign-out, when the portal gave no page of its own to come back to. */
+  signedOut(ctx: KoaContextWithOIDC, outcome: { signedOutOf: string[]; stillIn: string[] }): Promise<void>;
+}
+
+/** Which portals the last sign-out in this browser ended, for pharmid's own "You have signed out" page. */
+const SIGNED_OUT_COOKIE = 'pharmid.signed-out';
+
+/** The portals a session is signed in to (oidc-provider keeps one authorization per client id). */
+function portalsOf(session: unknown): string[] {
+  return Object.keys((session as { authorizations?: Record<string, unknown> } | undefined)?.authorizations ?? {});
+}
+
+/**
+ * oidc-provider's end_session confirm signs out of every portal when the
+ * form carries `logout=yes`, and otherwise out of the asking portal alone
+ * (its grant revoked, its back-channel logout sent, the rest of the session
+ * kept under a new id). Which portals went is kept for a few minutes in a
+ * signed cookie read by the signed-out page, which has no session to ask.
+ */
+function rememberSignOut(provider: Provider, secure: boolean): void {
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    const everything = !!(ctx.oidc.params as { logout?: string } | undefined)?.logout;
+    const gone = everything ? portalsOf(ctx.oidc.session) : [ctx.oidc.client?.clientId].filter((id): id is string => !!id);
+    ctx.cookies.set(SIGNED_OUT_COOKIE, gone.join(' '), {
+      signed: true, httpOnly: true, sameSite: 'lax', secure, maxAge: 5 * 60 * 1000, path: ctx.oidc.urlFor('end_session_success').replace(/^https?:\/\/[^/]+/, ''),
+    });
+  });
+}
+
+/** What the signed-out page says: the portals just left, and those this browser is still signed in to. */
+async function signOutOutcome(ctx: KoaContextWithOIDC): Promise<{ signedOutOf: string[]; stillIn: string[] }> {
+  const signedOutOf = (ctx.cookies.get(SIGNED_OUT_COOKIE, { signed: true }) ?? '').split(' ').filter(Boolean);
+  const session = await ctx.oidc.provider.Session.get(ctx);
+  const stillIn = session.accountId ? portalsOf(session).filter((id) => !signedOutOf.includes(id)) : [];
+  return { signedOutOf, stillIn };
 }
 
 export interface ProviderOptions {
@@ -40,10 +75,6 @@ export const CLAIMS = {
   profile: ['name', 'given_name', 'family_name'],
   sites: ['sites', 'site'],
 };
-
-function clientName(ctx: KoaContextWithOIDC): string | undefined {
-  return (ctx.oidc.client as unknown as { clientName?: string } | undefined)?.clientName;
-}
 
 function isFirstParty(ctx: KoaContextWithOIDC): boolean {
   return (ctx.oidc.client as unknown as Record<string, unknown>)['urn:pharmid:first_party'] === true;
@@ -167,9 +198,9 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
         logoutSource: async (ctx, form) => {
           const action = /action="([^"]+)"/.exec(form)?.[1] ?? ctx.oidc.urlFor('end_session_confirm');
           const secret = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
-          pages.logout(ctx, { action, secret, clientName: clientName(ctx) });
+          await pages.logout(ctx, { action, secret, clientId: ctx.oidc.client?.clientId, signedInTo: portalsOf(ctx.oidc.session) });
         },
-        postLogoutSuccessSource: async (ctx) => pages.signedOut(ctx, clientName(ctx)),
+        postLogoutSuccessSource: async (ctx) => pages.signedOut(ctx, await signOutOutcome(ctx)),
       },
     },
     interactions: {
@@ -211,6 +242,7 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
   provider.proxy = config.trustProxy > 0;
   provider.maxIpsCount = config.trustProxy;
   if (!config.secureCookies) laxUnlessSecure(provider);
+  rememberSignOut(provider, config.secureCookies);
   retryBackchannelLogout(provider, deps, config.backchannelLogout);
   trackSessions(provider, deps, ttl);
   return provider;

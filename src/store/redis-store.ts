@@ -66,6 +66,10 @@ export class RedisStore implements KeyValueStore {
       retryStrategy: (times: number) => Math.min(times * 100, 1_000),
       // Commands issued in the same tick share one round trip (a sign-in step issues several).
       enableAutoPipelining: true,
+      // rate-limiter-flexible defines its script command on this client when a limiter is first made
+      // (src/store/counters.ts); a pipeline already open in that tick lacks it and fails every command
+      // in it (a 500, and the others never answer). Its command goes on its own.
+      autoPipeliningIgnoredCommands: ['rlflxIncr'],
     };
     const sentinel = parseSentinelUrl(url);
     this.client = sentinel ? new Redis({ ...options, ...sentinel }) : new Redis(url, options);

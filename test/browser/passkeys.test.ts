@@ -135,7 +135,7 @@ test('first sign-in: the enrolment page offers a passkey; the PC\'s own passkey 
   amira = await tabWithPasskeys();
   const page = amira;
   const req = await startSignIn(page);
-  expect(await heading(page)).toBe('Sign in');
+  expect(await heading(page)).toBe('Sign in to PharmOutcomes');
   expect(await page.getAttribute('#email', 'autocomplete')).toBe('username webauthn');
   await checks.look(page, 'passkeys-sign-in');
   await page.fill('#email', pharmacist.email);
@@ -179,7 +179,7 @@ test('the passkey alone, from the sign-in page\'s "Sign in with a passkey": no p
   await page.context().clearCookies();
   await touch(page, false);
   const req = await startSignIn(page);
-  expect(await heading(page)).toBe('Sign in');
+  expect(await heading(page)).toBe('Sign in to PharmOutcomes');
   await page.waitForSelector('button[data-passkey-start]:not([hidden])');
   await touch(page, true);
   // The button stops the autofill's request and asks the browser for a passkey (whichever answers, the same sign-in follows).

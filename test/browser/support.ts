@@ -1,9 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { Secret, TOTP } from 'otpauth';
+import { freePort } from '../helpers/pharmid.js';
+import { createTestBackends } from '../helpers/backends.js';
+import { totpCode } from '../helpers/sign-in.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { buildDeps, openBackends } from '../../src/backends.js';
+import type { Deps } from '../../src/domain/deps.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
@@ -112,3 +122,76 @@ export class PageChecks {
     }
   }
 }
+
+/**
+ * What a browser test starts with: pharmid as a real process (its own
+ * database, Redis prefix, data directory and port; no SMTP, so mail lands in
+ * the data directory's outbox), Debian's chromium, and the domain on the same
+ * backends for setting people up. `tab()` opens a page in a fresh browser
+ * context (its own cookies); `close()` ends it all.
+ */
+export interface BrowserWorld {
+  pharmid: PharmidProcess;
+  chromium: Browser;
+  config: Config;
+  deps: Deps;
+  dataDir: string;
+  tab(options?: BrowserContextOptions): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startBrowserWorld(name: string): Promise<BrowserWorld> {
+  const backends = await createTestBackends();
+  const dataDir = mkdtempSync(join(tmpdir(), `pharmid-${name}-`));
+  const port = await freePort();
+  const env = {
+    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
+    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
+    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
+  };
+  const [pharmid, chromiumBrowser] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
+  const config = loadConfig(env);
+  const opened = await openBackends(config);
+  const deps = buildDeps(config, opened.pool, opened.store);
+  const contexts: BrowserContext[] = [];
+  return {
+    pharmid, chromium: chromiumBrowser, config, deps, dataDir,
+    async tab(options) {
+      const context = await chromiumBrowser.newContext(options);
+      contexts.push(context);
+      return context.newPage();
+    },
+    async close() {
+      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+      await chromiumBrowser.close();
+      await pharmid.stop();
+      await opened.close();
+      await backends.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * An authenticator set up through the domain (the enrolment pages are the
+ * demo test's), confirmed with the previous time step's code so that the
+ * person's first code in the browser is a fresh one.
+ */
+export async function enrolledApp(deps: Deps, userId: string): Promise<{ app: Authenticator; recoveryCodes: string[] }> {
+  const credentialId = await beginEnrolment(deps, userId);
+  const row = await findTotpCredential(deps.db, credentialId, userId);
+  const secret = deps.sealer.open(row!.secret_sealed);
+  const recoveryCodes = await confirmEnrolment(deps, userId, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
+  return { app: new Authenticator(secret), recoveryCodes };
+}
+
+/** Clicks and waits for the page it leads to (through any redirects). */
+export async function follow(page: Page, selector: string): Promise<void> {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
+}
+
+/** The page's h1, spaces collapsed. */
+export const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
+
+/** The submit button of a sign-in step's form. */
+export const STEP_BUTTON = 'form[action*="/interaction/"] button[type="submit"]';

@@ -151,7 +151,7 @@ test('Monday morning, the site administrator signs in to the console with passwo
   adminTab = await tab();
   const page = adminTab;
   await page.goto(`${pharmid.url}/admin`);
-  expect(await heading(page)).toBe('Sign in');
+  expect(await heading(page)).toBe('Sign in to your pharmid account');
   await checks.look(page, 'trust-admin-sign-in');
   await page.fill('#email', admin.email);
   await page.fill('#password', admin.password);
@@ -209,7 +209,7 @@ test('on a shared PC, the locum first tries the emailed code at "Activate your a
   const page = locumTab;
   await page.goto(portal.url);
   await follow(page, '#sign-in');
-  expect(await heading(page)).toBe('Sign in');
+  expect(await heading(page)).toBe('Sign in to PharmOutcomes');
   await follow(page, 'a[href$="/activate"]');
   expect(await heading(page)).toBe('Activate your account');
   await page.fill('#email', locum.email);
@@ -232,7 +232,7 @@ test('on a shared PC, the locum first tries the emailed code at "Activate your a
 test('the locum signs in with their password, types the emailed code, sets up a new authenticator, saves recovery codes, and reaches the portal', async () => {
   const page = locumTab;
   await follow(page, 'main a.nhsuk-button');
-  expect(await heading(page)).toBe('Sign in');
+  expect(await heading(page)).toBe('Sign in to PharmOutcomes');
   await page.fill('#email', locum.email);
   await page.fill('#password', 'old pebble harbour');
   await follow(page, STEP_BUTTON);
@@ -302,7 +302,7 @@ test('on /account the locum changes their password: the page says other sessions
 
   // The second computer: back to the sign-in page.
   await otherTab.goto(`${pharmid.url}/account`);
-  expect(await heading(otherTab)).toBe('Sign in');
+  expect(await heading(otherTab)).toBe('Sign in to your pharmid account');
   expect(await otherTab.locator('#password').count()).toBe(1);
   await checks.look(otherTab, 'trust-other-computer-signed-out');
 

@@ -32,7 +32,7 @@ describe.each(STORE_MODES)('%s', (_mode, env) => {
     for (const [what, send] of sends) {
       const res = await send();
       // JSON answers carry the OAuth error; a page shown to a browser says the portal is unknown.
-      const page = res.type === 'text/html' ? (/client is invalid/.test(res.text) ? 'page: client is invalid' : 'page') : undefined;
+      const page = res.type === 'text/html' ? (/does not know this portal/.test(res.text) ? 'page: client is invalid' : 'page') : undefined;
       out[what] = `${res.status} ${res.body?.error ?? page ?? (res.body?.active === false ? 'inactive' : '')}`.trim();
     }
     return out;
