@@ -132,7 +132,7 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
     let giveBack: (() => Promise<void>) | undefined;
     try {
       // The same few a day as one at a time: a bulk form posted in a loop sends nobody more.
-      giveBack = await countActivationCode(deps, user);
+      giveBack = await countActivationCode(deps, r.principal.actor, user);
       await withTransaction(deps.db, async (tx) => {
         const locked = await users.lockUserRow(tx, user.id);
         if (locked?.status !== 'invited') throw new Conflict(`${user.name} has activated meanwhile`);

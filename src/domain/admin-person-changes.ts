@@ -35,7 +35,7 @@ async function lockedTarget(deps: Deps, tx: Db, r: AdminRequest, id: string, act
 export async function sendNewActivationCode(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
   const first = await requireUserById(deps, id);
   await authorize(deps, r.principal, 'user.activation-code', { person: await loadPersonTarget(deps, first.id) }, r);
-  const giveBack = await countActivationCode(deps, first);
+  const giveBack = await countActivationCode(deps, r.principal.actor, first);
   const { user, code, codeTo } = await withTransaction(deps.db, async (tx) => {
     const { user, target } = await lockedTarget(deps, tx, r, id, 'user.activation-code');
     if (user.status !== 'invited') {
