@@ -55,8 +55,10 @@ async function plan(deps: Deps, r: AdminRequest, ods: string, act: string, ids: 
   await authorize(deps, r.principal, 'site.view', { siteId: site.id }, r);
   const db = lock ?? deps.db;
   const out: BulkPlan & { rows: UserRow[] } = { act: chosen, site: { ods: site.ods_code, name: site.name }, ready: [], skipped: [], refused: [], unknown: 0, rows: [] };
+  // Inside the batch's transaction every row is locked at once, in id order, whatever order they were ticked in.
+  const locked = lock ? await users.lockUserRows(lock, [...new Set(ids)]) : undefined;
   for (const id of [...new Set(ids)]) {
-    const user = lock ? await users.lockUserRow(lock, id) : await users.findUserById(db, id);
+    const user = locked ? locked.get(id) : await users.findUserById(db, id);
     if (!user || !(await memberships.findMembershipRole(db, user.id, site.id))) { out.unknown += 1; continue; }
     const who = { id: user.id, name: user.name, email: user.email };
     const target = await loadPersonTarget(deps, user.id, db);
