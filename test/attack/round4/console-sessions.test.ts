@@ -9,7 +9,8 @@ import { consoleBrowser, csrfOn, staff, uniqueEmail } from '../../integration/ad
  * Round 4, a second session of the same administrator: a checked import and
  * a form token belong to the sign-in that got them, not to the person, so a
  * second browser signed in as them (a shared dispensary PC left signed in,
- * a stolen token) can use neither; and the new routes do nothing on a GET.
+ * a stolen token) can use neither; the new routes do nothing on a GET; and
+ * an administrator whose role is taken away mid-session keeps nothing of it.
  */
 let p: TestPharmid;
 let site: { ods_code: string };
@@ -69,4 +70,33 @@ test('a form token of one sign-in is refused on every new form of the other; GET
   }
   expect(await count('SELECT count(*)::int AS n FROM audit_events WHERE outcome = \'success\'')).toBe(before);
   expect((await p.deps.db.query('SELECT name, status FROM users WHERE id = $1', [invited.id])).rows[0]).toEqual({ name: 'Ivy Invited', status: 'invited' });
+});
+
+test('an administrator whose role is taken away mid-session: a file checked before is not written, and the new acts are refused', async () => {
+  const other = await makeSite(p.deps, 'Demoted Pharmacy');
+  p.clock.advance(30);
+  const demoted = await staff(p, other.ods_code, 'site-admin', 'Dee Demoted');
+  const { browser } = await consoleBrowser(p, demoted);
+  const invited = await makePerson(p.deps, { site: other.ods_code, activate: true, name: 'Ivo Invited' });
+  const email = uniqueEmail('late');
+  const form = await browser.open('/admin/import');
+  const checked = await browser.agent.post('/admin/import').field('_csrf', csrfOn(form.text)).field('csv', `email,name,site\r\n${email},Lee Late,${other.ods_code}\r\n`).redirects(0);
+  expect(checked.status).toBe(200);
+  const token = /name="token" value="([^"]+)"/.exec(checked.text)![1]!;
+  const csrf = csrfOn(checked.text);
+
+  await p.deps.db.query("UPDATE memberships SET role = 'member' WHERE user_id = $1", [demoted.id]);
+  const applied = await browser.agent.post('/admin/import/apply').type('form').send({ _csrf: csrf, token }).redirects(0);
+  expect(applied.status).toBeGreaterThanOrEqual(400);
+  expect(applied.status).toBeLessThan(500);
+  for (const [path, fields] of [
+    [`/admin/people/${invited.id}/activation-code`, {}],
+    [`/admin/people/${invited.id}/edit`, { name: 'Ivo Changed', email: uniqueEmail('ivo') }],
+    [`/admin/sites/${other.ods_code}/people/bulk/confirm`, { act: 'send-codes', person: invited.id }],
+  ] as [string, Record<string, string>][]) {
+    const res = await browser.agent.post(path).type('form').send({ _csrf: csrf, ...fields }).redirects(0);
+    expect([path, res.status]).toEqual([path, 403]);
+  }
+  expect(await count('SELECT count(*)::int AS n FROM users WHERE email_key = $1', [email])).toBe(0);
+  expect((await p.deps.db.query('SELECT name FROM users WHERE id = $1', [invited.id])).rows[0].name).toBe('Ivo Invited');
 });
