@@ -10,10 +10,14 @@ import { fieldsOf, tryForm, type FieldError } from './forms.js';
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
 const sitePath = (ods: string) => `/admin/sites/${encodeURIComponent(ods)}`;
 
-/** The people ticked on the site's list: the repeated `person` field (one or many). */
+/**
+ * The people ticked on the site's list: the repeated `person` field (one or
+ * many). The form parser (qs) gives more than 20 repeats as an object keyed
+ * 0, 1, 2...: its values are the list all the same.
+ */
 function chosenOf(ctx: Koa.Context): string[] {
   const v = (ctx.request.body as Record<string, unknown> | undefined)?.person;
-  const list = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  const list = Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : v === undefined ? [] : [v];
   return list.filter((x): x is string => typeof x === 'string').slice(0, 1000);
 }
 

@@ -47,7 +47,7 @@ export const DONE: Record<string, string> = {
   'site-saved': 'The site was saved.',
   'portal-disabled': 'The portal is disabled: it cannot sign anyone in, and its tokens are refused.',
   'portal-enabled': 'The portal is enabled again.',
-  'email-changed': 'Their email was changed. pharmid told them at the old address and the new one.',
+  'email-changed': 'Their email was changed. pharmid told them at the old address and the new one. Codes and links sent before the change no longer work: if they still need one, send it again.',
   'name-changed': 'Their name was changed. pharmid told them by email.',
   'nothing-changed': 'Nothing was changed: the name and email were already those.',
   'session-ended': 'That session has ended: that browser, and the portals it was signed in to, are signed out. pharmid told them by email.',

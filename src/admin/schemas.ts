@@ -92,7 +92,9 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
     issue = best;
   }
   const field = path[0] === undefined ? undefined : String(path[0]);
-  const value = field && input && typeof input === 'object' ? (input as Record<string, unknown>)[field] : undefined;
+  // The body itself is the wrong shape (a JSON list, a number): say what it should be rather than name no field.
+  if (field === undefined) throw new InvalidInput('Send the fields as one JSON object, like {"name": "..."}');
+  const value = input && typeof input === 'object' ? (input as Record<string, unknown>)[field] : undefined;
   const message = issue.code === 'invalid_type' && value === undefined ? `${field} is required` : issue.message;
   throw new InvalidInput(message, field);
 }

@@ -9,6 +9,7 @@ import { audit } from './audit.js';
 import { issueActivationCode, noticeTo } from './users.js';
 import { sendCodeToPerson } from './code-mail.js';
 import type { AdminRequest } from './admin-people.js';
+import { countActivationCode } from './activation-code-sends.js';
 import type { Deps } from './deps.js';
 
 /**
@@ -54,8 +55,10 @@ async function plan(deps: Deps, r: AdminRequest, ods: string, act: string, ids: 
   await authorize(deps, r.principal, 'site.view', { siteId: site.id }, r);
   const db = lock ?? deps.db;
   const out: BulkPlan & { rows: UserRow[] } = { act: chosen, site: { ods: site.ods_code, name: site.name }, ready: [], skipped: [], refused: [], unknown: 0, rows: [] };
+  // Inside the batch's transaction every row is locked at once, in id order, whatever order they were ticked in.
+  const locked = lock ? await users.lockUserRows(lock, [...new Set(ids)]) : undefined;
   for (const id of [...new Set(ids)]) {
-    const user = lock ? await users.lockUserRow(lock, id) : await users.findUserById(db, id);
+    const user = locked ? locked.get(id) : await users.findUserById(db, id);
     if (!user || !(await memberships.findMembershipRole(db, user.id, site.id))) { out.unknown += 1; continue; }
     const who = { id: user.id, name: user.name, email: user.email };
     const target = await loadPersonTarget(deps, user.id, db);
@@ -128,7 +131,10 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
   const failed: (BulkPerson & { reason: string })[] = [];
   for (const user of rows) {
     const who = { id: user.id, name: user.name, email: user.email };
+    let giveBack: (() => Promise<void>) | undefined;
     try {
+      // The same few a day as one at a time: a bulk form posted in a loop sends nobody more.
+      giveBack = await countActivationCode(deps, r.principal.actor, user);
       await withTransaction(deps.db, async (tx) => {
         const locked = await users.lockUserRow(tx, user.id);
         if (locked?.status !== 'invited') throw new Conflict(`${user.name} has activated meanwhile`);
@@ -141,6 +147,7 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
       });
       sent.push(who);
     } catch (e) {
+      await giveBack?.();
       // This person's code is undone with its mail; the others already sent stand, and the page says who is left.
       failed.push({ ...who, reason: e instanceof PharmidError ? e.message : 'the email could not be sent' });
     }

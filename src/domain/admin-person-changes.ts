@@ -1,5 +1,6 @@
 import { withTransaction } from '../db/pool.js';
 import * as users from '../db/queries/users.js';
+import * as activationCodes from '../db/queries/activation-codes.js';
 import type { UserRow } from '../db/queries/users.js';
 import { authorize, codeGoesTo, loadPersonTarget, type Act } from './authorization.js';
 import { actorName, audit } from './audit.js';
@@ -11,6 +12,7 @@ import { tellPerson } from './person-notices.js';
 import { checkName, issueActivationCode, noticeTo, type ResetOutcome } from './users.js';
 import { requireUserById } from './people.js';
 import { checkOwnMailbox, type AdminRequest } from './admin-people.js';
+import { countActivationCode } from './activation-code-sends.js';
 import type { SignInSessions } from './sessions.js';
 import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
@@ -26,13 +28,14 @@ async function lockedTarget(deps: Deps, tx: Db, r: AdminRequest, id: string, act
 
 /**
  * A new activation code for someone who has not activated yet (it replaces
- * the earlier one). As with resets, it is shown to the asker only when the
+ * the earlier one), a few a day at most (activation-code-sends.ts). As with resets, it is shown to the asker only when the
  * person is entirely within their reach; otherwise pharmid emails it to the
  * person alone, before the commit, so a mail that cannot go undoes it.
  */
 export async function sendNewActivationCode(deps: Deps, r: AdminRequest, id: string): Promise<ResetOutcome> {
   const first = await requireUserById(deps, id);
   await authorize(deps, r.principal, 'user.activation-code', { person: await loadPersonTarget(deps, first.id) }, r);
+  const giveBack = await countActivationCode(deps, r.principal.actor, first);
   const { user, code, codeTo } = await withTransaction(deps.db, async (tx) => {
     const { user, target } = await lockedTarget(deps, tx, r, id, 'user.activation-code');
     if (user.status !== 'invited') {
@@ -43,18 +46,31 @@ export async function sendNewActivationCode(deps: Deps, r: AdminRequest, id: str
     await audit(tx, r.principal.actor, { action: 'user.activation-code', outcome: 'success', targetUser: user.id, ip: r.ip, details: { code_to: codeTo } });
     if (codeTo === 'person') await sendCodeToPerson(deps.mailer, deps.settings.issuer, user, code, 'new-account');
     return { user, code, codeTo };
+  }).catch(async (err: unknown) => {
+    await giveBack();
+    throw err;
   });
   await noticeTo(deps, user, 'activation-code', r.principal.actor);
   return codeTo === 'person' ? { user, emailedTo: user.email } : { user, activationCode: code };
 }
+
+/**
+ * The codes a new email withdraws: those that let their holder choose the
+ * password (an invited person's first one). The code of an authenticator reset
+ * stays, because it is asked after the password, and without it the password
+ * alone would set up a new authenticator; so does a site's confirmation code,
+ * asked after the password and authenticator.
+ */
+const CODES_BY_EMAIL = ['activation', 'password-reset', 'forgotten-password'] as const;
 
 export interface DetailsChange { name?: string; email?: string; onePersonOnly?: boolean }
 
 /**
  * Corrects a person's name and email. Only an administrator of every one of
  * the person's sites may (user.edit): a new email receives every code and
- * link from then on. The email stays unique; the change is audited, and the
- * person is told at the old address and at the new one.
+ * link from then on, and the codes and links sent before it stop working.
+ * The email stays unique; the change is audited, and the person is told at
+ * the old address and at the new one.
  */
 export async function changePersonDetails(deps: Deps, r: AdminRequest, id: string, input: DetailsChange): Promise<{ user: UserRow; changed: ('name' | 'email')[] }> {
   const before = await requireUserById(deps, id);
@@ -79,9 +95,15 @@ export async function changePersonDetails(deps: Deps, r: AdminRequest, id: strin
       if ((err as { code?: string }).code === '23505') throw taken();
       throw err;
     }
+    // Codes and links went to the old address, which may be the wrong one (the reason to correct it), and the notice
+    // below tells it the new one: with both, its reader could activate an invited account or choose its password.
+    const withdrawn = changed.includes('email') ? await activationCodes.deleteCodes(tx, old.id, CODES_BY_EMAIL) : 0;
     await audit(tx, r.principal.actor, {
       action: 'user.edit', outcome: 'success', targetUser: old.id, ip: r.ip,
-      details: { changed, ...(changed.includes('email') ? { old_email: old.email, new_email: next.email } : {}), ...(changed.includes('name') ? { old_name: old.name } : {}) },
+      details: {
+        changed, ...(changed.includes('email') ? { old_email: old.email, new_email: next.email, codes_withdrawn: withdrawn } : {}),
+        ...(changed.includes('name') ? { old_name: old.name } : {}),
+      },
     });
     return { user: user!, old };
   });

@@ -92,15 +92,30 @@ const LONG_DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone:
  * point at: the console shows them beside its fields, the CLI adds its flag.
  * Only the target of the policy's own scope counts: a form sends every field.
  */
+/** A day as people write it for machines (2027-03-01), or a full ISO timestamp (what the API gives back). */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * The date MFA will be enforced, only when it is one on the calendar:
+ * JavaScript's Date reads 30 February as 2 March, "0" as the year 2000 and
+ * a six-digit year as one, each a policy for a day nobody meant.
+ */
+function enforcementDate(input: string): Date {
+  const m = ISO_DATE.exec(input.trim());
+  const date = m ? new Date(input.trim()) : undefined;
+  const [year, month, day] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  const onCalendar = new Date(Date.UTC(year, month - 1, day));
+  if (!date || Number.isNaN(date.getTime()) || onCalendar.getUTCMonth() !== month - 1 || onCalendar.getUTCDate() !== day) {
+    throw new InvalidInput('The date MFA will be enforced must be a date like 2027-03-01', 'enforce_on');
+  }
+  return date;
+}
+
 export async function setRolloutPolicy(deps: Deps, actor: Actor, input: PolicyInput): Promise<RolloutPolicyRow> {
   if (!ROLLOUT_STATES.includes(input.state as RolloutState)) throw new InvalidInput(`The state must be one of ${ROLLOUT_STATES.join(', ')}`, 'state');
   const state = input.state as RolloutState;
   const require = checkRequire(input.require, state);
-  let enforceOn: Date | undefined;
-  if (input.enforceOn) {
-    enforceOn = new Date(input.enforceOn);
-    if (Number.isNaN(enforceOn.getTime())) throw new InvalidInput('The date MFA will be enforced must be a date like 2027-03-01', 'enforce_on');
-  }
+  const enforceOn = input.enforceOn ? enforcementDate(input.enforceOn) : undefined;
   if ((state === 'announced' || state === 'grace') && !enforceOn) {
     throw new InvalidInput('An announced or grace policy needs the date MFA will be enforced', 'enforce_on');
   }

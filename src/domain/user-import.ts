@@ -4,10 +4,10 @@ import * as memberships from '../db/queries/memberships.js';
 import * as sitesQ from '../db/queries/sites.js';
 import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
-import { authorize } from './authorization.js';
+import { authorize, can, loadPersonTarget } from './authorization.js';
 import { linkInTransaction } from './site-links.js';
 import * as pending from '../db/queries/pending-memberships.js';
-import { Forbidden, InvalidInput, PharmidError } from './errors.js';
+import { Forbidden, InvalidInput, PharmidError, TooManyAttempts } from './errors.js';
 import { normaliseEmail } from './email.js';
 import { normaliseOds } from './ods.js';
 import { checkName, checkRole, issueActivationCode } from './users.js';
@@ -41,6 +41,8 @@ export interface ImportReport {
 interface Row { line: number; email: string; key: string; name: string; ods: string; role: SiteRole }
 
 const MAX_ROWS = 5_000;
+/** Longer than the largest file takes; only a process that died holding it waits this long. */
+const IMPORT_LOCK_SECONDS = 300;
 const COLUMNS = ['email', 'name', 'site', 'role'] as const;
 const TEXT_PROBLEM: Record<(typeof COLUMNS)[number], ProblemKind> = {
   email: 'invalid-email', name: 'invalid-name', site: 'invalid-site', role: 'invalid-role',
@@ -110,6 +112,31 @@ class RollBack extends Error {}
  * reports exactly what a real run would refuse.
  */
 export async function importUsers(deps: Deps, r: AdminRequest, file: Uint8Array | string, opts: { dryRun: boolean }): Promise<ImportReport> {
+  const done = await oneImportAtATime(deps, r);
+  try {
+    return await importFile(deps, r, file, opts);
+  } finally {
+    await done();
+  }
+}
+
+/**
+ * A big file holds one of the database's few connections for seconds; one
+ * administrator's files (a script, several tabs) are checked one after the
+ * other, so they never hold more than one. The command line is not counted.
+ */
+async function oneImportAtATime(deps: Deps, r: AdminRequest): Promise<() => Promise<void>> {
+  if (r.principal.operator) return async () => {};
+  const locks = deps.counters.locks('import');
+  const key = actorName(r.principal.actor);
+  const { claimed, secondsLeft } = await locks.claim(key, IMPORT_LOCK_SECONDS);
+  if (!claimed) {
+    throw new TooManyAttempts('A file of yours is still being checked or added. Wait for it to finish, then try again.', 'file', secondsLeft);
+  }
+  return () => locks.clear(key);
+}
+
+async function importFile(deps: Deps, r: AdminRequest, file: Uint8Array | string, opts: { dryRun: boolean }): Promise<ImportReport> {
   const problems: ImportProblem[] = [];
   // The file's bytes are read strictly: bytes that are not UTF-8 refuse the file, never become U+FFFD in a name.
   const text = typeof file === 'string' ? file : decodeUtf8(file);
@@ -141,6 +168,9 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
     const site = await sitesQ.findSiteByOds(tx, ods);
     if (site) sites.set(ods, site);
   }
+  // The file's sites are locked before its first membership: each membership inserted holds its site's row shared,
+  // so two imports to one site that locked it only for the caps at the end each waited for the other (a deadlock, a 500).
+  if (sites.size) await sitesQ.lockSites(tx, [...sites.values()].map((s) => s.id));
   const newAt = new Map<string, number>();
   const created = new Map<string, string>();
   for (const row of rows) {
@@ -153,7 +183,9 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
     let userId = created.get(row.key);
     const existing = userId ? undefined : await users.findUserByEmailKey(tx, row.key);
     if (existing && existing.name.toLowerCase() !== row.name.toLowerCase()) {
-      problem('existing-account', `${row.email} already belongs to someone else (${existing.name}): each person needs their own email`);
+      // Named only to whoever may see them: any email can be put in a row, and a guessed one must not give a name away.
+      const seen = can(r.principal, 'user.view', { person: await loadPersonTarget(deps, existing.id, tx) });
+      problem('existing-account', `${row.email} already belongs to someone else${seen ? ` (${existing.name})` : ''}: each person needs their own email`);
       continue;
     }
     if (existing) {

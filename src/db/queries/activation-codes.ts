@@ -84,6 +84,12 @@ export async function lockSignInCodes(db: Db, userId: string): Promise<{ purpose
   return rows;
 }
 
+/** Deletes the person's codes of these purposes; returns how many there were. */
+export async function deleteCodes(db: Db, userId: string, purposes: readonly CodePurpose[]): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM activation_codes WHERE user_id = $1 AND purpose = ANY($2::text[])', [userId, purposes]);
+  return rowCount ?? 0;
+}
+
 export async function deleteCode(db: Db, userId: string, purpose: CodePurpose): Promise<void> {
   await db.query('DELETE FROM activation_codes WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
 }

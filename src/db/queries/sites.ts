@@ -68,6 +68,15 @@ export async function updateSite(db: Db, id: string, s: { name: string; address:
 }
 
 /**
+ * Locks several sites' rows for the rest of the transaction, always in the
+ * same order (by id), so two transactions that lock the same sites take
+ * turns instead of each waiting for the other.
+ */
+export async function lockSites(db: Db, ids: string[]): Promise<void> {
+  await db.query('SELECT id FROM sites WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
+}
+
+/**
  * Locks the site's row for the rest of the transaction and counts its active
  * people: two transactions adding people to one site take turns, so the cap
  * (and the last-administrator rule) cannot be raced past.

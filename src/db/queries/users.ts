@@ -47,6 +47,16 @@ export async function lockUserRow(db: Db, id: string): Promise<UserRow | undefin
   return rows[0];
 }
 
+/**
+ * Locks several people's rows, always in the same order (by id): two
+ * transactions locking the same people take turns instead of each holding
+ * one the other waits for. Returns the rows found, by id.
+ */
+export async function lockUserRows(db: Db, ids: string[]): Promise<Map<string, UserRow>> {
+  const { rows } = await db.query<UserRow>(`SELECT ${columns} FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+  return new Map(rows.map((u) => [u.id, u]));
+}
+
 /** A new name and email (with its key); a unique violation (23505) means the email is someone else's. */
 export async function updateUserDetails(db: Db, id: string, u: { name: string; email: string; emailKey: string }): Promise<UserRow | undefined> {
   const { rows } = await db.query<UserRow>(
