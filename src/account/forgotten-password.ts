@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { PASSWORD_HINT } from '../domain/passwords.js';
-import { askForLink, isSignInId, LINK_GONE, openLink, SAME_ANSWER, useLink } from '../domain/forgotten-password.js';
+import { askForLink, isSignInId, LINK_GONE, linkPasskeyOptions, openLink, SAME_ANSWER, useLink } from '../domain/forgotten-password.js';
 import { fieldsOf, handleForm, type FieldError } from './forms.js';
 
 /**
@@ -42,13 +42,18 @@ export function forgottenPasswordPages({ deps, render, pageForm, sessions, provi
     await render(ctx, { template: 'forgotten-password-sent', model: { title: 'Check your email', answer: SAME_ANSWER, backUrl: from ? `/interaction/${from}` : undefined } });
   });
 
-  async function linkPage(ctx: Koa.Context, token: string, from: string | undefined, errors: FieldError[] = [], status = 200) {
+  async function linkPage(ctx: Koa.Context, token: string, from: string | undefined, errors: FieldError[] = [], status = 200, used?: string) {
     const page = await openLink(deps, token);
     if (!page) {
       await render(ctx, { template: 'password-link-gone', model: { title: 'This link does not work any more', message: LINK_GONE, askUrl: `/password/forgotten${from ? `?from=${from}` : ''}` } }, 410);
       return;
     }
-    const withRecovery = page.needsSecondFactor && (query(ctx, 'with') === 'recovery-code' || errors.some((e) => e.field === 'recovery_code'));
+    // Which proof the page asks for: the app's code where there is an app, else the passkey; a recovery code or the other on request.
+    const asked = used ?? query(ctx, 'with');
+    const mode = !page.needsSecondFactor ? 'none'
+      : asked === 'recovery-code' ? 'recovery'
+        : asked === 'passkey' && page.passkey ? 'passkey'
+          : page.app ? 'code' : 'passkey';
     const here = `/password/reset?token=${encodeURIComponent(token)}${from ? `&from=${from}` : ''}`;
     await render(ctx, {
       template: 'reset-password',
@@ -59,10 +64,13 @@ export function forgottenPasswordPages({ deps, render, pageForm, sessions, provi
         from: from ?? '',
         email: page.user.email,
         issuer: deps.settings.totp.issuer,
-        askCode: page.needsSecondFactor && !withRecovery,
-        askRecoveryCode: withRecovery,
-        recoveryUrl: page.needsSecondFactor && page.recoveryCodesLeft > 0 ? `${here}&with=recovery-code` : undefined,
-        otpUrl: here,
+        askCode: mode === 'code',
+        askRecoveryCode: mode === 'recovery',
+        askPasskey: mode === 'passkey',
+        passkeyOptions: mode === 'passkey' ? JSON.stringify(await linkPasskeyOptions(deps, token, page)) : undefined,
+        recoveryUrl: page.needsSecondFactor && mode !== 'recovery' && page.recoveryCodesLeft > 0 ? `${here}&with=recovery-code` : undefined,
+        otpUrl: page.app && mode !== 'code' ? `${here}&with=code` : undefined,
+        passkeyUrl: page.passkey && mode !== 'passkey' ? `${here}&with=passkey` : undefined,
         passwordHint: PASSWORD_HINT,
         errors,
       },
@@ -84,11 +92,12 @@ export function forgottenPasswordPages({ deps, render, pageForm, sessions, provi
     const done = await handleForm(
       async () => {
         const user = await useLink(deps, {
-          token, code: form.code, recoveryCode: form.recovery_code, newPassword: form.new_password ?? '',
+          token, code: form.code, recoveryCode: form.recovery_code, credential: form.credential, newPassword: form.new_password ?? '',
         }, ctx.ip);
         userId = user.id;
       },
-      (errors, status) => linkPage(ctx, token, from, errors, status),
+      // Shown again with the proof the person was using.
+      (errors, status) => linkPage(ctx, token, from, errors, status, form.credential !== undefined ? 'passkey' : form.recovery_code !== undefined ? 'recovery-code' : 'code'),
     );
     if (!done || !userId) return;
     // Every session of the person ends (their portals told); earlier tokens were refused with the new password.

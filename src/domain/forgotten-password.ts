@@ -10,6 +10,7 @@ import { addressKey } from './addresses.js';
 import { checkNewPassword } from './passwords.js';
 import { checkTotp, codeAdvice, hasAuthenticator } from './authenticators.js';
 import { hasPasskey } from './factors/passkeys.js';
+import { authenticationOptions, provePasskey } from './factors/passkey-ceremonies.js';
 import { unusedRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 import { hashCode } from './secrets.js';
 import { audit } from './audit.js';
@@ -71,7 +72,7 @@ async function sendLink(deps: Deps, user: UserRow, from?: string): Promise<void>
       '',
       resetLink(deps.settings.issuer, token, from),
       '',
-      `The link works once, for ${LINK_MINUTES} minutes. If you have an authenticator app, you will need a code from it (or one of your recovery codes) too.`,
+      `The link works once, for ${LINK_MINUTES} minutes. If you have an authenticator app or a passkey, you will need it (or one of your recovery codes) too.`,
       '',
       'If you did not ask, you can ignore this email: your password has not changed, and nobody can use the link without your authenticator.',
       '',
@@ -102,8 +103,10 @@ export async function askForLink(deps: Deps, email: string, ip: string, from?: s
 /** What the link's page asks for: nothing when the link is not live. */
 export interface LinkPage {
   user: UserRow;
-  /** The person has an authenticator: its code, or a recovery code, comes first. */
+  /** The person has an authenticator app or a passkey: one of them (or a recovery code) comes first. */
   needsSecondFactor: boolean;
+  app: boolean;
+  passkey: boolean;
   recoveryCodesLeft: number;
 }
 
@@ -112,15 +115,25 @@ export async function openLink(deps: Deps, token: string): Promise<LinkPage | un
   const userId = await activationCodes.findLiveCodeOwner(deps.db, 'forgotten-password', hashCode(token));
   const user = userId ? await users.findUserById(deps.db, userId) : undefined;
   if (!user || user.status !== 'active') return undefined;
-  // A person with only a passkey proves a second factor too (a recovery code: the link's page takes no passkey).
   const [app, passkey, recoveryCodesLeft] = await Promise.all([hasAuthenticator(deps, user.id), hasPasskey(deps, user.id), unusedRecoveryCodes(deps, user.id)]);
-  const needsSecondFactor = app || passkey;
-  return { user, needsSecondFactor, recoveryCodesLeft };
+  return { user, needsSecondFactor: app || passkey, app, passkey, recoveryCodesLeft };
+}
+
+/**
+ * What a link's passkey challenge is bound to: the link itself (by its hash),
+ * so an answer made for one link's page proves nothing at another's, and the
+ * link's page needs no session (nobody is signed in there).
+ */
+const boundToLink = (token: string) => `password-link:${hashCode(token)}`;
+
+/** The browser's options for proving one of the person's passkeys on the link's page. */
+export function linkPasskeyOptions(deps: Deps, token: string, page: LinkPage) {
+  return authenticationOptions(deps, boundToLink(token), page.user.id);
 }
 
 export const LINK_GONE = 'This link does not work any more: it was used already, or it is more than 60 minutes old. Ask for a new one.';
 
-export interface LinkAnswer { token: string; code?: string; recoveryCode?: string; newPassword: string }
+export interface LinkAnswer { token: string; code?: string; recoveryCode?: string; credential?: string; newPassword: string }
 
 /**
  * Sets the new password from a live link: the new password is checked first
@@ -144,7 +157,7 @@ export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promi
     await users.refuseEarlierTokens(tx, user.id, at);
     await audit(tx, { kind: 'user', id: user.id }, {
       action: 'account.forgotten-password', outcome: 'success', targetUser: user.id, ip,
-      details: { second_factor: page.needsSecondFactor ? (answer.recoveryCode !== undefined ? 'recovery' : 'otp') : 'none' },
+      details: { second_factor: page.needsSecondFactor ? secondFactorUsed(answer) : 'none' },
     });
   });
   // Tokens are dated in whole seconds: the next sign-in waits for the next second, so its tokens count.
@@ -155,7 +168,14 @@ export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promi
   return user;
 }
 
+const secondFactorUsed = (answer: LinkAnswer) => (answer.credential !== undefined ? 'passkey' : answer.recoveryCode !== undefined ? 'recovery' : 'otp');
+
 async function proveSecondFactor(deps: Deps, user: UserRow, answer: LinkAnswer, ip: string): Promise<void> {
+  if (answer.credential !== undefined) {
+    // One of the person's own keys, against the challenge this link's page was given (taken once).
+    await provePasskey(deps, boundToLink(answer.token), answer.credential, { userId: user.id, ip });
+    return;
+  }
   if (answer.recoveryCode !== undefined) {
     const code = answer.recoveryCode.trim();
     if (!code) throw new InvalidInput('Enter one of your recovery codes', 'recovery_code');

@@ -1,8 +1,9 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import * as users from '../../db/queries/users.js';
 import type { UserRow } from '../../db/queries/users.js';
 import { hasAuthenticator } from '../authenticators.js';
 import { proveAuthenticator } from '../self-service.js';
-import { InvalidInput } from '../errors.js';
+import { Conflict, InvalidInput } from '../errors.js';
 import type { Deps } from '../deps.js';
 import { boundToSession } from './passkey-challenges.js';
 import { addPasskey, authenticationOptions, provePasskey, registrationOptions } from './passkey-ceremonies.js';
@@ -21,6 +22,16 @@ const PROOF_WINDOW = 10 * 60;
 const BY_YOU = 'you, on your pharmid account page';
 
 const proofKey = (userId: string, sessionId: string) => `account:passkey-proof:${userId}:${sessionId}`;
+
+/**
+ * What the person's row said of revoked sessions and tokens when the proof
+ * was made: an administrator's reset (or anything else that ends sessions or
+ * refuses tokens) after it changes one of them, and the proof no longer counts.
+ */
+const revocationMark = (row: Pick<UserRow, 'sessions_revoked_at' | 'tokens_revoked_at'> | undefined) =>
+  `${row?.sessions_revoked_at?.toISOString() ?? '-'} ${row?.tokens_revoked_at?.toISOString() ?? '-'}`;
+
+const CHANGED_SINCE_PROOF = 'Your account changed after you showed it was you (an administrator may have reset how you sign in). Sign in again, then add the key.';
 
 /** How the person can prove a current factor: the app's code, a passkey (its browser options), or both. */
 export async function proofChoices(deps: Deps, user: UserRow, sessionId: string): Promise<{ app: boolean; passkey?: PublicKeyCredentialRequestOptionsJSON }> {
@@ -46,7 +57,7 @@ export async function proveCurrentFactor(deps: Deps, user: UserRow, sessionId: s
 /** Proves a current factor; the proof lets this session add a key for a few minutes. */
 export async function proveForNewPasskey(deps: Deps, user: UserRow, sessionId: string, form: { code?: string; credential?: string }, ip: string): Promise<void> {
   await proveCurrentFactor(deps, user, sessionId, form, ip);
-  await deps.store.set(proofKey(user.id, sessionId), '1', PROOF_WINDOW);
+  await deps.store.set(proofKey(user.id, sessionId), revocationMark(await users.findUserById(deps.db, user.id)), PROOF_WINDOW);
 }
 
 export async function mayAddPasskey(deps: Deps, user: UserRow, sessionId: string): Promise<boolean> {
@@ -58,10 +69,21 @@ export function newPasskeyOptions(deps: Deps, user: UserRow, sessionId: string):
   return registrationOptions(deps, user, boundToSession(user.id, sessionId));
 }
 
-/** Adds the key the browser made, with the person's name for it; the proof is spent. */
+/**
+ * Adds the key the browser made, with the person's name for it; the proof is
+ * spent. Under the person's row lock (which an administrator's MFA reset
+ * takes too) the proof is checked to still count: a reset that landed
+ * between the proof and this write removed every key and ended the session,
+ * and a key added after it would outlive the reset.
+ */
 export async function addOwnPasskey(deps: Deps, user: UserRow, sessionId: string, form: { credential?: string; name?: string }, ip: string): Promise<PasskeySummary> {
+  const proof = await deps.store.get(proofKey(user.id, sessionId));
   const added = await addPasskey(deps, user, boundToSession(user.id, sessionId), form.credential, form.name, {
     actor: { kind: 'user', id: user.id }, ip, by: BY_YOU,
+    async alsoInTransaction(tx) {
+      // addPasskey holds the row lock already: this reads the row as it is now, after any reset that got the lock first.
+      if (proof === null || revocationMark(await users.lockUserRow(tx, user.id)) !== proof) throw new Conflict(CHANGED_SINCE_PROOF, 'credential');
+    },
   });
   await deps.store.del(proofKey(user.id, sessionId));
   return added;
