@@ -7,6 +7,7 @@ import {
   startAuthenticatorChange, takeNewRecoveryCodes,
 } from '../domain/self-service.js';
 import { proofChoices, proveCurrentFactor } from '../domain/factors/own-passkeys.js';
+import { hasAuthenticator } from '../domain/authenticators.js';
 import { fieldsOf, handleForm, type FieldError } from './forms.js';
 
 /** What each use of "prove your current code" is for. */
@@ -14,6 +15,12 @@ const PROOFS = {
   authenticator: {
     title: 'Change your authenticator app',
     intro: 'First, enter the code your current authenticator app shows. Then you will set up the new one. Your current app stops working as soon as the new one is set up.',
+    button: 'Continue',
+  },
+  /** The same change for a person with no app yet: their passkey proves it. */
+  'add-authenticator': {
+    title: 'Add an authenticator app',
+    intro: 'First, show it is you with one of your passkeys or security keys. Then you will set up the app. Your passkeys keep working as they are.',
     button: 'Continue',
   },
   'recovery-codes': {
@@ -30,14 +37,15 @@ const PROOFS = {
  * that gave it (Person.sessionId), never for the person's other browsers.
  */
 export function authenticatorRoutes(router: Router, { render, pageForm, deps, config, sessions }: PageContext): void {
-  const prove = async (ctx: Koa.Context, purpose: keyof typeof PROOFS, errors: FieldError[] = [], status = 200) => {
+  const prove = async (ctx: Koa.Context, purpose: 'authenticator' | 'recovery-codes', errors: FieldError[] = [], status = 200) => {
     const { user, sessionId } = ctx.state.person as Person;
     // A person with passkeys may prove one of them instead of (or, with no app, in place of) the app's code.
     const choices = await proofChoices(deps, user, sessionId);
+    const words = purpose === 'authenticator' && !choices.app ? PROOFS['add-authenticator'] : PROOFS[purpose];
     await render(ctx, {
       template: 'account/prove-code',
       model: {
-        ...PROOFS[purpose], action: `/account/${purpose}`, issuer: config.totp.issuer, errors,
+        ...words, action: `/account/${purpose}`, issuer: config.totp.issuer, errors,
         app: choices.app, options: choices.passkey ? JSON.stringify(choices.passkey) : undefined,
       },
     }, status);
@@ -51,10 +59,12 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
       ctx.redirect('/account/authenticator');
       return;
     }
+    const adding = !(await hasAuthenticator(deps, user.id));
     await render(ctx, {
       template: 'account/new-authenticator',
       model: {
-        title: 'Set up your new authenticator app',
+        title: adding ? 'Set up your authenticator app' : 'Set up your new authenticator app',
+        adding,
         action: '/account/authenticator/new',
         ...view,
         digits: config.totp.digits,
@@ -84,14 +94,15 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
   router.post('/authenticator/new', ...pageForm, async (ctx) => {
     const { user, sessionId } = ctx.state.person as Person;
     const form = fieldsOf(ctx);
+    let added = false;
     const done = await handleForm(
-      () => finishAuthenticatorChange(deps, user, sessionId, form.code ?? '', ctx.ip),
+      async () => { ({ added } = await finishAuthenticatorChange(deps, user, sessionId, form.code ?? '', ctx.ip)); },
       (errors, status) => enrolPage(ctx, errors, status),
     );
     if (!done) return;
     await sessions?.endOthers({ kind: 'user', id: user.id }, user.id, sessionId, 'authenticator-changed');
     ctx.status = 303;
-    ctx.redirect('/account/recovery-codes/new?after=authenticator');
+    ctx.redirect(`/account/recovery-codes/new?after=${added ? 'authenticator-added' : 'authenticator'}`);
   });
 
   router.get('/recovery-codes', (ctx) => prove(ctx, 'recovery-codes'));
@@ -125,6 +136,7 @@ export function authenticatorRoutes(router: Router, { render, pageForm, deps, co
         title: 'Save your new recovery codes',
         codes,
         afterAuthenticator: ctx.query.after === 'authenticator',
+        afterAddedApp: ctx.query.after === 'authenticator-added',
       },
     });
   });

@@ -16,6 +16,7 @@ import { passkeyRow } from './present.js';
 const DONE: Record<string, string> = {
   password: 'Your password has been changed. You have been signed out everywhere else.',
   authenticator: 'Your new authenticator app is set up. Your old one no longer works, and you have been signed out everywhere else.',
+  'authenticator-added': 'Your authenticator app is set up. Your passkeys keep working, and you have been signed out everywhere else.',
   'recovery-codes': 'You have new recovery codes. The old ones no longer work.',
   session: 'That session has been signed out, and its portals told.',
   'passkey-added': 'Your passkey or security key is added. You can use it the next time you sign in.',

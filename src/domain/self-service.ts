@@ -6,7 +6,7 @@ import type { UserRow } from '../db/queries/users.js';
 import { InvalidInput, Rejected, TooManyAttempts } from './errors.js';
 import { checkNewPassword } from './passwords.js';
 import { checkPassword } from './sign-in.js';
-import { beginEnrolment, checkTotp, codeAdvice, confirmEnrolment, viewEnrolment, type EnrolmentView } from './authenticators.js';
+import { beginEnrolment, checkTotp, codeAdvice, confirmEnrolment, hasAuthenticator, viewEnrolment, type EnrolmentView } from './authenticators.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import { audit } from './audit.js';
 import { tellPerson } from './person-notices.js';
@@ -105,25 +105,29 @@ export async function pendingAuthenticator(deps: Deps, user: UserRow, sessionId:
  * Confirms the new authenticator this session is setting up with one of its
  * codes: it becomes the only one (the old stops working at once), every
  * token issued before is refused, and new recovery codes replace the old,
- * kept to be shown once to this session.
+ * kept to be shown once to this session. For a person who had no app (a
+ * passkey proved the change) it is their first: `added` says so, and their
+ * email says an app was added rather than changed.
  */
-export async function finishAuthenticatorChange(deps: Deps, user: UserRow, sessionId: string, input: string, ip: string): Promise<void> {
+export async function finishAuthenticatorChange(deps: Deps, user: UserRow, sessionId: string, input: string, ip: string): Promise<{ added: boolean }> {
   const code = input.replace(/\s+/g, '');
   if (!code) throw new InvalidInput('Enter the 6-digit code from your new authenticator', 'code');
   const credentialId = await deps.store.get(changeKey(user.id, sessionId));
   if (!credentialId) throw new InvalidInput('This change has expired. Start again.', 'code');
   let nextSecond = async () => {};
-  // The one place an authenticator is replaced without a recovery code: the current code was proved.
+  const added = !(await hasAuthenticator(deps, user.id));
+  // The one place an authenticator is replaced without a recovery code: the current code (or a passkey) was proved.
   const codes = await confirmEnrolment(deps, user.id, credentialId, code, {
     replaces: 'current',
     async alsoInTransaction(tx) {
-      await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip });
+      await audit(tx, { kind: 'user', id: user.id }, { action: 'account.change-authenticator', outcome: 'success', targetUser: user.id, ip, ...(added ? { details: { first_app: true } } : {}) });
       nextSecond = await refuseEarlierTokens(tx, user.id);
     },
   });
   await deps.store.del(changeKey(user.id, sessionId));
   await keepCodesToShow(deps, user, sessionId, codes);
-  await Promise.all([tellPerson(deps, user, { change: 'authenticator-changed', by: BY_YOU }), nextSecond()]);
+  await Promise.all([tellPerson(deps, user, { change: added ? 'authenticator-added' : 'authenticator-changed', by: BY_YOU }), nextSecond()]);
+  return { added };
 }
 
 /** Ten new recovery codes replace every old one (used or not); kept to be shown once, to this session. */
