@@ -49,6 +49,8 @@ export interface FlowState {
   recoveryChoicePending?: boolean;
   /** The person chose to set up a new authenticator after a recovery code: it is enrolled now. */
   replaceAuthenticator?: boolean;
+  /** The person chose to set up a passkey after a recovery code (in place of the app the code stood in for, if any). */
+  passkeyAfterRecovery?: boolean;
   /** The authenticator that recovery code stood in for: the only one the new one may replace. */
   replacesCredentialId?: string;
   pendingCredentialId?: string;

@@ -13,6 +13,7 @@ import { enrolPasskey } from './steps/enrol-passkey.js';
 import { needsPasskey } from './steps/needs-passkey.js';
 import { recoveryCode } from './steps/recovery-code.js';
 import { afterRecovery } from './steps/after-recovery.js';
+import { recoveryPasskey } from './steps/recovery-passkey.js';
 import { confirmSiteLink } from './steps/confirm-site-link.js';
 import { chooseSite } from './steps/choose-site.js';
 import { consent } from './steps/consent.js';
@@ -28,6 +29,7 @@ export const STEPS: readonly Step[] = [
   sharedLogin,
   resetCode,
   afterRecovery,
+  recoveryPasskey,
   enrolAuthenticator,
   enrolPasskey,
   showRecoveryCodes,

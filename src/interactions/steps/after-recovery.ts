@@ -8,8 +8,8 @@ export const FEW_CODES_LEFT = 2;
 
 /**
  * After a recovery code, the person chooses: carry on (they still have their
- * app, say the phone is at home) or set up a new authenticator now, which
- * replaces the one the code stood in for. Carrying on leaves the
+ * app or key, say the phone is at home) or set up a new authenticator app or
+ * a passkey now, either of which replaces the app the code stood in for. Carrying on leaves the
  * authenticator as it is; either way the sign-in has its second factor.
  */
 export const afterRecovery: Step = {
@@ -19,7 +19,7 @@ export const afterRecovery: Step = {
     const left = await unusedRecoveryCodes(c.deps, c.state.userId!);
     return {
       template: 'after-recovery',
-      model: { title: 'You used a recovery code', action: c.url('after-recovery'), left, fewLeft: left <= FEW_CODES_LEFT, errors },
+      model: { title: 'You used a recovery code', action: c.url('after-recovery'), left, fewLeft: left <= FEW_CODES_LEFT, hasApp: c.state.hasAuthenticator === true, errors },
     };
   },
   async submit(c, form) {
@@ -27,6 +27,7 @@ export const afterRecovery: Step = {
       return { ...c.state, recoveryChoicePending: false, replaceAuthenticator: false, replacesCredentialId: undefined };
     }
     if (form.choice === 'new-authenticator') return { ...c.state, recoveryChoicePending: false, replaceAuthenticator: true };
-    throw new InvalidInput('Choose whether to carry on, or to set up a new authenticator app now', 'choice');
+    if (form.choice === 'new-passkey') return { ...c.state, recoveryChoicePending: false, passkeyAfterRecovery: true };
+    throw new InvalidInput('Choose whether to carry on, or to set up a new authenticator app or passkey now', 'choice');
   },
 };
