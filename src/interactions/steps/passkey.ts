@@ -22,6 +22,8 @@ export const passkey: Step = {
   offered: (s) => s.prompt === 'login' && !!s.userId && !s.mfa && s.hasPasskey === true && hasSecondFactor(s),
   async render(c, { errors }) {
     const options = await authenticationOptions(c.deps, boundToInteraction(c.state.uid), c.state.userId!);
+    // A portal that asks for phr takes no recovery code: its link would only lead to the page saying so. Say what to do instead.
+    const phr = c.state.phrDemanded === true;
     return {
       template: 'passkey',
       model: {
@@ -29,7 +31,8 @@ export const passkey: Step = {
         action: c.url('passkey'),
         options: JSON.stringify(options),
         otpUrl: otpDue(c.state) ? c.url('otp') : undefined,
-        recoveryUrl: c.url('recovery'),
+        recoveryUrl: phr ? undefined : c.url('recovery'),
+        lostKey: phr ? { portal: (await c.request.portal()).name, accountUrl: '/account', abortAction: `/interaction/${c.state.uid}/abort` } : undefined,
         stepUp: c.state.proved?.session !== undefined,
         errors,
       },
