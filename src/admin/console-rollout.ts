@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { PageContext } from '../http/pages.js';
 import type { AdminRequest } from '../domain/admin-people.js';
 import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
+import { REASON_WORDS } from '../domain/readiness.js';
 import { ROLLOUT_STATES } from '../domain/rollout.js';
 import { parseInput } from './schemas.js';
 import { authorize, can } from '../domain/authorization.js';
@@ -44,7 +45,7 @@ export function rolloutPages(router: Router, { deps, config, render, pageForm, m
     await render(ctx, {
       template: 'admin/rollout',
       model: {
-        title: 'MFA rollout', done: doneMessage(ctx), errors, values, states: STATE_NAMES,
+        title: 'MFA rollout', done: doneMessage(ctx), errors, values, states: STATE_NAMES, reasonWords: REASON_WORDS,
         policies: o.policies.map((p) => ({ ...p, enforceOnText: dayOf(p.enforceOn), stateName: STATE_NAMES[p.state] })),
         sites: o.sites.map((s) => ({ ...s, enforceOnText: dayOf(s.enforceOn), stateName: STATE_NAMES[s.state]?.split(':')[0] ?? s.state })),
         maySetGlobal: o.maySetGlobal, maySetPortals: o.maySetPortals, settableSites: o.settableSites, settablePortals: o.settablePortals,

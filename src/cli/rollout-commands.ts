@@ -1,7 +1,7 @@
 import { listPolicies } from '../domain/rollout.js';
 import { setPolicyAsAdmin } from '../domain/admin-rollout.js';
 import { OPERATOR } from '../domain/authorization.js';
-import { readiness, type SiteReadiness } from '../domain/readiness.js';
+import { readiness, REASON_WORDS, type SiteReadiness } from '../domain/readiness.js';
 import { sendDueNotices } from '../domain/notices.js';
 import { servedIssuer } from '../domain/clients.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -78,7 +78,7 @@ const ROLLOUT_COMMANDS: Command[] = [
     },
     say: (r) => (r.sites as SiteReadiness[]).map((s) => [
       `${s.ods} ${s.name}: ${s.ready} of ${s.people} ready`,
-      ...s.notReady.map((p) => `  ${p.email} (${p.name}): ${p.reasons.join(', ')}`),
+      ...s.notReady.map((p) => `  ${p.email} (${p.name}): ${p.reasons.map((r) => REASON_WORDS[r]).join(', ')}`),
     ].join('\n')).join('\n') || 'no sites',
   },
 ];

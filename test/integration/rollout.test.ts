@@ -224,7 +224,7 @@ test('readiness: who is not ready at a site, and why', async () => {
 
   const [report] = await readiness(p.deps, [ods]);
   expect(report).toMatchObject({ ods, people: 5, ready: 1 });
-  expect(report!.counts).toEqual({ 'shared-or-generic': 1, 'not-activated': 1, 'not-enrolled': 3, 'no-recovery-codes': 1, disabled: 1 });
+  expect(report!.counts).toEqual({ 'shared-or-generic': 1, 'not-activated': 1, 'not-enrolled': 3, 'no-passkey': 0, 'no-recovery-codes': 1, disabled: 1 });
   const byName = Object.fromEntries(report!.notReady.map((n) => [n.name, n.reasons]));
   expect(byName).toEqual({
     'No Codes Left': ['no-recovery-codes'],
