@@ -97,7 +97,7 @@ describe('1. the forgotten-password link, for a person whose only factor is a pa
     // Another person's key is refused, and nothing changes.
     const other = await withPasskey();
     const refused = await browser.submit(passkeyActionOf(weak.text), { new_password: 'a brand new long phrase', credential: other.authenticator.get(passkeyOptionsOf(weak.text), other.key) });
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(401);
     expect(errorMessages(refused.text).join(' ')).toMatch(/could not accept that passkey/);
     const done = await usePasskey(browser, refused, authenticator, key, { new_password: 'a brand new long phrase' });
     expect(done.status).toBe(200);
