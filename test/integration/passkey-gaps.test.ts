@@ -287,6 +287,8 @@ describe('6. an MFA reset racing a passkey being added on the account page', () 
       await holder.query('COMMIT');
       await reset;
       const answered = await add;
+      // No key outlives the reset.
+      expect((await listPasskeys(p.deps, person.id)).map((k) => k.name)).toEqual([]);
       expect(answered.status).toBe(409);
       expect(errorMessages(answered.text).join(' ')).toMatch(/Your account changed after you showed it was you/);
     } finally {
