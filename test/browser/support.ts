@@ -121,6 +121,14 @@ export class PageChecks {
       if (v.impact === 'serious' || v.impact === 'critical') this.findings.push({ page: name, ...v });
     }
   }
+
+  /** `look` at desktop width, then again (as `NAME-375`) at 375 px, a phone; the page is left at desktop width. */
+  async lookBoth(page: Page, name: string): Promise<void> {
+    await this.look(page, name);
+    await page.setViewportSize({ width: 375, height: 800 });
+    await this.look(page, `${name}-375`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
 }
 
 /**
