@@ -12,7 +12,7 @@ import { totpCode } from '../helpers/sign-in.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildDeps, openBackends } from '../../src/backends.js';
 import type { Deps } from '../../src/domain/deps.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/factors/authenticators.js';
 import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

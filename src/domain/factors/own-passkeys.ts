@@ -1,6 +1,6 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { UserRow } from '../../db/queries/users.js';
-import { hasAuthenticator } from '../authenticators.js';
+import { hasAuthenticator } from './authenticators.js';
 import { proveAuthenticator } from '../self-service.js';
 import { InvalidInput } from '../errors.js';
 import type { Deps } from '../deps.js';
