@@ -6,7 +6,7 @@ import { RedisStore } from '../src/store/redis-store.js';
 import { PasswordHasher } from '../src/domain/passwords.js';
 import { addSite } from '../src/domain/sites.js';
 import { createUser } from '../src/domain/users.js';
-import { beginEnrolment, confirmEnrolment } from '../src/domain/authenticators.js';
+import { beginEnrolment, confirmEnrolment } from '../src/domain/factors/authenticators.js';
 import { registerClient } from '../src/domain/clients.js';
 import * as totpCredentials from '../src/db/queries/totp-credentials.js';
 import * as passkeys from '../src/db/queries/passkeys.js';

@@ -7,7 +7,7 @@ import {
   startAuthenticatorChange, takeNewRecoveryCodes,
 } from '../domain/self-service.js';
 import { proofChoices, proveCurrentFactor } from '../domain/factors/own-passkeys.js';
-import { hasAuthenticator } from '../domain/authenticators.js';
+import { hasAuthenticator } from '../domain/factors/authenticators.js';
 import { fieldsOf, handleForm, type FieldError } from './forms.js';
 
 /** What each use of "prove your current code" is for. */

@@ -2,13 +2,13 @@ import Router from '@koa/router';
 import type { PageContext } from '../http/pages.js';
 import type { Person } from '../http/own-portal.js';
 import { listSites } from '../domain/accounts.js';
-import { unusedRecoveryCodes } from '../domain/recovery-codes.js';
+import { unusedRecoveryCodes } from '../domain/factors/recovery-codes.js';
 import { sessionRow } from './present.js';
 import { sessionRoutes } from './sessions.js';
 import { passwordRoutes } from './password.js';
 import { authenticatorRoutes } from './authenticator.js';
 import { passkeyRoutes } from './passkeys.js';
-import { hasAuthenticator } from '../domain/authenticators.js';
+import { hasAuthenticator } from '../domain/factors/authenticators.js';
 import { listPasskeys } from '../domain/factors/passkeys.js';
 import { passkeyRow } from './present.js';
 

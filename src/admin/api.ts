@@ -3,24 +3,24 @@ import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import { InvalidInput, NotFound, PharmidError, TooLarge } from '../domain/errors.js';
 import { importUsers } from '../domain/user-import.js';
-import { MAX_IMPORT_BYTES } from '../domain/console-import.js';
+import { MAX_IMPORT_BYTES } from '../domain/admin/import.js';
 import { readLimited } from './upload.js';
 import {
   addPerson, changePersonRole, disablePerson, enablePerson, linkPerson, resetPersonMfa, resetPersonPassword,
   searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
-} from '../domain/admin-people.js';
-import { addSiteAsAdmin, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin-sites.js';
-import { siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
-import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin-portals.js';
+} from '../domain/admin/people.js';
+import { addSiteAsAdmin, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin/sites.js';
+import { siteAudit, siteAuditCsv } from '../domain/admin/audit-trail.js';
+import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin/portals.js';
 import { supportedSiteIds } from '../domain/authorization.js';
 import type { ResetOutcome } from '../domain/users.js';
-import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin-rollout.js';
+import { readinessCsv, rolloutOverview, setPolicyAsAdmin } from '../domain/admin/rollout.js';
 import { policyInput } from './console-rollout.js';
 import { personFactors } from '../domain/factors/summary.js';
 import { factorsJson } from './present-factors.js';
 import { bearerPerson } from './bearer.js';
 import { parseJson } from '../http/input.js';
-import { changePersonDetails, sendNewActivationCode } from '../domain/admin-person-changes.js';
+import { changePersonDetails, sendNewActivationCode } from '../domain/admin/person-changes.js';
 import { auditQuery, detailsInput, linkInput, locumInput, noInput, pageOf, parseInput, personInput, portalInput, queryOf, roleInput, searchQuery, siteInput, siteUpdate } from './schemas.js';
 import { auditJson, pageJson, personJson, personSummaryJson, portalJson, siteJson, sitePersonJson, waitingJson, WAITING_MESSAGE } from './present.js';
 

@@ -6,7 +6,7 @@ import { loadPrincipal } from '../domain/authorization.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { Forbidden, Rejected } from '../domain/errors.js';
 import type { Deps } from '../domain/deps.js';
-import type { AdminRequest } from '../domain/admin-people.js';
+import type { AdminRequest } from '../domain/admin/people.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{10,1000}=*)$/i;
 

@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
-import type { AdminRequest } from '../domain/admin-people.js';
-import { applyBulk, planBulk, type BulkPlan } from '../domain/admin-bulk.js';
+import type { AdminRequest } from '../domain/admin/people.js';
+import { applyBulk, planBulk, type BulkPlan } from '../domain/admin/bulk.js';
 import { PharmidError } from '../domain/errors.js';
 import { consoleForm } from './form-gate.js';
 import { fieldsOf, tryForm, type FieldError } from './forms.js';

@@ -3,11 +3,11 @@ import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
 import {
   changePersonRole, enablePerson, linkPerson, searchPeople, unlinkPerson, unlockPerson, viewPerson, type AdminRequest,
-} from '../domain/admin-people.js';
-import { personSessions } from '../domain/admin-person-changes.js';
+} from '../domain/admin/people.js';
+import { personSessions } from '../domain/admin/person-changes.js';
 import { sessionRow } from '../account/present.js';
 import { locksInWords, mayOnPerson, personChangePages, personPath } from './console-person-changes.js';
-import { sitesForLinking } from '../domain/admin-sites.js';
+import { sitesForLinking } from '../domain/admin/sites.js';
 import { personFactors } from '../domain/factors/summary.js';
 import { factorsView } from './present-factors.js';
 import { authorize } from '../domain/authorization.js';

@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
-import type { AdminRequest } from '../domain/admin-people.js';
-import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin-portals.js';
+import type { AdminRequest } from '../domain/admin/people.js';
+import { disablePortal, portalsForAdmin, registerPortal, rotatePortalSecret } from '../domain/admin/portals.js';
 import { authorize } from '../domain/authorization.js';
 import type { RegisteredClient } from '../domain/clients.js';
 import { parseInput, portalInput } from './schemas.js';

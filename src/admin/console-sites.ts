@@ -1,9 +1,9 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { PageContext } from '../http/pages.js';
-import { addPerson, linkPerson, type AdminRequest } from '../domain/admin-people.js';
-import { addSiteAsAdmin, siteForChanging, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin-sites.js';
-import { AUDIT_ACTIONS, siteAudit, siteAuditCsv } from '../domain/admin-audit.js';
+import { addPerson, linkPerson, type AdminRequest } from '../domain/admin/people.js';
+import { addSiteAsAdmin, siteForChanging, siteOverview, sitesInReach, updateSiteAsAdmin } from '../domain/admin/sites.js';
+import { AUDIT_ACTIONS, siteAudit, siteAuditCsv } from '../domain/admin/audit-trail.js';
 import { authorize, can } from '../domain/authorization.js';
 import { SITE_KINDS } from '../domain/sites.js';
 import { mailActivationCode } from '../domain/code-mail.js';

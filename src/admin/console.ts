@@ -5,7 +5,7 @@ import type { Person } from '../http/own-portal.js';
 import type { Render } from '../http/render.js';
 import { loadPrincipal } from '../domain/authorization.js';
 import { NotFound, PharmidError } from '../domain/errors.js';
-import { sitesAdministeredBy, type AdminRequest } from '../domain/admin-people.js';
+import { sitesAdministeredBy, type AdminRequest } from '../domain/admin/people.js';
 import { sitePages } from './console-sites.js';
 import { peoplePages } from './console-people.js';
 import { portalPages } from './console-portals.js';

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { PharmidError } from '../domain/errors.js';
-import type { Paged } from '../domain/admin-pages.js';
+import type { Paged } from '../domain/admin/pages.js';
 
 export interface FieldError { field?: string; message: string }
 

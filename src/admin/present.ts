@@ -1,7 +1,7 @@
-import type { PersonDetails, PersonSummary } from '../domain/admin-people.js';
-import type { SitePerson, SiteSummary, WaitingPerson } from '../domain/admin-sites.js';
-import type { AuditEntry } from '../domain/admin-audit.js';
-import type { Paged } from '../domain/admin-pages.js';
+import type { PersonDetails, PersonSummary } from '../domain/admin/people.js';
+import type { SitePerson, SiteSummary, WaitingPerson } from '../domain/admin/sites.js';
+import type { AuditEntry } from '../domain/admin/audit-trail.js';
+import type { Paged } from '../domain/admin/pages.js';
 import type { PortalListing, RegisteredClient } from '../domain/clients.js';
 
 /** The admin API's JSON: snake_case, dates as ISO strings, never a secret unless it is being shown once. */

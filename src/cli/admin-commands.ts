@@ -6,9 +6,9 @@ import type { Actor } from '../domain/audit.js';
 import { InvalidInput } from '../domain/errors.js';
 import { grantOrgRole, listOrgRoleHolders, revokeOrgRole } from '../domain/org-roles.js';
 import { importUsers, type ImportReport } from '../domain/user-import.js';
-import { enablePerson, unlinkPerson, type AdminRequest } from '../domain/admin-people.js';
-import { updateSiteAsAdmin } from '../domain/admin-sites.js';
-import { siteAuditCsv } from '../domain/admin-audit.js';
+import { enablePerson, unlinkPerson, type AdminRequest } from '../domain/admin/people.js';
+import { updateSiteAsAdmin } from '../domain/admin/sites.js';
+import { siteAuditCsv } from '../domain/admin/audit-trail.js';
 import { requireUser } from '../domain/users.js';
 import type { Deps } from '../domain/deps.js';
 

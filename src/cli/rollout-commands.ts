@@ -1,5 +1,5 @@
 import { listPolicies } from '../domain/rollout.js';
-import { setPolicyAsAdmin } from '../domain/admin-rollout.js';
+import { setPolicyAsAdmin } from '../domain/admin/rollout.js';
 import { OPERATOR } from '../domain/authorization.js';
 import { readiness, REASON_WORDS, type SiteReadiness } from '../domain/readiness.js';
 import { sendDueNotices } from '../domain/notices.js';

@@ -8,7 +8,7 @@ import { InvalidInput, NotFound } from './errors.js';
 import { requireUser } from './users.js';
 import { requireSite } from './sites.js';
 import { audit } from './audit.js';
-import type { AdminRequest } from './admin-people.js';
+import type { AdminRequest } from './admin/people.js';
 import type { Deps } from './deps.js';
 
 export const ORG_ROLES: readonly OrgRole[] = ['helpdesk', 'commissioner', 'superadmin'];

@@ -16,7 +16,7 @@ import { actorName, audit } from './audit.js';
 import { parseCsv } from './csv.js';
 import { decodeUtf8, textProblem } from './text.js';
 import { findGenericMailbox } from './generic-mailboxes.js';
-import type { AdminRequest } from './admin-people.js';
+import type { AdminRequest } from './admin/people.js';
 import type { Deps } from './deps.js';
 
 export type ProblemKind = 'format' | 'invalid-email' | 'generic-mailbox' | 'shared-email' | 'duplicate-row' | 'invalid-name'

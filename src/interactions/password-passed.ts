@@ -1,4 +1,4 @@
-import { hasAuthenticator } from '../domain/authenticators.js';
+import { hasAuthenticator } from '../domain/factors/authenticators.js';
 import { hasPasskey } from '../domain/factors/passkeys.js';
 import { mfaRequirement } from '../domain/rollout.js';
 import { awaitsResetCode } from '../domain/sign-in.js';

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Deps } from '../domain/deps.js';
 import { AccountChanged, PharmidError } from '../domain/errors.js';
 import { findUser, recordSignIn } from '../domain/accounts.js';
-import { hasAuthenticator } from '../domain/authenticators.js';
+import { hasAuthenticator } from '../domain/factors/authenticators.js';
 import { hasPasskey } from '../domain/factors/passkeys.js';
 import { demandsPhr, endFlow, loadFlow, proofsStillCount, restartFlow, saveFlow, type FlowState } from '../domain/sign-in-flows.js';
 import { audit } from '../domain/audit.js';

@@ -5,7 +5,7 @@ import { withAuthenticator, expectPage } from '../helpers/pages.js';
 import { Portal } from '../helpers/portal.js';
 import { afterPasswordStep, enrolmentOf, stepOf, totpCode, driveSignIn } from '../helpers/sign-in.js';
 import { resetMfa } from '../../src/domain/users.js';
-import { hasAuthenticator } from '../../src/domain/authenticators.js';
+import { hasAuthenticator } from '../../src/domain/factors/authenticators.js';
 
 /**
  * Attack: someone who holds a person's password but NOT the MFA-reset code

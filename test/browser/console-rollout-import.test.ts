@@ -10,36 +10,26 @@
  * everyone. Every page is shot at desktop width and at 375 px, and checked
  * with axe.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { totpCode } from '../helpers/sign-in.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
+import type { Page } from 'playwright-core';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
 import { grantOrgRole } from '../../src/domain/org-roles.js';
 import { OPERATOR } from '../../src/domain/authorization.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
-import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  PageChecks, enrolledApp, follow, heading, startBrowserWorld, type Authenticator, type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(180_000);
 
-let backends: TestBackends;
-let dataDir: string;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
-let chromium: Chromium;
+let dataDir: string;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 
 const cli = { kind: 'cli' } as const;
 const sam = { name: 'Sam Taylor', email: 'sam.taylor@example.nhs.uk', password: 'kettle orchard lantern' };
@@ -47,32 +37,14 @@ const chris = { name: 'Chris Morgan', email: 'chris.morgan@example.nhs.uk', pass
 const sue = { name: 'Sue Patel', email: 'sue.patel@example.nhs.uk', password: 'violet harbour engine' };
 const apps = new Map<string, Authenticator>();
 
-async function enrolled(userId: string): Promise<Authenticator> {
-  const credentialId = await beginEnrolment(deps, userId);
-  const row = await findTotpCredential(deps.db, credentialId, userId);
-  const secret = deps.sealer.open(row!.secret_sealed);
-  await confirmEnrolment(deps, userId, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
-  return new Authenticator(secret);
-}
-
 beforeAll(async () => {
-  backends = await createTestBackends();
-  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-console-b-'));
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  world = await startBrowserWorld('console-b');
+  ({ pharmid, deps, dataDir } = world);
 
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   for (const [who, role] of [[sam, 'site-admin'], [chris, 'member'], [sue, 'member']] as const) {
     const u = await createUser(deps, cli, { email: who.email, name: who.name, site: 'FA123', role, password: who.password });
-    apps.set(who.email, await enrolled(u.user.id));
+    apps.set(who.email, (await enrolledApp(deps, u.user.id)).app);
   }
   await createUser(deps, cli, { email: 'ravi.kumar@example.nhs.uk', name: 'Ravi Kumar', site: 'FA123', password: 'plain biscuit ladder' });
   await grantOrgRole(deps, { principal: OPERATOR }, { email: chris.email, role: 'commissioner', sites: ['FA123'] });
@@ -80,26 +52,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
 });
 
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 
-async function tab(): Promise<Page> {
-  const context = await chromium.newContext({ viewport: DESKTOP });
-  contexts.push(context);
-  return context.newPage();
-}
-
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
+const tab = () => world.tab({ viewport: DESKTOP });
 
 /** A screenshot (and an axe run) at desktop width and at 375 px; nothing on the phone may be wider than the screen. */
 async function lookBoth(page: Page, name: string): Promise<void> {
@@ -111,7 +70,6 @@ async function lookBoth(page: Page, name: string): Promise<void> {
   await page.setViewportSize(DESKTOP);
 }
 
-const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
 const visibleText = (page: Page) => page.locator('body').innerText();
 
 function expectPlain(text: string): void {

@@ -7,48 +7,35 @@
  * and signs out of all three at once. Every pharmid page shown is
  * screenshotted into test-artifacts/browser and checked with axe-core.
  */
-import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
+import type { Page } from 'playwright-core';
 import type { Deps } from '../../src/domain/deps.js';
 import { createUser } from '../../src/domain/users.js';
 import { registerClient } from '../../src/domain/clients.js';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
 import { DEMO_PORTALS, seedDemo, type DemoPerson } from '../../examples/demo-seed.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  Authenticator, PageChecks, STEP_BUTTON, follow, startBrowserWorld, type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(90_000);
 
-let backends: TestBackends;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
 let portals: RunningPortal[];
-let chromium: Chromium;
 let admin: DemoPerson;
 let locum: DemoPerson;
 let consentUrl: string;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 /** Pages pharmid drew in a tab (as opposed to redirects through it), by tab. */
 const drawn = new Map<Page, string[]>();
 
 beforeAll(async () => {
-  backends = await createTestBackends();
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  // The world's own data directory rather than `npm run demo`'s .data/: mail sent here lands in a folder removed at the end.
+  world = await startBrowserWorld('demo');
+  ({ pharmid, deps } = world);
+  const { config } = world;
   portals = await Promise.all(DEMO_PORTALS.map((p) => startPortal({ name: p.name, colour: p.colour })));
   const seeded = await seedDemo(deps, portals);
   ({ admin, locum } = seeded.people);
@@ -67,18 +54,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
   await Promise.all((portals ?? []).map((p) => p.close()));
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
+  await world?.close();
 });
 
 async function tab(): Promise<Page> {
-  const context = await chromium.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
+  const page = await world.tab();
   drawn.set(page, []);
   page.on('response', (r) => {
     if (r.request().isNavigationRequest() && r.url().startsWith(pharmid.url) && r.status() === 200) drawn.get(page)!.push(new URL(r.url()).pathname);
@@ -86,12 +67,6 @@ async function tab(): Promise<Page> {
   return page;
 }
 
-/** Clicks and waits for the page it leads to (through any redirects). */
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
-
-const STEP_BUTTON = 'form[action*="/interaction/"] button[type="submit"]';
 const portal = (name: string) => portals.find((p) => p.name === name)!;
 
 let adminTab: Page;

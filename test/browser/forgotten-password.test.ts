@@ -7,37 +7,28 @@
  * has not set up an authenticator yet. Each page is screenshotted into
  * test-artifacts/browser and checked with axe-core.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
+import type { Page } from 'playwright-core';
 import { makeClient } from '../helpers/factories.js';
-import { totpCode } from '../helpers/sign-in.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
-import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  PageChecks, STEP_BUTTON, enrolledApp, follow, heading, startBrowserWorld,
+  type Authenticator, type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(120_000);
 
-let backends: TestBackends;
-let dataDir: string;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
+let dataDir: string;
 let portal: RunningPortal;
-let chromium: Chromium;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 const cli = { kind: 'cli' } as const;
 
 interface Pharmacist { name: string; email: string; password: string; app?: Authenticator; recoveryCodes?: string[] }
@@ -45,62 +36,28 @@ const withApp: Pharmacist = { name: 'Amir Hussain', email: 'amir.hussain@example
 const phoneAtHome: Pharmacist = { name: 'Beth Morgan', email: 'beth.morgan@example.nhs.uk', password: 'thistle harbour pebble' };
 const notEnrolled: Pharmacist = { name: 'Chris Okafor', email: 'chris.okafor@example.nhs.uk', password: 'meadow kettle saffron' };
 
-async function enrolled(userId: string): Promise<{ app: Authenticator; recoveryCodes: string[] }> {
-  const credentialId = await beginEnrolment(deps, userId);
-  const row = await findTotpCredential(deps.db, credentialId, userId);
-  const secret = deps.sealer.open(row!.secret_sealed);
-  const recoveryCodes = await confirmEnrolment(deps, userId, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
-  return { app: new Authenticator(secret), recoveryCodes };
-}
-
 beforeAll(async () => {
-  backends = await createTestBackends();
-  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-forgotten-'));
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  world = await startBrowserWorld('forgotten');
+  ({ pharmid, deps, dataDir } = world);
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   for (const p of [withApp, phoneAtHome, notEnrolled]) {
     const { user } = await createUser(deps, cli, { email: p.email, name: p.name, site: 'FA123', password: p.password });
-    if (p !== notEnrolled) Object.assign(p, await enrolled(user.id));
+    if (p !== notEnrolled) Object.assign(p, await enrolledApp(deps, user.id));
   }
   portal = await startPortal({ name: 'PharmRefer', colour: '#007f3b' });
   const client = await makeClient(deps, {
     name: 'PharmRefer', redirectUris: [portal.redirectUri], postLogoutRedirectUris: [portal.postLogoutRedirectUri],
     backchannelLogoutUri: portal.backchannelLogoutUri,
   });
-  await portal.connect({ issuer: config.issuer, clientId: client.client_id, clientSecret: client.client_secret });
+  await portal.connect({ issuer: world.config.issuer, clientId: client.client_id, clientSecret: client.client_secret });
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
   await portal?.close();
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function tab(): Promise<Page> {
-  const context = await chromium.newContext();
-  contexts.push(context);
-  return context.newPage();
-}
-
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
-
-const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
-const STEP_BUTTON = 'form[action*="/interaction/"] button[type="submit"]';
+const tab = () => world.tab();
 
 /** The link in the forgotten-password mail to this address, waited for (it is sent after the answer). */
 async function mailedLink(email: string): Promise<string> {
@@ -197,9 +154,7 @@ test('not yet enrolled: a new password from the link alone, then the authenticat
 });
 
 test('without scripts, the enrolment page still shows the key, and no button that would do nothing', async () => {
-  const context = await chromium.newContext({ javaScriptEnabled: false });
-  contexts.push(context);
-  const page = await context.newPage();
+  const page = await world.tab({ javaScriptEnabled: false });
   await page.goto(portal.url);
   await follow(page, '#sign-in');
   await page.fill('#email', notEnrolled.email);

@@ -7,76 +7,46 @@
  * page is screenshotted at desktop width and at 375 px into
  * test-artifacts/browser and checked with axe-core.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { totpCode } from '../helpers/sign-in.js';
+import type { Page } from 'playwright-core';
 import { SoftAuthenticator } from '../helpers/webauthn.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
 import { grantOrgRole } from '../../src/domain/org-roles.js';
 import { OPERATOR } from '../../src/domain/authorization.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
 import { addPasskey, authenticationOptions, provePasskey, registrationOptions } from '../../src/domain/factors/passkey-ceremonies.js';
 import { listPasskeys } from '../../src/domain/factors/passkeys.js';
-import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  PageChecks, STEP_BUTTON, enrolledApp, follow, heading, startBrowserWorld,
+  type Authenticator, type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(180_000);
 
-let backends: TestBackends;
-let dataDir: string;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
-let chromium: Chromium;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 const cli = { kind: 'cli' } as const;
 
 interface Pharmacist { id?: string; name: string; email: string; password: string; app?: Authenticator }
 const sol: Pharmacist = { name: 'Sol Reyes', email: 'sol.reyes@example.nhs.uk', password: 'granite meadow lantern' };
 const priya: Pharmacist = { name: 'Priya Shah', email: 'priya.shah@example.nhs.uk', password: 'thistle harbour pebble' };
 
-async function enrolled(userId: string): Promise<Authenticator> {
-  const credentialId = await beginEnrolment(deps, userId);
-  const row = await findTotpCredential(deps.db, credentialId, userId);
-  const secret = deps.sealer.open(row!.secret_sealed);
-  await confirmEnrolment(deps, userId, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
-  return new Authenticator(secret);
-}
-
 beforeAll(async () => {
-  backends = await createTestBackends();
-  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-passkeys-admin-'));
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  world = await startBrowserWorld('passkeys-admin');
+  ({ pharmid, deps } = world);
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   await addSite(deps, cli, { ods: 'FB456', name: 'Riverside Pharmacy' });
   for (const p of [sol, priya]) {
     const { user } = await createUser(deps, cli, { email: p.email, name: p.name, site: 'FA123', password: p.password });
     p.id = user.id;
-    p.app = await enrolled(user.id);
+    p.app = (await enrolledApp(deps, user.id)).app;
   }
   await grantOrgRole(deps, { principal: OPERATOR }, { email: sol.email, role: 'superadmin', sites: [] });
   // Priya's keys, registered and (one of them) used as a browser and a key would.
-  const keys = new SoftAuthenticator(new URL(config.issuer).origin);
+  const keys = new SoftAuthenticator(new URL(world.config.issuer).origin);
   const who = { id: priya.id!, email: priya.email, name: priya.name };
   for (const [name, synced] of [['Blue key', false], ['Phone', true]] as const) {
     const { response } = keys.create(await registrationOptions(deps, who, `test:${name}`), { synced });
@@ -87,33 +57,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
-
-async function lookBoth(page: Page, name: string): Promise<void> {
-  await checks.look(page, name);
-  await page.setViewportSize({ width: 375, height: 800 });
-  await checks.look(page, `${name}-375`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
-const STEP_BUTTON = 'form[action*="/interaction/"] button[type="submit"]';
 let admin: Page;
 
 test("Sol sees Priya's factors: her app, each key by name with its last use, and her recovery codes", async () => {
-  const context = await chromium.newContext({ viewport: { width: 1280, height: 900 } });
-  contexts.push(context);
-  admin = await context.newPage();
+  admin = await world.tab({ viewport: { width: 1280, height: 900 } });
   await admin.goto(`${pharmid.url}/admin`);
   await admin.fill('#email', sol.email);
   await admin.fill('#password', sol.password);
@@ -128,14 +78,14 @@ test("Sol sees Priya's factors: her app, each key by name with its last use, and
   expect(keys).toMatch(/Blue key \(security key or passkey on one device\) Added [^.]+\. Last used: \d/);
   expect(keys).toMatch(/Phone \(passkey synced between devices\) Added [^.]+\. Last used: Not used yet/);
   expect(await admin.textContent('#person-recovery-codes')).toBe('10 of 10 left');
-  await lookBoth(admin, 'passkeys-admin-person');
+  await checks.lookBoth(admin, 'passkeys-admin-person');
 });
 
 test('the reset says the keys stop working too, and takes them away', async () => {
   await follow(admin, '#reset-mfa-link');
   expect(await heading(admin)).toBe("Reset Priya Shah's authenticator?");
   expect(await admin.textContent('#what-happens')).toContain('any passkeys or security keys');
-  await lookBoth(admin, 'passkeys-admin-confirm-reset');
+  await checks.lookBoth(admin, 'passkeys-admin-confirm-reset');
   await follow(admin, '#confirm-form button');
   expect(await heading(admin)).toBe('Priya Shah will set up a new authenticator');
   expect(await listPasskeys(deps, priya.id!)).toEqual([]);
@@ -155,7 +105,7 @@ test('the rollout form asks what an enforced policy requires; a policy that is o
   // The message sits beside the select, and the choices are kept.
   expect(await admin.textContent('#require-error')).toContain('A policy that is off requires nothing');
   expect(await admin.inputValue('#require')).toBe('phr');
-  await lookBoth(admin, 'passkeys-admin-rollout-refused');
+  await checks.lookBoth(admin, 'passkeys-admin-rollout-refused');
 });
 
 test('no page has serious or critical accessibility problems', () => {

@@ -11,38 +11,26 @@
  * (acr_values=phr): told plainly, she adds one at /account, and the portal's
  * next sign-in steps her code session up to the passkey alone.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
 import { makeClient } from '../helpers/factories.js';
 import { Portal, type AuthorizationRequest } from '../helpers/portal.js';
-import { totpCode } from '../helpers/sign-in.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
-import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  PageChecks, enrolledApp, follow, heading, startBrowserWorld, type Authenticator, type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(120_000);
 
-let backends: TestBackends;
-let dataDir: string;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
 let portal: Portal;
-let chromium: Chromium;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 
 const cli = { kind: 'cli' } as const;
 const pharmacist = { name: 'Amira Hussain', email: 'amira.hussain@example.nhs.uk', password: 'copper lantern meadow' };
@@ -52,25 +40,12 @@ let callbackServer: Server;
 let callbackUrl: string;
 
 beforeAll(async () => {
-  backends = await createTestBackends();
-  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-passkeys-'));
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  world = await startBrowserWorld('passkeys');
+  ({ pharmid, deps } = world);
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   await createUser(deps, cli, { ...pharmacist, site: 'FA123' });
   const l = await createUser(deps, cli, { ...locum, site: 'FA123' });
-  const credentialId = await beginEnrolment(deps, l.user.id);
-  const secret = deps.sealer.open((await findTotpCredential(deps.db, credentialId, l.user.id))!.secret_sealed);
-  await confirmEnrolment(deps, l.user.id, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
-  locumApp = new Authenticator(secret);
+  locumApp = (await enrolledApp(deps, l.user.id)).app;
   // The portal's redirect URI: a page the browser lands on with the code, which the test exchanges.
   callbackServer = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html lang="en"><title>PharmOutcomes</title><main><h1>PharmOutcomes</h1></main></html>');
@@ -78,26 +53,19 @@ beforeAll(async () => {
   const callbackPort = await freePort();
   await new Promise<void>((resolve) => { callbackServer.listen(callbackPort, 'localhost', resolve); });
   callbackUrl = `http://localhost:${callbackPort}/callback`;
-  portal = await Portal.connect(config.issuer, await makeClient(deps, { name: 'PharmOutcomes', redirectUris: [callbackUrl] }), callbackUrl);
+  portal = await Portal.connect(world.config.issuer, await makeClient(deps, { name: 'PharmOutcomes', redirectUris: [callbackUrl] }), callbackUrl);
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
-  await new Promise((resolve) => { callbackServer?.close(resolve); });
   if (process.env.PK_DEBUG) (await import('node:fs')).writeFileSync('/tmp/pk-pharmid.log', pharmid?.output() ?? '');
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
+  await new Promise((resolve) => { callbackServer?.close(resolve); });
 });
 
 /** A tab whose computer has a platform passkey (Windows Hello, in effect): the CDP virtual authenticator. */
 async function tabWithPasskeys(): Promise<Page> {
-  const context = await chromium.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
+  const page = await world.tab();
+  const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
@@ -109,12 +77,6 @@ async function tabWithPasskeys(): Promise<Page> {
 
 const presence = new WeakMap<Page, (on: boolean) => Promise<void>>();
 const touch = (page: Page, on: boolean) => presence.get(page)!(on);
-
-const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
-
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
 
 /** Opens the portal's sign-in at pharmid. */
 async function startSignIn(page: Page, params: Record<string, string> = {}): Promise<AuthorizationRequest> {

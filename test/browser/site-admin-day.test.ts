@@ -7,99 +7,45 @@
  * confirmation, sign out. Each page is screenshotted at desktop width and at
  * 375 px into test-artifacts/browser and checked with axe-core.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
-import { totpCode } from '../helpers/sign-in.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
+import type { Page } from 'playwright-core';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
 import { beginAttempt } from '../../src/domain/attempts.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
-import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  PageChecks, STEP_BUTTON, enrolledApp, follow, heading, startBrowserWorld,
+  type Authenticator, type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(180_000);
 
-let backends: TestBackends;
-let dataDir: string;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
-let chromium: Chromium;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 const cli = { kind: 'cli' } as const;
 
 interface Pharmacist { id?: string; name: string; email: string; password: string; app?: Authenticator }
 const sam: Pharmacist = { name: 'Sam Taylor', email: 'sam.taylor@example.nhs.uk', password: 'copper lantern orchard' };
 const priya: Pharmacist = { name: 'Priya Shah', email: 'priya.shah@example.nhs.uk', password: 'thistle harbour pebble' };
 
-async function enrolled(userId: string): Promise<Authenticator> {
-  const credentialId = await beginEnrolment(deps, userId);
-  const row = await findTotpCredential(deps.db, credentialId, userId);
-  const secret = deps.sealer.open(row!.secret_sealed);
-  await confirmEnrolment(deps, userId, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
-  return new Authenticator(secret);
-}
-
 beforeAll(async () => {
-  backends = await createTestBackends();
-  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-site-admin-day-'));
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  world = await startBrowserWorld('site-admin-day');
+  ({ pharmid, deps } = world);
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   for (const [p, role] of [[sam, 'site-admin'], [priya, 'member']] as const) {
     const { user } = await createUser(deps, cli, { email: p.email, name: p.name, site: 'FA123', role, password: p.password });
     p.id = user.id;
-    p.app = await enrolled(user.id);
+    p.app = (await enrolledApp(deps, user.id)).app;
   }
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function tab(userAgent?: string): Promise<Page> {
-  const context = await chromium.newContext({ viewport: { width: 1280, height: 900 }, ...(userAgent ? { userAgent } : {}) });
-  contexts.push(context);
-  return context.newPage();
-}
-
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
-
-/** A screenshot and an axe run at desktop width, then again at 375 px (a phone). */
-async function lookBoth(page: Page, name: string): Promise<void> {
-  await checks.look(page, name);
-  await page.setViewportSize({ width: 375, height: 800 });
-  await checks.look(page, `${name}-375`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
-const STEP_BUTTON = 'form[action*="/interaction/"] button[type="submit"]';
+const tab = (userAgent?: string) => world.tab({ viewport: { width: 1280, height: 900 }, ...(userAgent ? { userAgent } : {}) });
 
 async function signIn(page: Page, p: Pharmacist, start: string): Promise<void> {
   await page.goto(start);
@@ -123,7 +69,7 @@ test('Sam signs in to the console: every page says who is signed in, with a way 
   expect(await heading(admin)).toBe('Administration');
   expect(await admin.textContent('#signed-in-name')).toBe('Sam Taylor');
   expect(await admin.textContent('#signed-in-roles')).toContain('Site administrator at High Street Pharmacy');
-  await lookBoth(admin, 'day-home');
+  await checks.lookBoth(admin, 'day-home');
 });
 
 test('adding a shared mailbox is warned, and an individual address goes through with its activation code', async () => {
@@ -133,7 +79,7 @@ test('adding a shared mailbox is warned, and an individual address goes through 
   await follow(admin, '#new-person button[type="submit"]');
   expect(await admin.textContent('.nhsuk-error-summary')).toContain('looks like a shared team mailbox');
   expect(await admin.locator('#one_person').count()).toBe(1);
-  await lookBoth(admin, 'day-shared-mailbox-warned');
+  await checks.lookBoth(admin, 'day-shared-mailbox-warned');
 
   await admin.fill('#name', 'Nina Patel');
   await admin.fill('#email', 'nina.patel@example.nhs.uk');
@@ -147,7 +93,7 @@ test('Nina lost her code: "Send a new activation code" from her page', async () 
   const { rows } = await deps.db.query("SELECT id FROM users WHERE email = 'nina.patel@example.nhs.uk'");
   await admin.goto(`${pharmid.url}/admin/people/${rows[0].id}`);
   expect(await admin.locator('#reset-password-link').count()).toBe(0);
-  await lookBoth(admin, 'day-invited-person');
+  await checks.lookBoth(admin, 'day-invited-person');
   await follow(admin, '#activation-code-form button');
   expect(await heading(admin)).toBe('A new activation code for Nina Patel');
   expect(await admin.textContent('#activation-code')).toMatch(/^[A-Z2-9]{5}-[A-Z2-9]{5}$/);
@@ -162,7 +108,7 @@ test("Priya is locked out after wrong codes: Sam sees until when, ends her PC's 
   await admin.goto(`${pharmid.url}/admin/people/${priya.id}`);
   expect(await admin.textContent('#person-locks')).toMatch(/Authenticator and recovery codes: locked after wrong tries, until/);
   expect(await admin.textContent('.pharmid-session')).toContain('Chrome on Windows');
-  await lookBoth(admin, 'day-locked-person');
+  await checks.lookBoth(admin, 'day-locked-person');
 
   await follow(admin, '.pharmid-session button');
   expect(await admin.textContent('#done')).toContain('That session has ended');
@@ -177,7 +123,7 @@ test("Priya is locked out after wrong codes: Sam sees until when, ends her PC's 
 
 test("Sam corrects Priya's email", async () => {
   await follow(admin, '#edit-link');
-  await lookBoth(admin, 'day-edit-person');
+  await checks.lookBoth(admin, 'day-edit-person');
   await admin.fill('#email', 'priya.shah2@example.nhs.uk');
   await follow(admin, '#edit-person button[type="submit"]');
   expect(await admin.textContent('#done')).toContain('Their email was changed');
@@ -188,7 +134,7 @@ test("Sam resets Priya's password: a page says what will happen first", async ()
   await follow(admin, '#reset-password-link');
   expect(await heading(admin)).toBe("Reset Priya Shah's password?");
   expect(await admin.textContent('#what-happens')).toContain('signed out everywhere');
-  await lookBoth(admin, 'day-confirm-reset');
+  await checks.lookBoth(admin, 'day-confirm-reset');
   await follow(admin, '#confirm-form button');
   expect(await heading(admin)).toBe('Priya Shah needs to choose a new password');
   expect(await admin.textContent('#activation-code')).toMatch(/^[A-Z2-9]{5}-[A-Z2-9]{5}$/);

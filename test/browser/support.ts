@@ -12,7 +12,7 @@ import { totpCode } from '../helpers/sign-in.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildDeps, openBackends } from '../../src/backends.js';
 import type { Deps } from '../../src/domain/deps.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/factors/authenticators.js';
 import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -120,6 +120,14 @@ export class PageChecks {
     for (const v of violations) {
       if (v.impact === 'serious' || v.impact === 'critical') this.findings.push({ page: name, ...v });
     }
+  }
+
+  /** `look` at desktop width, then again (as `NAME-375`) at 375 px, a phone; the page is left at desktop width. */
+  async lookBoth(page: Page, name: string): Promise<void> {
+    await this.look(page, name);
+    await page.setViewportSize({ width: 375, height: 800 });
+    await this.look(page, `${name}-375`);
+    await page.setViewportSize({ width: 1280, height: 900 });
   }
 }
 

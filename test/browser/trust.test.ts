@@ -12,109 +12,60 @@
  * sets up a new authenticator and reaches the portal. Then they change their
  * password at /account, and their other browser is signed out.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { BrowserContext, Browser as Chromium, Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { createTestBackends, type TestBackends } from '../helpers/backends.js';
+import type { Page } from 'playwright-core';
 import { makeClient } from '../helpers/factories.js';
-import { totpCode } from '../helpers/sign-in.js';
-import { loadConfig } from '../../src/config.js';
-import { buildDeps, openBackends, type Backends } from '../../src/backends.js';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser, linkUser } from '../../src/domain/users.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
-import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
-import { Authenticator, PageChecks, launchChromium, startPharmidProcess, type PharmidProcess } from './support.js';
+import {
+  Authenticator, PageChecks, STEP_BUTTON, enrolledApp, follow, heading, startBrowserWorld,
+  type BrowserWorld, type PharmidProcess,
+} from './support.js';
 
 jest.setTimeout(120_000);
 
-let backends: TestBackends;
-let dataDir: string;
+let world: BrowserWorld;
 let pharmid: PharmidProcess;
-let opened: Backends;
 let deps: Deps;
+let dataDir: string;
 let portal: RunningPortal;
-let chromium: Chromium;
 const checks = new PageChecks();
-const contexts: BrowserContext[] = [];
 
 const cli = { kind: 'cli' } as const;
 const admin = { name: 'Sam Taylor', email: 'sam.taylor@example.nhs.uk', password: 'kettle orchard lantern' };
 const locum = { name: 'Priya Shah', email: 'priya.shah@example.nhs.uk', password: 'saffron window gravel' };
 let adminApp: Authenticator;
 
-/**
- * An authenticator set up through the domain (the enrolment pages are the
- * demo test's), confirmed with the previous time step's code so that the
- * person's first code in the browser is a fresh one.
- */
-async function enrolled(userId: string): Promise<Authenticator> {
-  const credentialId = await beginEnrolment(deps, userId);
-  const row = await findTotpCredential(deps.db, credentialId, userId);
-  const secret = deps.sealer.open(row!.secret_sealed);
-  await confirmEnrolment(deps, userId, credentialId, totpCode(secret, new Date(Date.now() - 30_000)));
-  return new Authenticator(secret);
-}
-
 beforeAll(async () => {
-  backends = await createTestBackends();
-  dataDir = mkdtempSync(join(tmpdir(), 'pharmid-trust-'));
-  const port = await freePort();
-  const env = {
-    NODE_ENV: 'test', PORT: String(port), ISSUER: `http://localhost:${port}`, PHARMID_DATA_DIR: dataDir,
-    DATABASE_URL: backends.databaseUrl, REDIS_URL: backends.redisUrl, REDIS_KEY_PREFIX: backends.redisKeyPrefix,
-    PHARMID_SECRET_KEY: randomBytes(32).toString('base64'), COOKIE_KEYS: randomBytes(24).toString('base64url'), LOG_LEVEL: 'warn',
-  };
-  [pharmid, chromium] = await Promise.all([startPharmidProcess(env, port), launchChromium()]);
-  const config = loadConfig(env);
-  opened = await openBackends(config);
-  deps = buildDeps(config, opened.pool, opened.store);
+  world = await startBrowserWorld('trust');
+  ({ pharmid, deps, dataDir } = world);
 
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   await addSite(deps, cli, { ods: 'FX456', name: 'Riverside Pharmacy' });
   const a = await createUser(deps, cli, { email: admin.email, name: admin.name, site: 'FA123', role: 'site-admin', password: admin.password });
   const l = await createUser(deps, cli, { email: locum.email, name: locum.name, site: 'FA123', password: 'old pebble harbour' });
   await linkUser(deps, cli, { email: locum.email, site: 'FX456' });
-  adminApp = await enrolled(a.user.id);
-  await enrolled(l.user.id);
+  adminApp = (await enrolledApp(deps, a.user.id)).app;
+  await enrolledApp(deps, l.user.id);
 
   portal = await startPortal({ name: 'PharmOutcomes', colour: '#005eb8' });
   const client = await makeClient(deps, {
     name: 'PharmOutcomes', redirectUris: [portal.redirectUri], postLogoutRedirectUris: [portal.postLogoutRedirectUri],
     backchannelLogoutUri: portal.backchannelLogoutUri,
   });
-  await portal.connect({ issuer: config.issuer, clientId: client.client_id, clientSecret: client.client_secret });
+  await portal.connect({ issuer: world.config.issuer, clientId: client.client_id, clientSecret: client.client_secret });
 });
 
 afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await chromium?.close();
   await portal?.close();
-  await pharmid?.stop();
-  await opened?.close();
-  await backends?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function tab(): Promise<Page> {
-  const context = await chromium.newContext();
-  contexts.push(context);
-  return context.newPage();
-}
-
-/** Clicks and waits for the page it leads to (through any redirects). */
-async function follow(page: Page, selector: string): Promise<void> {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-}
-
-const STEP_BUTTON = 'form[action*="/interaction/"] button[type="submit"]';
-const heading = async (page: Page) => (await page.textContent('h1'))?.replace(/\s+/g, ' ').trim();
+const tab = () => world.tab();
 const errorSummary = async (page: Page) => (await page.locator('.nhsuk-error-summary').textContent())?.replace(/\s+/g, ' ').trim();
 /** The whole visible text of the page, for "nothing raw" checks. */
 const visibleText = (page: Page) => page.locator('body').innerText();

@@ -4,7 +4,7 @@ import type { Portal, AuthorizationRequest } from './portal.js';
 import type { TestClock } from './pharmid.js';
 import { driveSignIn, stepOf, totpCode, type Person } from './sign-in.js';
 import type { Deps } from '../../src/domain/deps.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/factors/authenticators.js';
 import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 
 /** Visible text of an HTML fragment: tags dropped, entities decoded, spaces collapsed. */

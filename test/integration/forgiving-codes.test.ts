@@ -2,7 +2,7 @@ import { usePharmidWithPortal } from '../helpers/setup.js';
 import { makePerson } from '../helpers/factories.js';
 import { withAuthenticator } from '../helpers/pages.js';
 import { totpCode } from '../helpers/sign-in.js';
-import { beginEnrolment, checkTotp, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment, checkTotp, confirmEnrolment } from '../../src/domain/factors/authenticators.js';
 import { proveAuthenticator } from '../../src/domain/self-service.js';
 import { findTotpCredential } from '../../src/db/queries/totp-credentials.js';
 import { findUserById } from '../../src/db/queries/users.js';

@@ -12,7 +12,7 @@ import { createMailer } from '../../src/mail/mailer.js';
 import { sendDueNotices, dueEvent } from '../../src/domain/notices.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { linkPerson, makePerson, makeSite } from '../helpers/factories.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/factors/authenticators.js';
 import { totpCode } from '../helpers/sign-in.js';
 
 const DAY = 24 * 3600 * 1000;

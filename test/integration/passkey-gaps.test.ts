@@ -10,7 +10,7 @@ import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf, type SoftKey } fr
 import { listAuditEventsForUser } from '../../src/db/queries/audit-events.js';
 import { listPasskeys } from '../../src/domain/factors/passkeys.js';
 import { addPasskey, registrationOptions } from '../../src/domain/factors/passkey-ceremonies.js';
-import { hasAuthenticator } from '../../src/domain/authenticators.js';
+import { hasAuthenticator } from '../../src/domain/factors/authenticators.js';
 import { readiness, REASON_WORDS } from '../../src/domain/readiness.js';
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { resetMfa } from '../../src/domain/users.js';

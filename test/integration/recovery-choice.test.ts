@@ -3,7 +3,7 @@ import { Browser, formAction } from '../helpers/browser.js';
 import { makePerson } from '../helpers/factories.js';
 import { textOf, withAuthenticator } from '../helpers/pages.js';
 import { driveSignIn } from '../helpers/sign-in.js';
-import { useRecoveryCode } from '../../src/domain/recovery-codes.js';
+import { useRecoveryCode } from '../../src/domain/factors/recovery-codes.js';
 
 /**
  * A recovery code stands in for the authenticator once; it does not, by

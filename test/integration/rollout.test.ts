@@ -6,7 +6,7 @@ import { afterPasswordStep, signInTo, stepOf, type Person } from '../helpers/sig
 import { setRolloutPolicy } from '../../src/domain/rollout.js';
 import { readiness } from '../../src/domain/readiness.js';
 import { createUser, disableUser } from '../../src/domain/users.js';
-import { beginEnrolment, confirmEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment, confirmEnrolment } from '../../src/domain/factors/authenticators.js';
 import { totpCode } from '../helpers/sign-in.js';
 import { Secret } from 'otpauth';
 

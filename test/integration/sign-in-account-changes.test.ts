@@ -6,7 +6,7 @@ import { Portal } from '../helpers/portal.js';
 import { afterPasswordStep, driveSignIn, enrolmentOf, stepOf, totpCode } from '../helpers/sign-in.js';
 import { resetMfa, resetPassword } from '../../src/domain/users.js';
 import { withTransaction } from '../../src/db/pool.js';
-import { beginEnrolment } from '../../src/domain/authenticators.js';
+import { beginEnrolment } from '../../src/domain/factors/authenticators.js';
 import { confirmOnlyTotp } from '../../src/db/queries/totp-credentials.js';
 
 /**

@@ -3,7 +3,7 @@ import { usePharmidWithPortal } from '../helpers/setup.js';
 import { Browser, formAction } from '../helpers/browser.js';
 import { Portal } from '../helpers/portal.js';
 import { linkPerson, makeClient, makePerson, makeSite } from '../helpers/factories.js';
-import { hasAuthenticator } from '../../src/domain/authenticators.js';
+import { hasAuthenticator } from '../../src/domain/factors/authenticators.js';
 import { enrolmentOf, recoveryCodesOf, signInTo, totpCode } from '../helpers/sign-in.js';
 import {
   answer, enrolledPerson, errorMessages, expectPage, inputValue, inputValues, interactionUid, openAuthorization, portalRedirect, textOf, withAuthenticator,

@@ -1,4 +1,4 @@
-import { actorWords, describeEvent, type EventFacts } from '../../src/domain/audit-words.js';
+import { actorWords, describeEvent, type EventFacts } from '../../src/domain/admin/audit-words.js';
 
 const base: EventFacts = { action: 'user.reset-mfa', outcome: 'success', actor: 'Sam Taylor', target: 'Priya Shah', self: false, details: {} };
 

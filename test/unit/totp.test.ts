@@ -1,5 +1,5 @@
 import { Secret, TOTP } from 'otpauth';
-import { groupKey, matchStep, newTotpSecret, totpFor } from '../../src/domain/totp.js';
+import { groupKey, matchStep, newTotpSecret, totpFor } from '../../src/domain/factors/totp.js';
 
 const settings = { issuer: 'pharmid', digits: 6, period: 30, window: 1 };
 /** RFC 6238 appendix B: the SHA-1 seed is the ASCII string "12345678901234567890". */

@@ -1,7 +1,7 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import * as users from '../../db/queries/users.js';
 import type { UserRow } from '../../db/queries/users.js';
-import { hasAuthenticator } from '../authenticators.js';
+import { hasAuthenticator } from './authenticators.js';
 import { proveAuthenticator } from '../self-service.js';
 import { Conflict, InvalidInput } from '../errors.js';
 import type { Deps } from '../deps.js';

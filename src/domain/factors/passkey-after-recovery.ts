@@ -2,7 +2,7 @@ import * as recoveryCodes from '../../db/queries/recovery-codes.js';
 import * as totpCredentials from '../../db/queries/totp-credentials.js';
 import { AccountChanged } from '../errors.js';
 import { audit } from '../audit.js';
-import { newRecoveryCodes } from '../recovery-codes.js';
+import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from '../deps.js';
 import { addPasskey } from './passkey-ceremonies.js';
 import type { PasskeySummary } from './passkeys.js';

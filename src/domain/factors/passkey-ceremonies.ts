@@ -11,7 +11,7 @@ import * as recoveryCodes from '../../db/queries/recovery-codes.js';
 import { AccountChanged, Conflict, Rejected, TooManyAttempts } from '../errors.js';
 import { audit, type Actor } from '../audit.js';
 import { tellPerson } from '../person-notices.js';
-import { newRecoveryCodes } from '../recovery-codes.js';
+import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from '../deps.js';
 import { CHALLENGE_SECONDS, keepChallenge, madeInAFrame, parseCredential, relyingParty, takeChallenge } from './passkey-challenges.js';
 import { checkPasskeyName, MAX_PASSKEYS, tooManyPasskeys, toSummary, type PasskeySummary } from './passkeys.js';

@@ -1,9 +1,9 @@
 import * as totpCredentials from '../../db/queries/totp-credentials.js';
 import { authorize, loadPersonTarget } from '../authorization.js';
 import { requireUserById } from '../people.js';
-import { unusedRecoveryCodes } from '../recovery-codes.js';
+import { unusedRecoveryCodes } from './recovery-codes.js';
 import { listPasskeys, type PasskeySummary } from './passkeys.js';
-import type { AdminRequest } from '../admin-people.js';
+import type { AdminRequest } from '../admin/people.js';
 import type { Deps } from '../deps.js';
 
 /**

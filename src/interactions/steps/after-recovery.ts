@@ -1,4 +1,4 @@
-import { unusedRecoveryCodes } from '../../domain/recovery-codes.js';
+import { unusedRecoveryCodes } from '../../domain/factors/recovery-codes.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';

@@ -1,4 +1,4 @@
-import { assertStillReplaceable, beginEnrolment, confirmEnrolment, tellAuthenticatorAdded, viewEnrolment, type Replaces } from '../../domain/authenticators.js';
+import { assertStillReplaceable, beginEnrolment, confirmEnrolment, tellAuthenticatorAdded, viewEnrolment, type Replaces } from '../../domain/factors/authenticators.js';
 import { hasSecondFactor, provedNow, sealCodes } from '../../domain/sign-in-flows.js';
 import { spendResetCode } from '../../domain/sign-in.js';
 import { skipEnrolment } from '../../domain/rollout.js';

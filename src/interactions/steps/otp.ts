@@ -1,4 +1,4 @@
-import { checkTotp, codeAdvice, type CodeVerdict } from '../../domain/authenticators.js';
+import { checkTotp, codeAdvice, type CodeVerdict } from '../../domain/factors/authenticators.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import { hasSecondFactor, provedNow, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';

@@ -1,6 +1,6 @@
-import { unusedRecoveryCodes, useRecoveryCode } from '../../domain/recovery-codes.js';
+import { unusedRecoveryCodes, useRecoveryCode } from '../../domain/factors/recovery-codes.js';
 import { helpersFor } from '../../domain/accounts.js';
-import { currentAuthenticator } from '../../domain/authenticators.js';
+import { currentAuthenticator } from '../../domain/factors/authenticators.js';
 import { provedNow } from '../../domain/sign-in-flows.js';
 import { InvalidInput, Rejected } from '../../domain/errors.js';
 import type { Step } from '../step.js';

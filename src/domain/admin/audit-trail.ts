@@ -1,15 +1,15 @@
-import { PASSKEY_ACTIONS } from './factors/passkey-words.js';
-import * as auditEvents from '../db/queries/audit-events.js';
-import type { AuditFilter, AuditOutcome, SiteAuditRow } from '../db/queries/audit-events.js';
-import { authorize } from './authorization.js';
-import { requireSite } from './sites.js';
-import { emailKey } from './email.js';
-import { InvalidInput } from './errors.js';
-import { formatCsv } from './csv.js';
+import { PASSKEY_ACTIONS } from '../factors/passkey-words.js';
+import * as auditEvents from '../../db/queries/audit-events.js';
+import type { AuditFilter, AuditOutcome, SiteAuditRow } from '../../db/queries/audit-events.js';
+import { authorize } from '../authorization.js';
+import { requireSite } from '../sites.js';
+import { emailKey } from '../email.js';
+import { InvalidInput } from '../errors.js';
+import { formatCsv } from '../csv.js';
 import { actorWords, describeEvent } from './audit-words.js';
-import { paged, window, type PageRequest, type Paged } from './admin-pages.js';
-import type { AdminRequest } from './admin-people.js';
-import type { Deps } from './deps.js';
+import { paged, window, type PageRequest, type Paged } from './pages.js';
+import type { AdminRequest } from './people.js';
+import type { Deps } from '../deps.js';
 
 /** Filters as typed in the console or the API's query string (all optional). */
 export interface AuditQuery { action?: string; outcome?: string; email?: string; from?: string; to?: string }

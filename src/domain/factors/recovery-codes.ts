@@ -1,7 +1,7 @@
-import * as recoveryCodes from '../db/queries/recovery-codes.js';
-import { hashCode, normaliseCode, randomCode } from './secrets.js';
-import type { Deps } from './deps.js';
-import { beginAttempt } from './attempts.js';
+import * as recoveryCodes from '../../db/queries/recovery-codes.js';
+import { hashCode, normaliseCode, randomCode } from '../secrets.js';
+import type { Deps } from '../deps.js';
+import { beginAttempt } from '../attempts.js';
 
 /** Ten codes of 12 characters (about 59 bits each), shown as XXXX-XXXX-XXXX. */
 export function newRecoveryCodes(count: number): { plain: string[]; hashes: string[] } {

@@ -1,15 +1,15 @@
-import { authorize, can, supportedSiteIds } from './authorization.js';
-import { listPolicies, setRolloutPolicy, type PolicyInput } from './rollout.js';
-import { readiness, type SiteReadiness } from './readiness.js';
-import { membershipTerms, termsAt } from './mfa-policy.js';
-import type { PolicyListing } from '../db/queries/rollout-policies.js';
-import { requireSite } from './sites.js';
-import { listSites } from '../db/queries/sites.js';
-import { listPortals } from './clients.js';
-import { formatCsv } from './csv.js';
-import type { AdminRequest } from './admin-people.js';
-import type { Deps } from './deps.js';
-import { InvalidInput } from './errors.js';
+import { authorize, can, supportedSiteIds } from '../authorization.js';
+import { listPolicies, setRolloutPolicy, type PolicyInput } from '../rollout.js';
+import { readiness, type SiteReadiness } from '../readiness.js';
+import { membershipTerms, termsAt } from '../mfa-policy.js';
+import type { PolicyListing } from '../../db/queries/rollout-policies.js';
+import { requireSite } from '../sites.js';
+import { listSites } from '../../db/queries/sites.js';
+import { listPortals } from '../clients.js';
+import { formatCsv } from '../csv.js';
+import type { AdminRequest } from './people.js';
+import type { Deps } from '../deps.js';
+import { InvalidInput } from '../errors.js';
 
 export interface PolicyView {
   scope: 'global' | 'site' | 'client';

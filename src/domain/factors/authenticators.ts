@@ -1,14 +1,14 @@
-import { withTransaction, type Db } from '../db/pool.js';
-import * as totpCredentials from '../db/queries/totp-credentials.js';
-import * as passkeys from '../db/queries/passkeys.js';
-import * as recoveryCodes from '../db/queries/recovery-codes.js';
-import * as users from '../db/queries/users.js';
-import { AccountChanged, InvalidInput } from './errors.js';
+import { withTransaction, type Db } from '../../db/pool.js';
+import * as totpCredentials from '../../db/queries/totp-credentials.js';
+import * as passkeys from '../../db/queries/passkeys.js';
+import * as recoveryCodes from '../../db/queries/recovery-codes.js';
+import * as users from '../../db/queries/users.js';
+import { AccountChanged, InvalidInput } from '../errors.js';
 import { groupKey, matchStep, newTotpSecret, qrDataUri, totpFor } from './totp.js';
 import { newRecoveryCodes } from './recovery-codes.js';
-import type { Deps } from './deps.js';
-import { beginAttempt } from './attempts.js';
-import { tellPerson } from './person-notices.js';
+import type { Deps } from '../deps.js';
+import { beginAttempt } from '../attempts.js';
+import { tellPerson } from '../person-notices.js';
 
 export interface EnrolmentView {
   credentialId: string;

@@ -1,21 +1,21 @@
-import { withTransaction } from '../db/pool.js';
-import * as users from '../db/queries/users.js';
-import * as activationCodes from '../db/queries/activation-codes.js';
-import type { UserRow } from '../db/queries/users.js';
-import { authorize, codeGoesTo, loadPersonTarget, type Act } from './authorization.js';
-import { actorName, audit } from './audit.js';
-import { sendCodeToPerson } from './code-mail.js';
-import { normaliseEmail } from './email.js';
-import { Conflict, InvalidInput, NotFound } from './errors.js';
-import { describeActor } from './notice-by.js';
-import { tellPerson } from './person-notices.js';
-import { checkName, issueActivationCode, noticeTo, type ResetOutcome } from './users.js';
-import { requireUserById } from './people.js';
-import { checkOwnMailbox, type AdminRequest } from './admin-people.js';
-import { countActivationCode } from './activation-code-sends.js';
-import type { SignInSessions } from './sessions.js';
-import type { Deps } from './deps.js';
-import type { Db } from '../db/pool.js';
+import { withTransaction } from '../../db/pool.js';
+import * as users from '../../db/queries/users.js';
+import * as activationCodes from '../../db/queries/activation-codes.js';
+import type { UserRow } from '../../db/queries/users.js';
+import { authorize, codeGoesTo, loadPersonTarget, type Act } from '../authorization.js';
+import { actorName, audit } from '../audit.js';
+import { sendCodeToPerson } from '../code-mail.js';
+import { normaliseEmail } from '../email.js';
+import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { describeActor } from '../notice-by.js';
+import { tellPerson } from '../person-notices.js';
+import { checkName, issueActivationCode, noticeTo, type ResetOutcome } from '../users.js';
+import { requireUserById } from '../people.js';
+import { checkOwnMailbox, type AdminRequest } from './people.js';
+import { countActivationCode } from '../activation-code-sends.js';
+import type { SignInSessions } from '../sessions.js';
+import type { Deps } from '../deps.js';
+import type { Db } from '../../db/pool.js';
 
 /** The person, once the asker may do `act` to them, decided again inside `tx` with their row locked (a link cannot slip in). */
 async function lockedTarget(deps: Deps, tx: Db, r: AdminRequest, id: string, act: Act) {

@@ -1,14 +1,14 @@
-import * as sites from '../db/queries/sites.js';
-import * as memberships from '../db/queries/memberships.js';
-import * as pending from '../db/queries/pending-memberships.js';
-import type { SiteRow, SiteKind } from '../db/queries/sites.js';
-import type { SiteRole } from '../db/queries/memberships.js';
-import type { UserStatus } from '../db/queries/users.js';
-import { administers, authorize, can, supportedSiteIds } from './authorization.js';
-import { addSite, requireSite, updateSite, type SiteInput } from './sites.js';
-import { paged, window, type PageRequest, type Paged } from './admin-pages.js';
-import type { AdminRequest } from './admin-people.js';
-import type { Deps } from './deps.js';
+import * as sites from '../../db/queries/sites.js';
+import * as memberships from '../../db/queries/memberships.js';
+import * as pending from '../../db/queries/pending-memberships.js';
+import type { SiteRow, SiteKind } from '../../db/queries/sites.js';
+import type { SiteRole } from '../../db/queries/memberships.js';
+import type { UserStatus } from '../../db/queries/users.js';
+import { administers, authorize, can, supportedSiteIds } from '../authorization.js';
+import { addSite, requireSite, updateSite, type SiteInput } from '../sites.js';
+import { paged, window, type PageRequest, type Paged } from './pages.js';
+import type { AdminRequest } from './people.js';
+import type { Deps } from '../deps.js';
 
 export interface SiteSummary {
   ods: string;

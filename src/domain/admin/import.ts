@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import * as checked from '../db/queries/checked-imports.js';
-import { importUsers, type ImportReport } from './user-import.js';
-import { authorize } from './authorization.js';
-import { InvalidInput } from './errors.js';
-import type { AdminRequest } from './admin-people.js';
-import type { Deps } from './deps.js';
+import * as checked from '../../db/queries/checked-imports.js';
+import { importUsers, type ImportReport } from '../user-import.js';
+import { authorize } from '../authorization.js';
+import { InvalidInput } from '../errors.js';
+import type { AdminRequest } from './people.js';
+import type { Deps } from '../deps.js';
 
 /** How long a checked file waits to be applied. */
 const CHECK_LIFETIME_MS = 30 * 60 * 1000;

@@ -1,7 +1,7 @@
-import { authorize } from './authorization.js';
-import { listPortals, registerClient, rotateClientSecret, setPortalDisabled, type ClientInput, type PortalListing, type RegisteredClient } from './clients.js';
-import type { AdminRequest } from './admin-people.js';
-import type { Deps } from './deps.js';
+import { authorize } from '../authorization.js';
+import { listPortals, registerClient, rotateClientSecret, setPortalDisabled, type ClientInput, type PortalListing, type RegisteredClient } from '../clients.js';
+import type { AdminRequest } from './people.js';
+import type { Deps } from '../deps.js';
 
 /** Portals (relying parties): superadmins only, through the one authorization module. */
 export async function portalsForAdmin(deps: Deps, r: AdminRequest): Promise<PortalListing[]> {

@@ -1,4 +1,4 @@
-import { InvalidInput } from './errors.js';
+import { InvalidInput } from '../errors.js';
 
 /** Lists come a page at a time: `page` from 1, at most 100 a page. */
 export interface PageRequest { page?: number; perPage?: number }

@@ -1,22 +1,22 @@
-import * as users from '../db/queries/users.js';
-import * as memberships from '../db/queries/memberships.js';
-import type { UserRow, UserStatus } from '../db/queries/users.js';
-import type { SiteRole } from '../db/queries/memberships.js';
-import type { OrgRole } from '../db/queries/org-roles.js';
-import { authorize, can, codeGoesTo, loadPersonTarget, supportedSiteIds, type Act, type PersonTarget, type Principal } from './authorization.js';
-import { Conflict, InvalidInput } from './errors.js';
-import { createUser, disableUser, requireUser, resetMfa, resetPassword, unlockUser, checkRole, type CodeDecision, type ResetOutcome } from './users.js';
-import { changeRole, enableUser, requireUserById, unlinkUser } from './people.js';
-import { requireSite } from './sites.js';
-import { linkToSite } from './site-links.js';
-import { hasAuthenticator } from './authenticators.js';
-import { hasPasskey } from './factors/passkeys.js';
-import { temporaryLocks, type TemporaryLock } from './attempts.js';
-import { addressesRefusedFor } from './address-waits.js';
-import { normaliseEmail } from './email.js';
-import { findGenericMailbox } from './generic-mailboxes.js';
-import { paged, window, type PageRequest, type Paged } from './admin-pages.js';
-import type { Deps } from './deps.js';
+import * as users from '../../db/queries/users.js';
+import * as memberships from '../../db/queries/memberships.js';
+import type { UserRow, UserStatus } from '../../db/queries/users.js';
+import type { SiteRole } from '../../db/queries/memberships.js';
+import type { OrgRole } from '../../db/queries/org-roles.js';
+import { authorize, can, codeGoesTo, loadPersonTarget, supportedSiteIds, type Act, type PersonTarget, type Principal } from '../authorization.js';
+import { Conflict, InvalidInput } from '../errors.js';
+import { createUser, disableUser, requireUser, resetMfa, resetPassword, unlockUser, checkRole, type CodeDecision, type ResetOutcome } from '../users.js';
+import { changeRole, enableUser, requireUserById, unlinkUser } from '../people.js';
+import { requireSite } from '../sites.js';
+import { linkToSite } from '../site-links.js';
+import { hasAuthenticator } from '../factors/authenticators.js';
+import { hasPasskey } from '../factors/passkeys.js';
+import { temporaryLocks, type TemporaryLock } from '../attempts.js';
+import { addressesRefusedFor } from '../address-waits.js';
+import { normaliseEmail } from '../email.js';
+import { findGenericMailbox } from '../generic-mailboxes.js';
+import { paged, window, type PageRequest, type Paged } from './pages.js';
+import type { Deps } from '../deps.js';
 
 /** Who asks, and from where (for the audit trail). */
 export interface AdminRequest { principal: Principal; ip?: string }

@@ -6,7 +6,7 @@
  * its code or its details.
  */
 
-import { PASSKEY_PHRASES } from './factors/passkey-words.js';
+import { PASSKEY_PHRASES } from '../factors/passkey-words.js';
 
 export interface EventFacts {
   action: string;

@@ -1,16 +1,16 @@
-import * as users from '../db/queries/users.js';
-import type { UserRow } from '../db/queries/users.js';
-import * as memberships from '../db/queries/memberships.js';
-import { withTransaction, type Db } from '../db/pool.js';
-import { authorize, can, loadPersonTarget, type Act } from './authorization.js';
-import { requireSite } from './sites.js';
-import { Conflict, InvalidInput, PharmidError } from './errors.js';
-import { audit } from './audit.js';
-import { issueActivationCode, noticeTo } from './users.js';
-import { sendCodeToPerson } from './code-mail.js';
-import type { AdminRequest } from './admin-people.js';
-import { countActivationCode } from './activation-code-sends.js';
-import type { Deps } from './deps.js';
+import * as users from '../../db/queries/users.js';
+import type { UserRow } from '../../db/queries/users.js';
+import * as memberships from '../../db/queries/memberships.js';
+import { withTransaction, type Db } from '../../db/pool.js';
+import { authorize, can, loadPersonTarget, type Act } from '../authorization.js';
+import { requireSite } from '../sites.js';
+import { Conflict, InvalidInput, PharmidError } from '../errors.js';
+import { audit } from '../audit.js';
+import { issueActivationCode, noticeTo } from '../users.js';
+import { sendCodeToPerson } from '../code-mail.js';
+import type { AdminRequest } from './people.js';
+import { countActivationCode } from '../activation-code-sends.js';
+import type { Deps } from '../deps.js';
 
 /**
  * Acts on several people of one site at once, from the site's list:
