@@ -133,6 +133,7 @@ test('at /account she adds an authenticator app after proving her passkey', asyn
   await checks.look(pc, 'gaps-account-add-app-prove');
   await follow(pc, 'button[data-passkey-start]');
   expect(await heading(pc)).toBe('Set up your authenticator app');
+  expect(await pc.textContent('label[for="code"]')).toMatch(/code from your app/);
   await checks.look(pc, 'gaps-account-add-app');
   const app = Authenticator.fromKey((await pc.textContent('#totp-secret'))!);
   await pc.fill('#code', app.code());
