@@ -1,0 +1,109 @@
+import request from 'supertest';
+import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import { linkPerson, makePerson } from '../../helpers/factories.js';
+import { addSite } from '../../../src/domain/sites.js';
+import { loadPrincipal } from '../../../src/domain/authorization.js';
+import { applyBulk } from '../../../src/domain/admin/bulk.js';
+import { apiToken, consoleBrowser, staff } from '../../integration/admin-support.js';
+
+/**
+ * Round 4, an import and a link (or a bulk disable) meeting over one person:
+ * an import locks its sites and then each existing person it links, a link
+ * locks the person and then the site (for its cap), a bulk disable locks its
+ * people in id order. Taken in opposite orders, the two transactions wait for
+ * each other and Postgres ends one with "deadlock detected": a 500.
+ * A slow transaction holding the person's row lines the two up the bad way
+ * every time (the first to queue for a row is the first to get it).
+ */
+let p: TestPharmid;
+let X: string;
+let Y: string;
+let token: string;
+let adminId: string;
+const cli = { kind: 'cli' } as const;
+
+beforeAll(async () => {
+  p = await startTestPharmid();
+  X = (await addSite(p.deps, cli, { ods: 'LKX01', name: 'Larch Pharmacy', userCap: null })).ods_code;
+  Y = (await addSite(p.deps, cli, { ods: 'LKY02', name: 'Linden Pharmacy', userCap: null })).ods_code;
+  const admin = await staff(p, X, 'site-admin', 'Lou Admin');
+  await linkPerson(p.deps, admin.email, Y, 'site-admin');
+  adminId = admin.id;
+  token = await apiToken(p, (await consoleBrowser(p, admin, '/account')).browser, admin);
+}, 60_000);
+afterAll(() => p.stop());
+
+async function waitingOnLocks(n: number): Promise<void> {
+  for (let i = 0; i < 250; i += 1) {
+    const { rows } = await p.deps.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+    if (rows[0]!.n >= n) return;
+    await new Promise((r) => { setTimeout(r, 20); });
+  }
+  throw new Error(`never saw ${n} waiting on a lock`);
+}
+
+const importFile = (rows: { email: string }[], ods: string) => request(p.url).post('/api/admin/import')
+  .set('Authorization', `Bearer ${token}`).set('Content-Type', 'text/csv')
+  .send(`email,name,site\r\n${rows.map((r) => `${r.email},Sam Patel,${ods}`).join('\r\n')}\r\n`);
+
+async function sitesOf(id: string): Promise<string[]> {
+  const { rows } = await p.deps.db.query<{ ods_code: string }>(
+    'SELECT s.ods_code FROM memberships m JOIN sites s ON s.id = m.site_id WHERE m.user_id = $1 ORDER BY s.ods_code', [id]);
+  return rows.map((r) => r.ods_code);
+}
+
+test('an import linking a person to a site and a direct link of the same person to the same site: both answered, no 500', async () => {
+  const person = await makePerson(p.deps, { site: X });
+  const holder = await p.deps.db.connect();
+  let link: request.Response;
+  let imported: request.Response;
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [person.id]);
+    // The link queues for the person first, then the import (which by then may hold the site).
+    const linking = request(p.url).post(`/api/admin/sites/${Y}/locums`).set('Authorization', `Bearer ${token}`).send({ email: person.email }).then((r) => r);
+    await waitingOnLocks(1);
+    const importing = importFile([person], Y).then((r) => r);
+    await waitingOnLocks(2);
+    await holder.query('COMMIT');
+    [link, imported] = await Promise.all([linking, importing]);
+  } finally {
+    holder.release();
+  }
+  console.log(`link ${link.status} ${JSON.stringify(link.body)}; import ${imported.status} ${JSON.stringify(imported.body).slice(0, 300)}`);
+  expect([link.status, imported.status]).not.toContain(500);
+  // The link went through; the import found the person already there and left them be.
+  expect(link.status).toBe(201);
+  expect(imported.status).toBe(201);
+  expect(await sitesOf(person.id)).toEqual([X, Y].sort());
+}, 60_000);
+
+test('an import linking two people in file order and a bulk disable of the same two: both done, no deadlock', async () => {
+  const a = await makePerson(p.deps, { site: X });
+  const b = await makePerson(p.deps, { site: X });
+  const [low, high] = [a, b].sort((m, n) => (m.id < n.id ? -1 : 1));
+  const principal = await loadPrincipal(p.deps, adminId);
+  const holder = await p.deps.db.connect();
+  let disabled: unknown;
+  let imported: request.Response;
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [low!.id]);
+    // The batch queues for the first person by id; the import holds the second (first in its file) and queues too.
+    p.clock.advance(30);
+    const disabling = applyBulk(p.deps, { principal }, X, 'disable', [high!.id, low!.id]).then((r) => r, (e: Error) => e);
+    await waitingOnLocks(1);
+    const importing = importFile([high!, low!], Y).then((r) => r);
+    await waitingOnLocks(2);
+    await holder.query('COMMIT');
+    [disabled, imported] = await Promise.all([disabling, importing]);
+  } finally {
+    holder.release();
+  }
+  console.log(`bulk: ${disabled instanceof Error ? disabled.message : 'done'}; import ${imported.status} ${JSON.stringify(imported.body).slice(0, 300)}`);
+  expect(disabled).not.toBeInstanceOf(Error);
+  expect(imported.status).not.toBe(500);
+  expect(imported.status).toBe(201);
+  for (const x of [low!, high!]) expect(await sitesOf(x.id)).toEqual([X, Y].sort());
+}, 60_000);
