@@ -7,6 +7,7 @@ import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import { Conflict, NotFound } from './errors.js';
 import { assertRoomAt, requireSite } from './sites.js';
+import { lockPeopleThenSites, lockPerson } from './lock-order.js';
 import { checkRole, noticeTo, requireUser, type ActContext } from './users.js';
 import { audit, type Actor } from './audit.js';
 import type { Deps } from './deps.js';
@@ -21,9 +22,11 @@ export async function requireUserById(deps: Deps, id: string): Promise<UserRow> 
 /** Allows a disabled person to sign in again (each of their sites must have room for them). */
 export async function enableUser(deps: Deps, actor: Actor, user: UserRow, context: ActContext = {}): Promise<UserRow> {
   const enabled = await withTransaction(deps.db, async (tx) => {
-    // The person's row lock before any site's (assertRoomAt), in the order a link takes them.
-    await users.lockUserRow(tx, user.id);
+    // The person's row, then all their sites at once (by id), in the one order of lock-order.ts: one by one in
+    // membership order, two enables sharing two sites could each hold the site the other waits for.
+    await lockPerson(tx, user.id);
     const theirs = await memberships.listMembershipsOfUser(tx, user.id);
+    await lockPeopleThenSites(tx, [], theirs.map((m) => m.site_id));
     const rows = await sites.findSitesByIds(tx, theirs.map((m) => m.site_id));
     for (const site of rows) await assertRoomAt(tx, site);
     const status = await users.enableUser(tx, user.id);
@@ -50,7 +53,7 @@ async function keepAnAdministrator(tx: Db, site: SiteRow, user: UserRow, current
 export async function changeRole(deps: Deps, actor: Actor, user: UserRow, site: SiteRow, input: string, context: ActContext = {}): Promise<SiteRole> {
   const role = checkRole(input);
   const changed = await withTransaction(deps.db, async (tx) => {
-    await users.lockUserRow(tx, user.id);
+    await lockPerson(tx, user.id);
     const current = await memberships.findMembershipRole(tx, user.id, site.id);
     if (!current) throw new NotFound(`${user.email} does not work at ${site.ods_code}`);
     if (current === role) return false;
@@ -66,7 +69,7 @@ export async function changeRole(deps: Deps, actor: Actor, user: UserRow, site: 
 /** Removes a person from one site; their identity and other sites stay. */
 export async function unlinkUser(deps: Deps, actor: Actor, user: UserRow, site: SiteRow, context: ActContext = {}): Promise<void> {
   await withTransaction(deps.db, async (tx) => {
-    await users.lockUserRow(tx, user.id);
+    await lockPerson(tx, user.id);
     const current = await memberships.findMembershipRole(tx, user.id, site.id);
     if (!current) throw new NotFound(`${user.email} does not work at ${site.ods_code}`);
     if ((await memberships.countMembershipsOfUser(tx, user.id)) === 1) {

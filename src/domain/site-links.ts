@@ -12,6 +12,7 @@ import type { CodePurpose } from '../db/queries/activation-codes.js';
 import { authorize, loadPersonTarget, loadPrincipal, reachOver, type PersonTarget, type Principal } from './authorization.js';
 import { Conflict, NotFound, Rejected } from './errors.js';
 import { assertRoomAt } from './sites.js';
+import { lockPeopleThenSites, lockPerson } from './lock-order.js';
 import { audit, actorName } from './audit.js';
 import { sendCodeToPerson, type CodePurpose as MailPurpose } from './code-mail.js';
 import { issueActivationCode, noticeTo } from './users.js';
@@ -115,7 +116,8 @@ async function siteLinkCode(deps: Deps, tx: Db, user: UserRow): Promise<Outgoing
 export async function linkInTransaction(
   deps: Deps, tx: Db, r: { principal: Principal; ip?: string }, userId: string, site: SiteRow, role: SiteRole, extra: Record<string, unknown> = {},
 ): Promise<Linked> {
-  const user = await users.lockUserRow(tx, userId);
+  // The person, then the site (for its cap), in the one order of lock-order.ts that an import and a bulk act take too.
+  const user = (await lockPeopleThenSites(tx, [userId], [site.id])).get(userId);
   if (!user) throw new NotFound('No such person');
   const target = await loadPersonTarget(deps, user.id, tx);
   await authorize(deps, r.principal, 'user.link', { siteId: site.id, person: target, role }, r);
@@ -169,9 +171,11 @@ export async function confirmWaitingSites(deps: Deps, userId: string, code: stri
   const attempt = await beginAttempt(deps, { kind: 'activation', account: userId, userId, ip });
   const result = await withTransaction(deps.db, async (tx) => {
     // The person's row lock before the code row, as a link and a decline take them (no deadlock between them).
-    const user = (await users.lockUserRow(tx, userId))!;
+    const user = (await lockPerson(tx, userId))!;
     if (!(await activationCodes.consumeActivationCode(tx, userId, ['site-link'], hashCode(normaliseCode(code))))) return undefined;
     const taken = await pending.takePendingMemberships(tx, userId);
+    // Every site waiting, in one call (by id) after the person, not one by one in the order they were asked for.
+    await lockPeopleThenSites(tx, [], taken.map((t) => t.site_id));
     const joined: SiteRow[] = [];
     const mails: Outgoing[] = [];
     for (const t of taken) {
@@ -197,7 +201,7 @@ export async function confirmWaitingSites(deps: Deps, userId: string, code: stri
 /** The person declines every waiting site: nothing is added, the code is gone, and the person is told. */
 export async function declineWaitingSites(deps: Deps, userId: string, ip: string): Promise<void> {
   const declined = await withTransaction(deps.db, async (tx) => {
-    const user = (await users.lockUserRow(tx, userId))!;
+    const user = (await lockPerson(tx, userId))!;
     const taken = await pending.takePendingMemberships(tx, userId);
     await activationCodes.deleteCode(tx, userId, 'site-link');
     const sites = await sitesQ.findSitesByIds(tx, taken.map((t) => t.site_id));

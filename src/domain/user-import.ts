@@ -6,6 +6,7 @@ import type { SiteRow } from '../db/queries/sites.js';
 import type { SiteRole } from '../db/queries/memberships.js';
 import { authorize, can, loadPersonTarget } from './authorization.js';
 import { linkInTransaction } from './site-links.js';
+import { lockPeopleThenSites } from './lock-order.js';
 import * as pending from '../db/queries/pending-memberships.js';
 import { Forbidden, InvalidInput, PharmidError, TooManyAttempts } from './errors.js';
 import { normaliseEmail } from './email.js';
@@ -168,9 +169,13 @@ async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], probl
     const site = await sitesQ.findSiteByOds(tx, ods);
     if (site) sites.set(ods, site);
   }
-  // The file's sites are locked before its first membership: each membership inserted holds its site's row shared,
-  // so two imports to one site that locked it only for the caps at the end each waited for the other (a deadlock, a 500).
-  if (sites.size) await sitesQ.lockSites(tx, [...sites.values()].map((s) => s.id));
+  // The file's people who already have an account, then its sites, are locked before its first membership, in the one
+  // order of lock-order.ts: each membership inserted holds its site's row shared, so two imports to one site that locked
+  // it only for the caps at the end each waited for the other; and an import that took its sites and then each person
+  // in file order met a link (the person, then the site) or a bulk disable (people by id) the other way round. Either
+  // way Postgres ended one with a deadlock, a 500.
+  const known = await users.findUserIdsByEmailKeys(tx, [...new Set(rows.filter((row) => sites.has(row.ods)).map((row) => row.key))]);
+  await lockPeopleThenSites(tx, known, [...sites.values()].map((s) => s.id));
   const newAt = new Map<string, number>();
   const created = new Map<string, string>();
   for (const row of rows) {

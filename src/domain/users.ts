@@ -23,6 +23,7 @@ import type { Deps } from './deps.js';
 import type { Db } from '../db/pool.js';
 import { OPERATOR, loadPrincipal } from './authorization.js';
 import { linkToSite } from './site-links.js';
+import { lockPerson } from './lock-order.js';
 import * as passkeys from '../db/queries/passkeys.js';
 import { removeAllPasskeys } from './factors/passkeys.js';
 
@@ -145,8 +146,9 @@ async function reset(
   change: (tx: Db) => Promise<Removed | void>,
 ): Promise<ResetOutcome> {
   const { code, codeTo, removed } = await withTransaction(deps.db, async (tx) => {
-    // The person's row lock first: no link can add a site between the decision and the code (site-links.ts takes it too).
-    await users.lockUserRow(tx, user.id);
+    // The person's row lock first: no link can add a site between the decision and the code (site-links.ts takes it
+    // too); a reset locks no site, so it keeps the order of lock-order.ts.
+    await lockPerson(tx, user.id);
     const codeTo: CodeTo = typeof decide === 'function' ? await decide(tx) : decide;
     const removed = (await change(tx)) ?? {};
     const issued = await issueActivationCode(deps, tx, user.id, kind, codeTo === 'caller' ? actorName(actor) : null);

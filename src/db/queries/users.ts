@@ -36,6 +36,12 @@ export async function findUserByEmailKey(db: Db, emailKey: string): Promise<User
   return rows[0];
 }
 
+/** The ids of the people who hold any of these emails (by key). */
+export async function findUserIdsByEmailKeys(db: Db, emailKeys: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE email_key = ANY($1::text[])', [emailKeys]);
+  return rows.map((r) => r.id);
+}
+
 /**
  * Locks the person's row for the rest of the transaction. Acts that decide
  * from where a person works (links, resets) take it first, so a reach

@@ -4,6 +4,7 @@ import * as memberships from '../../db/queries/memberships.js';
 import { withTransaction, type Db } from '../../db/pool.js';
 import { authorize, can, loadPersonTarget, type Act } from '../authorization.js';
 import { requireSite } from '../sites.js';
+import { lockPeopleThenSites, lockPerson } from '../lock-order.js';
 import { Conflict, InvalidInput, PharmidError } from '../errors.js';
 import { audit } from '../audit.js';
 import { issueActivationCode, noticeTo } from '../users.js';
@@ -55,8 +56,9 @@ async function plan(deps: Deps, r: AdminRequest, ods: string, act: string, ids: 
   await authorize(deps, r.principal, 'site.view', { siteId: site.id }, r);
   const db = lock ?? deps.db;
   const out: BulkPlan & { rows: UserRow[] } = { act: chosen, site: { ods: site.ods_code, name: site.name }, ready: [], skipped: [], refused: [], unknown: 0, rows: [] };
-  // Inside the batch's transaction every row is locked at once, in id order, whatever order they were ticked in.
-  const locked = lock ? await users.lockUserRows(lock, [...new Set(ids)]) : undefined;
+  // Inside the batch's transaction every row is locked at once, in id order, whatever order they were ticked in
+  // (the one order of lock-order.ts, which an import linking the same people takes too).
+  const locked = lock ? await lockPeopleThenSites(lock, [...new Set(ids)]) : undefined;
   for (const id of [...new Set(ids)]) {
     const user = locked ? locked.get(id) : await users.findUserById(db, id);
     if (!user || !(await memberships.findMembershipRole(db, user.id, site.id))) { out.unknown += 1; continue; }
@@ -136,7 +138,7 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
       // The same few a day as one at a time: a bulk form posted in a loop sends nobody more.
       giveBack = await countActivationCode(deps, r.principal.actor, user);
       await withTransaction(deps.db, async (tx) => {
-        const locked = await users.lockUserRow(tx, user.id);
+        const locked = await lockPerson(tx, user.id);
         if (locked?.status !== 'invited') throw new Conflict(`${user.name} has activated meanwhile`);
         await authorize(deps, r.principal, 'user.reset-password', { person: await loadPersonTarget(deps, user.id, tx) }, r);
         const code = await issueActivationCode(deps, tx, user.id, 'activation', null);

@@ -27,9 +27,10 @@ beforeAll(async () => {
   X = (await addSite(p.deps, cli, { ods: 'LKX01', name: 'Larch Pharmacy', userCap: null })).ods_code;
   Y = (await addSite(p.deps, cli, { ods: 'LKY02', name: 'Linden Pharmacy', userCap: null })).ods_code;
   const admin = await staff(p, X, 'site-admin', 'Lou Admin');
-  await linkPerson(p.deps, admin.email, Y, 'site-admin');
   adminId = admin.id;
   token = await apiToken(p, (await consoleBrowser(p, admin, '/account')).browser, admin);
+  // Administers both sites: every link here is direct (no waiting for the person).
+  await linkPerson(p.deps, admin.email, Y, 'site-admin');
 }, 60_000);
 afterAll(() => p.stop());
 
