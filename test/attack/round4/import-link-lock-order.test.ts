@@ -4,6 +4,8 @@ import { linkPerson, makePerson } from '../../helpers/factories.js';
 import { addSite } from '../../../src/domain/sites.js';
 import { loadPrincipal } from '../../../src/domain/authorization.js';
 import { applyBulk } from '../../../src/domain/admin/bulk.js';
+import { confirmWaitingSites } from '../../../src/domain/site-links.js';
+import { mailedCode, SITE_LINK_SUBJECT } from '../../helpers/mail.js';
 import { apiToken, consoleBrowser, staff } from '../../integration/admin-support.js';
 
 /**
@@ -20,6 +22,7 @@ let X: string;
 let Y: string;
 let token: string;
 let adminId: string;
+let siteIds: Map<string, string>;
 const cli = { kind: 'cli' } as const;
 
 beforeAll(async () => {
@@ -31,6 +34,8 @@ beforeAll(async () => {
   token = await apiToken(p, (await consoleBrowser(p, admin, '/account')).browser, admin);
   // Administers both sites: every link here is direct (no waiting for the person).
   await linkPerson(p.deps, admin.email, Y, 'site-admin');
+  const { rows } = await p.deps.db.query<{ id: string; ods_code: string }>('SELECT id, ods_code FROM sites WHERE ods_code = ANY($1)', [[X, Y]]);
+  siteIds = new Map(rows.map((r) => [r.ods_code, r.id]));
 }, 60_000);
 afterAll(() => p.stop());
 
@@ -107,4 +112,38 @@ test('an import linking two people in file order and a bulk disable of the same 
   expect(imported.status).not.toBe(500);
   expect(imported.status).toBe(201);
   for (const x of [low!, high!]) expect(await sitesOf(x.id)).toEqual([X, Y].sort());
+}, 60_000);
+
+test('a person confirming two waiting sites while an import adds people to the same two: both done, no deadlock', async () => {
+  // Someone from elsewhere (with a password): the administrator's links to both sites wait for them, higher id first.
+  const person = await makePerson(p.deps);
+  const [low, high] = [X, Y].sort((a, b) => (siteIds.get(a)! < siteIds.get(b)! ? -1 : 1));
+  for (const ods of [high!, low!]) {
+    p.clock.advance(1);
+    const r = await request(p.url).post(`/api/admin/sites/${ods}/locums`).set('Authorization', `Bearer ${token}`).send({ email: person.email });
+    expect(r.body.status).toBe('waiting for the person to confirm');
+  }
+  const code = mailedCode(p, person.email, SITE_LINK_SUBJECT)!;
+  const newcomers = `email,name,site\r\nnew.${person.id.slice(0, 8)}@example.nhs.uk,Nia New,${low}\r\nnew.${person.id.slice(0, 8)}@example.nhs.uk,Nia New,${high}\r\n`;
+  const holder = await p.deps.db.connect();
+  let confirmed: unknown;
+  let imported: request.Response;
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT id FROM sites WHERE id = $1 FOR UPDATE', [siteIds.get(low!)]);
+    // The import queues for the lower site first; the person's confirmation then takes what it can and queues too.
+    p.clock.advance(30);
+    const importing = request(p.url).post('/api/admin/import').set('Authorization', `Bearer ${token}`).set('Content-Type', 'text/csv').send(newcomers).then((r) => r);
+    await waitingOnLocks(1);
+    const confirming = confirmWaitingSites(p.deps, person.id, code, '198.51.100.9').then((r) => r, (e: Error) => e);
+    await waitingOnLocks(2);
+    await holder.query('COMMIT');
+    [confirmed, imported] = await Promise.all([confirming, importing]);
+  } finally {
+    holder.release();
+  }
+  console.log(`confirm: ${confirmed instanceof Error ? confirmed.message : JSON.stringify(confirmed)}; import ${imported.status} ${JSON.stringify(imported.body).slice(0, 200)}`);
+  expect(confirmed).not.toBeInstanceOf(Error);
+  expect(imported.status).toBe(201);
+  expect(await sitesOf(person.id)).toEqual(expect.arrayContaining([X, Y]));
 }, 60_000);
