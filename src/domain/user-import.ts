@@ -163,19 +163,37 @@ async function importFile(deps: Deps, r: AdminRequest, file: Uint8Array | string
   return { dry_run: false, written: true, rows: count, people, problems };
 }
 
+/**
+ * The existing people the file would link to a site they are not at (nor
+ * waiting for): only they are locked up front. Someone already there is left
+ * unlocked, so running a site's whole list again does not hold every
+ * colleague's row (their sign-ins wait for it) while the file is checked.
+ */
+async function peopleToLink(tx: Db, rows: Row[], sites: Map<string, SiteRow>): Promise<string[]> {
+  const existing = await users.findUsersByEmailKeys(tx, [...new Set(rows.filter((row) => sites.has(row.ods)).map((row) => row.key))]);
+  const ids = new Set<string>();
+  for (const row of rows) {
+    const user = existing.get(row.key);
+    const site = sites.get(row.ods);
+    if (!user || !site || ids.has(user.id) || user.name.toLowerCase() !== row.name.toLowerCase()) continue;
+    if ((await memberships.findMembershipRole(tx, user.id, site.id)) || (await pending.isPending(tx, user.id, site.id))) continue;
+    ids.add(user.id);
+  }
+  return [...ids];
+}
+
 async function writeRows(deps: Deps, tx: Db, r: AdminRequest, rows: Row[], problems: ImportProblem[], people: ImportedPerson[], out: Outgoing) {
   const sites = new Map<string, SiteRow>();
   for (const ods of new Set(rows.map((row) => row.ods))) {
     const site = await sitesQ.findSiteByOds(tx, ods);
     if (site) sites.set(ods, site);
   }
-  // The file's people who already have an account, then its sites, are locked before its first membership, in the one
-  // order of lock-order.ts: each membership inserted holds its site's row shared, so two imports to one site that locked
-  // it only for the caps at the end each waited for the other; and an import that took its sites and then each person
-  // in file order met a link (the person, then the site) or a bulk disable (people by id) the other way round. Either
-  // way Postgres ended one with a deadlock, a 500.
-  const known = await users.findUserIdsByEmailKeys(tx, [...new Set(rows.filter((row) => sites.has(row.ods)).map((row) => row.key))]);
-  await lockPeopleThenSites(tx, known, [...sites.values()].map((s) => s.id));
+  // The people the file will link, then its sites, are locked before its first membership, in the one order of
+  // lock-order.ts: each membership inserted holds its site's row shared, so two imports to one site that locked it
+  // only for the caps at the end each waited for the other; and an import that took its sites and then each person in
+  // file order met a link (the person, then the site) or a bulk disable (people by id) the other way round. Either way
+  // Postgres ended one with a deadlock, a 500.
+  await lockPeopleThenSites(tx, await peopleToLink(tx, rows, sites), [...sites.values()].map((s) => s.id));
   const newAt = new Map<string, number>();
   const created = new Map<string, string>();
   for (const row of rows) {

@@ -36,10 +36,10 @@ export async function findUserByEmailKey(db: Db, emailKey: string): Promise<User
   return rows[0];
 }
 
-/** The ids of the people who hold any of these emails (by key). */
-export async function findUserIdsByEmailKeys(db: Db, emailKeys: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE email_key = ANY($1::text[])', [emailKeys]);
-  return rows.map((r) => r.id);
+/** The people who hold any of these emails, by email key. */
+export async function findUsersByEmailKeys(db: Db, emailKeys: string[]): Promise<Map<string, UserRow>> {
+  const { rows } = await db.query<UserRow & { email_key: string }>(`SELECT ${columns}, email_key FROM users WHERE email_key = ANY($1::text[])`, [emailKeys]);
+  return new Map(rows.map(({ email_key: key, ...u }) => [key, u]));
 }
 
 /**
