@@ -168,6 +168,9 @@ async function importFile(deps: Deps, r: AdminRequest, file: Uint8Array | string
  * waiting for): only they are locked up front. Someone already there is left
  * unlocked, so running a site's whole list again does not hold every
  * colleague's row (their sign-ins wait for it) while the file is checked.
+ * Read before any lock: someone removed from a site in the instant between
+ * this look and the locks is linked by linkInTransaction after the sites
+ * (out of order, so at worst that one import meets a deadlock, as before).
  */
 async function peopleToLink(tx: Db, rows: Row[], sites: Map<string, SiteRow>): Promise<string[]> {
   const existing = await users.findUsersByEmailKeys(tx, [...new Set(rows.filter((row) => sites.has(row.ods)).map((row) => row.key))]);
