@@ -156,6 +156,8 @@ describe('once only', () => {
     // Refused or busy (503, the argon2 places of one address), never a failure.
     expect(results.every((r) => r.status < 500 || r.status === 503)).toBe(true);
     expect(results.some((r) => looksLikeStackTrace(r.text))).toBe(false);
+    // A loser whose link the winner took is told the link is gone (and how to get a new one), not sent back to a portal.
+    expect(results.filter((r) => /<title>Sorry, there is a problem/.test(r.text)).map((r) => r.status)).toEqual([]);
     const winners = forms.filter((_, i) => changed(results[i]!.text));
     expect(winners).toHaveLength(1);
     expect(await forgottenDone(person.id)).toHaveLength(1);
