@@ -145,7 +145,8 @@ export interface LinkAnswer { token: string; code?: string; recoveryCode?: strin
  */
 export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promise<UserRow> {
   const page = await openLink(deps, answer.token);
-  if (!page) throw new Rejected(LINK_GONE);
+  // On the token: the page shown again finds the link gone and says so (410, with a way to ask for a new one).
+  if (!page) throw new Rejected(LINK_GONE, 'token');
   const { user } = page;
   if (!answer.newPassword) throw new InvalidInput('Enter a new password', 'new_password');
   checkNewPassword(answer.newPassword, user.email);
@@ -154,7 +155,7 @@ export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promi
   if (page.needsSecondFactor) await proveSecondFactor(deps, user, answer, ip);
   const at = new Date();
   await withTransaction(deps.db, async (tx) => {
-    if (!(await activationCodes.consumeActivationCode(tx, user.id, ['forgotten-password'], hashCode(answer.token)))) throw new Rejected(LINK_GONE);
+    if (!(await activationCodes.consumeActivationCode(tx, user.id, ['forgotten-password'], hashCode(answer.token)))) throw new Rejected(LINK_GONE, 'token');
     await passwords.upsertPasswordHash(tx, user.id, hash);
     await users.refuseEarlierTokens(tx, user.id, at);
     await audit(tx, { kind: 'user', id: user.id }, {
