@@ -136,23 +136,26 @@ export const LINK_GONE = 'This link does not work any more: it was used already,
 export interface LinkAnswer { token: string; code?: string; recoveryCode?: string; credential?: string; newPassword: string }
 
 /**
- * Sets the new password from a live link: the new password is checked first
- * (so a code is not spent on a password that would be refused), then the
- * second factor, then the link is taken (one DELETE) in the same transaction
+ * Sets the new password from a live link: the new password is checked and
+ * hashed first (so a code is not spent on a password that would be refused,
+ * nor on a hash refused while this address's argon2 places are full), then
+ * the second factor, then the link is taken (one DELETE) in the same transaction
  * that sets the password and refuses every earlier token. The caller ends
  * the person's sessions.
  */
 export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promise<UserRow> {
   const page = await openLink(deps, answer.token);
-  if (!page) throw new Rejected(LINK_GONE);
+  // On the token: the page shown again finds the link gone and says so (410, with a way to ask for a new one).
+  if (!page) throw new Rejected(LINK_GONE, 'token');
   const { user } = page;
   if (!answer.newPassword) throw new InvalidInput('Enter a new password', 'new_password');
   checkNewPassword(answer.newPassword, user.email);
-  if (page.needsSecondFactor) await proveSecondFactor(deps, user, answer, ip);
+  // Hashed before the proof: a hash refused as busy (503) must not have spent a recovery code or the app's code first.
   const hash = await deps.passwords.hash(answer.newPassword, ip);
+  if (page.needsSecondFactor) await proveSecondFactor(deps, user, answer, ip);
   const at = new Date();
   await withTransaction(deps.db, async (tx) => {
-    if (!(await activationCodes.consumeActivationCode(tx, user.id, ['forgotten-password'], hashCode(answer.token)))) throw new Rejected(LINK_GONE);
+    if (!(await activationCodes.consumeActivationCode(tx, user.id, ['forgotten-password'], hashCode(answer.token)))) throw new Rejected(LINK_GONE, 'token');
     await passwords.upsertPasswordHash(tx, user.id, hash);
     await users.refuseEarlierTokens(tx, user.id, at);
     await audit(tx, { kind: 'user', id: user.id }, {

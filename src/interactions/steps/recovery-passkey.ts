@@ -42,6 +42,7 @@ export const recoveryPasskey: Step = {
     const { codes } = await passkeyAfterRecovery(c.deps, user, boundToInteraction(c.state.uid), form.credential, form.name, {
       replacesApp: c.state.replacesCredentialId,
       ip: c.ip,
+      signIn: c.state,
       by: `you, after using a recovery code while signing in to ${(await c.request.portal()).name}`,
     });
     return {
