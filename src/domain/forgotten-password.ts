@@ -4,7 +4,7 @@ import * as activationCodes from '../db/queries/activation-codes.js';
 import * as passwords from '../db/queries/passwords.js';
 import * as users from '../db/queries/users.js';
 import type { UserRow } from '../db/queries/users.js';
-import { InvalidInput, Rejected, TooManyAttempts } from './errors.js';
+import { Conflict, InvalidInput, Rejected, TooManyAttempts } from './errors.js';
 import { emailKey } from './email.js';
 import { addressKey } from './addresses.js';
 import { checkNewPassword } from './passwords.js';
@@ -16,6 +16,7 @@ import { hashCode } from './secrets.js';
 import { audit } from './audit.js';
 import { tellPerson } from './person-notices.js';
 import { isPlainText } from './text.js';
+import { lockPerson } from './lock-order.js';
 import type { Deps } from './deps.js';
 
 /**
@@ -133,6 +134,20 @@ export function linkPasskeyOptions(deps: Deps, token: string, page: LinkPage) {
 
 export const LINK_GONE = 'This link does not work any more: it was used already, or it is more than 60 minutes old. Ask for a new one.';
 
+/** Refused when the person changed between the link's page being read and its write (see useLink). */
+export const ACCOUNT_CHANGED = 'Your account changed while you were choosing a password (an administrator may have reset or disabled it), so nothing was changed. Open the link again to see what it asks for now.';
+
+/**
+ * The person as the link's page read them, before the second factor was
+ * proved, still stands: active, and no reset, disable or credential change
+ * since (each of those moves sessions_revoked_at or tokens_revoked_at).
+ */
+function unchangedSince(before: UserRow, now: UserRow | undefined): boolean {
+  const same = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+  return !!now && now.status === 'active'
+    && same(before.sessions_revoked_at, now.sessions_revoked_at) && same(before.tokens_revoked_at, now.tokens_revoked_at);
+}
+
 export interface LinkAnswer { token: string; code?: string; recoveryCode?: string; credential?: string; newPassword: string }
 
 /**
@@ -141,7 +156,11 @@ export interface LinkAnswer { token: string; code?: string; recoveryCode?: strin
  * nor on a hash refused while this address's argon2 places are full), then
  * the second factor, then the link is taken (one DELETE) in the same transaction
  * that sets the password and refuses every earlier token. The caller ends
- * the person's sessions.
+ * the person's sessions. That transaction takes the person's row lock first
+ * and re-reads them: an administrator's disable, MFA reset or password reset
+ * landing after the page was read (the proof takes a moment) would otherwise
+ * be followed by the new password, set from a second factor the reset had
+ * just removed. Then nothing is written and the link stays as it is.
  */
 export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promise<UserRow> {
   const page = await openLink(deps, answer.token);
@@ -155,6 +174,7 @@ export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promi
   if (page.needsSecondFactor) await proveSecondFactor(deps, user, answer, ip);
   const at = new Date();
   await withTransaction(deps.db, async (tx) => {
+    if (!unchangedSince(user, await lockPerson(tx, user.id))) throw new Conflict(ACCOUNT_CHANGED, 'token');
     if (!(await activationCodes.consumeActivationCode(tx, user.id, ['forgotten-password'], hashCode(answer.token)))) throw new Rejected(LINK_GONE, 'token');
     await passwords.upsertPasswordHash(tx, user.id, hash);
     await users.refuseEarlierTokens(tx, user.id, at);

@@ -9,6 +9,7 @@ import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from '../deps.js';
 import { beginAttempt } from '../attempts.js';
 import { tellPerson } from '../person-notices.js';
+import { proofsStillCount, type FlowState } from '../sign-in-flows.js';
 
 export interface EnrolmentView {
   credentialId: string;
@@ -130,6 +131,11 @@ export async function confirmEnrolment(
     /** A first factor (enrolment at sign-in): refused when another sign-in set up a passkey meanwhile, as a first passkey is refused beside an app. */
     first?: boolean;
     alsoInTransaction?: (tx: Db) => Promise<void>;
+    /**
+     * The sign-in setting it up: refused (AccountChanged) when its proofs stopped counting (an administrator's
+     * reset or disable) before the row lock was had, so nothing is set up after a reset or disable it never saw.
+     */
+    signIn?: FlowState;
   } = {},
 ): Promise<string[]> {
   await assertStillReplaceable(deps, userId, terms.replaces);
@@ -140,7 +146,8 @@ export async function confirmEnrolment(
   const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
   await withTransaction(deps.db, async (tx) => {
     // The person's row lock before any code row (an MFA-reset code spent below), as every change to a person's codes takes them.
-    await users.lockUserRow(tx, userId);
+    const person = await users.lockUserRow(tx, userId);
+    if (terms.signIn && !proofsStillCount(person, terms.signIn)) throw new AccountChanged();
     if (terms.first && (await passkeys.countPasskeys(tx, userId)) > 0) throw new AccountChanged();
     // What must be spent with it (an MFA-reset code) first: it settles which of two racing sign-ins wins.
     await terms.alsoInTransaction?.(tx);

@@ -13,6 +13,7 @@ import { audit, type Actor } from '../audit.js';
 import { tellPerson } from '../person-notices.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 import type { Deps } from '../deps.js';
+import { proofsStillCount, type FlowState } from '../sign-in-flows.js';
 import { CHALLENGE_SECONDS, keepChallenge, madeInAFrame, parseCredential, relyingParty, takeChallenge } from './passkey-challenges.js';
 import { checkPasskeyName, MAX_PASSKEYS, tooManyPasskeys, toSummary, type PasskeySummary } from './passkeys.js';
 
@@ -131,16 +132,22 @@ export async function addPasskey(deps: Deps, user: { id: string; email: string; 
  * A first passkey, set up at sign-in in place of an authenticator app: with
  * it, in one transaction, a new set of recovery codes (returned once, to be
  * shown once) and whatever `alsoInTransaction` must spend (an MFA-reset code).
- * Refused (AccountChanged) when another sign-in set up a factor meanwhile.
+ * Refused (AccountChanged) when another sign-in set up a factor meanwhile,
+ * or when the sign-in's proofs stopped counting (an administrator's MFA
+ * reset or disable) before the row lock was had: the flow checks them before
+ * the step, but a reset landing between that check and this write would
+ * otherwise be followed by a key and recovery codes it never saw.
  */
 export async function enrolFirstPasskey(
   deps: Deps, user: { id: string; email: string; name: string }, bindTo: string, raw: string | undefined, name: string | undefined,
-  terms: { alsoInTransaction?: (tx: Db) => Promise<void>; ip: string; by: string },
+  terms: { alsoInTransaction?: (tx: Db) => Promise<void>; ip: string; by: string; signIn?: FlowState },
 ): Promise<{ passkey: PasskeySummary; codes: string[] }> {
   const { plain, hashes } = newRecoveryCodes(deps.settings.recoveryCodes.count);
   const passkey = await addPasskey(deps, user, bindTo, raw, name, {
     first: true, actor: { kind: 'user', id: user.id }, ip: terms.ip, by: terms.by,
     async alsoInTransaction(tx) {
+      // addPasskey holds the row lock already: this reads the row as it is now, after any reset that got the lock first.
+      if (terms.signIn && !proofsStillCount(await users.lockUserRow(tx, user.id), terms.signIn)) throw new AccountChanged();
       await terms.alsoInTransaction?.(tx);
       await recoveryCodes.replaceRecoveryCodes(tx, user.id, hashes);
     },

@@ -90,6 +90,7 @@ export const enrolAuthenticator: Step = {
       replaces: replaces(c.state),
       // Before the second factor this is the person's first (after a recovery code, a replacement).
       first: !c.state.mfa,
+      signIn: c.state,
       alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, userId!, resetCodeProof) : undefined,
     });
     // A first authenticator is emailed to the person: one set up by someone else is noticed.

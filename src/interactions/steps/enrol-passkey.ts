@@ -40,6 +40,7 @@ export const enrolPasskey: Step = {
     const { resetCodeProof } = c.state;
     const { codes, passkey } = await enrolFirstPasskey(c.deps, user, boundToInteraction(c.state.uid), form.credential, form.name, {
       ip: c.ip,
+      signIn: c.state,
       by: `you, while signing in to ${(await c.request.portal()).name}`,
       alsoInTransaction: resetCodeProof ? (tx) => spendResetCode(c.deps, tx, user.id, resetCodeProof) : undefined,
     });
