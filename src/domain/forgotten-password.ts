@@ -134,8 +134,8 @@ export function linkPasskeyOptions(deps: Deps, token: string, page: LinkPage) {
 
 export const LINK_GONE = 'This link does not work any more: it was used already, or it is more than 60 minutes old. Ask for a new one.';
 
-/** Refused when the person changed between the link's page being read and its write (see useLink). */
-export const ACCOUNT_CHANGED = 'Your account changed while you were choosing a password (an administrator may have reset or disabled it), so nothing was changed. Open the link again to see what it asks for now.';
+/** Refused when the person changed between the link's page being read and its write (see useLink); the page shown again asks for what is there now. */
+export const ACCOUNT_CHANGED = 'Your account changed while you were choosing a password (an administrator may have reset or disabled it), so nothing was changed. Enter your new password again.';
 
 /**
  * The person as the link's page read them, before the second factor was
@@ -174,7 +174,7 @@ export async function useLink(deps: Deps, answer: LinkAnswer, ip: string): Promi
   if (page.needsSecondFactor) await proveSecondFactor(deps, user, answer, ip);
   const at = new Date();
   await withTransaction(deps.db, async (tx) => {
-    if (!unchangedSince(user, await lockPerson(tx, user.id))) throw new Conflict(ACCOUNT_CHANGED, 'token');
+    if (!unchangedSince(user, await lockPerson(tx, user.id))) throw new Conflict(ACCOUNT_CHANGED, 'new_password');
     if (!(await activationCodes.consumeActivationCode(tx, user.id, ['forgotten-password'], hashCode(answer.token)))) throw new Rejected(LINK_GONE, 'token');
     await passwords.upsertPasswordHash(tx, user.id, hash);
     await users.refuseEarlierTokens(tx, user.id, at);
