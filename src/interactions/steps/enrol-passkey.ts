@@ -4,7 +4,7 @@ import { findUser } from '../../domain/accounts.js';
 import { AccountChanged } from '../../domain/errors.js';
 import { spendResetCode } from '../../domain/sign-in.js';
 import { provedNow, sealCodes, type FlowState } from '../../domain/sign-in-flows.js';
-import type { Step } from '../step.js';
+import type { Step, StepContext, View } from '../step.js';
 import { enrolmentDue } from './enrol-authenticator.js';
 import { withPasskey } from './passkey.js';
 
@@ -18,22 +18,7 @@ export const enrolPasskey: Step = {
   name: 'enrol-passkey',
   applies: () => false,
   offered: (s: FlowState) => enrolmentDue(s) && !s.mfa,
-  async render(c, { errors, values }) {
-    const user = await findUser(c.deps, c.state.userId!);
-    if (!user) throw new AccountChanged();
-    const options = await registrationOptions(c.deps, user, boundToInteraction(c.state.uid));
-    return {
-      template: 'enrol-passkey',
-      model: {
-        title: 'Set up a passkey or security key',
-        action: c.url('enrol-passkey'),
-        options: JSON.stringify(options),
-        name: values.name ?? '',
-        appUrl: c.url('enrol'),
-        errors,
-      },
-    };
-  },
+  render: (c, { errors, values }) => passkeySetUpPage(c, 'enrol-passkey', { name: values.name ?? '', appUrl: c.url('enrol'), errors }),
   async submit(c, form) {
     const user = await findUser(c.deps, c.state.userId!);
     if (!user) throw new AccountChanged();
@@ -60,3 +45,18 @@ export const enrolPasskey: Step = {
     };
   },
 };
+
+/**
+ * The page that sets up a passkey at sign-in (here, and after a recovery
+ * code): a registration challenge bound to this sign-in, posted back to
+ * `step`; `extra` is what the two pages say differently.
+ */
+export async function passkeySetUpPage(c: StepContext, step: string, extra: Record<string, unknown>): Promise<View> {
+  const user = await findUser(c.deps, c.state.userId!);
+  if (!user) throw new AccountChanged();
+  const options = await registrationOptions(c.deps, user, boundToInteraction(c.state.uid));
+  return {
+    template: 'enrol-passkey',
+    model: { title: 'Set up a passkey or security key', action: c.url(step), options: JSON.stringify(options), ...extra },
+  };
+}

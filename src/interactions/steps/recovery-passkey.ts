@@ -1,10 +1,10 @@
 import { boundToInteraction } from '../../domain/factors/passkey-challenges.js';
-import { registrationOptions } from '../../domain/factors/passkey-ceremonies.js';
 import { passkeyAfterRecovery } from '../../domain/factors/passkey-after-recovery.js';
 import { findUser } from '../../domain/accounts.js';
 import { AccountChanged } from '../../domain/errors.js';
 import { sealCodes, type FlowState } from '../../domain/sign-in-flows.js';
 import type { Step } from '../step.js';
+import { passkeySetUpPage } from './enrol-passkey.js';
 
 /**
  * After a recovery code, the person chose to set up a passkey or security
@@ -17,23 +17,12 @@ import type { Step } from '../step.js';
 export const recoveryPasskey: Step = {
   name: 'recovery-passkey',
   applies: (s: FlowState) => s.prompt === 'login' && !!s.userId && s.mfa === true && s.passkeyAfterRecovery === true,
-  async render(c, { errors, values }) {
-    const user = await findUser(c.deps, c.state.userId!);
-    if (!user) throw new AccountChanged();
-    const options = await registrationOptions(c.deps, user, boundToInteraction(c.state.uid));
-    return {
-      template: 'enrol-passkey',
-      model: {
-        title: 'Set up a passkey or security key',
-        action: c.url('recovery-passkey'),
-        options: JSON.stringify(options),
-        name: values.name ?? '',
-        afterRecovery: true,
-        replacesApp: c.state.replacesCredentialId !== undefined,
-        errors,
-      },
-    };
-  },
+  render: (c, { errors, values }) => passkeySetUpPage(c, 'recovery-passkey', {
+    name: values.name ?? '',
+    afterRecovery: true,
+    replacesApp: c.state.replacesCredentialId !== undefined,
+    errors,
+  }),
   async submit(c, form) {
     if (form.choice === 'new-authenticator') return { ...c.state, passkeyAfterRecovery: false, replaceAuthenticator: true };
     if (form.choice === 'carry-on') return { ...c.state, passkeyAfterRecovery: false, replacesCredentialId: undefined };
