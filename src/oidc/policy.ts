@@ -1,7 +1,8 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { listSites, lastSiteChoice } from '../domain/accounts.js';
 import type { Deps } from '../domain/deps.js';
-import { mfaRequirement, portalDemandsMfa } from '../domain/rollout.js';
+import { OWN_PORTAL_ID } from '../domain/clients.js';
+import { mfaRequirement, portalDemandsMfa, type MfaRequirement } from '../domain/rollout.js';
 import { isMultiFactorAcr } from '../domain/sign-in.js';
 import { demandsPhr } from '../domain/sign-in-flows.js';
 
@@ -29,6 +30,22 @@ export function grantedWithoutAsking(requested: Iterable<string>): string[] {
  *    and has not chosen one for this portal (requestable: `prompt=select_site`).
  */
 export function buildPolicy(deps: Deps) {
+  // The person's requirement at this portal, asked once per request: a password-only session meets both
+  // checks below, and `phr` does not depend on whether the portal itself demands MFA.
+  const asked = new WeakMap<KoaContextWithOIDC, Promise<MfaRequirement>>();
+  const requirementOf = (ctx: KoaContextWithOIDC): Promise<MfaRequirement> => {
+    let found = asked.get(ctx);
+    if (!found) {
+      const { session, client, params } = ctx.oidc;
+      found = mfaRequirement(deps, {
+        userId: session!.accountId!,
+        clientId: client!.clientId,
+        demandedByPortal: portalDemandsMfa((client as unknown as Record<string, unknown>)['urn:pharmid:require_mfa'], params?.acr_values),
+      });
+      asked.set(ctx, found);
+    }
+    return found;
+  };
   const policy = base();
   const login = policy.get('login')!;
   // findAccount yields nothing for a disabled person or a sign-in older than an
@@ -38,15 +55,10 @@ export function buildPolicy(deps: Deps) {
     return session?.accountId && !account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
   login.checks.add(new Check('mfa_required', 'a second factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
-    const { session, client, params } = ctx.oidc;
+    const { session, client } = ctx.oidc;
     if (!session?.accountId || isMultiFactorAcr(session.acr) || !client) return Check.NO_NEED_TO_PROMPT;
     // A password-only session (a rollout grace period) steps up when the portal or the policy now requires MFA.
-    const requirement = await mfaRequirement(deps, {
-      userId: session.accountId,
-      clientId: client.clientId,
-      demandedByPortal: portalDemandsMfa((client as unknown as Record<string, unknown>)['urn:pharmid:require_mfa'], params?.acr_values),
-    });
-    return requirement.required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    return (await requirementOf(ctx)).required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
   // A portal that asks acr_values=phr, or a rollout policy that requires passkeys for the person's site or this
@@ -55,9 +67,9 @@ export function buildPolicy(deps: Deps) {
     const { session, params, client } = ctx.oidc;
     if (!session?.accountId || session.acr === 'phr') return Check.NO_NEED_TO_PROMPT;
     if (demandsPhr(params?.acr_values)) return Check.REQUEST_PROMPT;
-    if (!client) return Check.NO_NEED_TO_PROMPT;
-    const requirement = await mfaRequirement(deps, { userId: session.accountId, clientId: client.clientId, demandedByPortal: false });
-    return requirement.phr ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    // No policy asks pharmid's own pages for a passkey (rollout.ts): no query for them.
+    if (!client || client.clientId === OWN_PORTAL_ID) return Check.NO_NEED_TO_PROMPT;
+    return (await requirementOf(ctx)).phr ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
   policy.add(new Prompt(
