@@ -108,10 +108,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
-    const saved = await loadFlow(deps, interaction.uid);
-    // Until the flow is saved: remembered beyond the sign-in's own life, so a page opened too late can name its portal.
-    if (!saved) await rememberSignIn(deps, interaction.uid, { clientId: String(interaction.params.client_id), finished: false });
-    const current = await stillCurrent(deps, saved ?? (await initialState(deps, provider(), interaction)));
+    const current = await stillCurrent(deps, (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, provider(), interaction)));
     const { state, restarted } = current;
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
     // The portal is looked up only by the steps that need it (consent, and the MFA requirement after a password).
