@@ -20,7 +20,7 @@ import type { Step, StepContext, View, FieldError } from './step.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { OWN_PAGES_NAME } from '../domain/portal-names.js';
 import { rememberSignIn } from '../domain/sign-in-memory.js';
-import { isSignInGone, signInGonePage, signInUidOf } from '../http/pages.js';
+import { signInGone } from './sign-in-gone.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -93,16 +93,7 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   const { deps, render, onStep, csrf } = opts;
   const provider = () => opts.provider();
   const router = new Router({ prefix: '/interaction' });
-  // A sign-in page whose sign-in has gone (finished, expired, cookie lost) says so in plain words, naming the portal.
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!isSignInGone(err)) throw err;
-      const page = await signInGonePage(deps, signInUidOf(ctx.path));
-      await render(ctx, page.view, page.status);
-    }
-  });
+  router.use(signInGone(deps, render));
   router.use(...parseForm());
 
   async function open(ctx: Koa.Context) {
