@@ -1,5 +1,5 @@
 import type { Deps } from './deps.js';
-import { findClient } from '../db/queries/clients.js';
+import { findClient, findClients, type ClientRow } from '../db/queries/clients.js';
 import { OWN_PORTAL_ID } from './clients.js';
 import { isPlainText } from './text.js';
 
@@ -35,7 +35,10 @@ function homeOf(metadata: Record<string, unknown>): string | undefined {
 export async function namePortal(deps: Deps, clientId: unknown): Promise<PortalName | undefined> {
   if (!isPlainText(clientId, 200) || !clientId) return undefined;
   const row = await findClient(deps.db, clientId);
-  if (!row) return undefined;
+  return row ? portalNameOf(row) : undefined;
+}
+
+function portalNameOf(row: ClientRow): PortalName {
   const own = row.client_id === OWN_PORTAL_ID;
   return {
     clientId: row.client_id,
@@ -46,8 +49,13 @@ export async function namePortal(deps: Deps, clientId: unknown): Promise<PortalN
   };
 }
 
-/** Several portals by client_id, in the order given, leaving out any no longer registered. */
+/**
+ * Several portals by client_id, in the order given, leaving out any no longer
+ * registered: one query for the lot (the sign-out pages list every portal of
+ * a session).
+ */
 export async function namePortals(deps: Deps, clientIds: string[]): Promise<PortalName[]> {
-  const named = await Promise.all(clientIds.map((id) => namePortal(deps, id)));
-  return named.filter((p): p is PortalName => p !== undefined);
+  const ids = clientIds.filter((id) => isPlainText(id, 200) && id !== '');
+  const rows = new Map((await findClients(deps.db, ids)).map((row) => [row.client_id, row]));
+  return ids.flatMap((id) => { const row = rows.get(id); return row ? [portalNameOf(row)] : []; });
 }

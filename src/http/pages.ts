@@ -149,7 +149,9 @@ export function providerPages(render: Render, deps: Deps): ProviderPages {
       } } });
     },
     async signedOut(ctx, outcome) {
-      const [left, still] = await Promise.all([namePortals(deps, outcome.signedOutOf), namePortals(deps, outcome.stillIn)]);
+      const named = await namePortals(deps, [...outcome.signedOutOf, ...outcome.stillIn]);
+      const left = named.filter((p) => outcome.signedOutOf.includes(p.clientId));
+      const still = named.filter((p) => outcome.stillIn.includes(p.clientId));
       await draw(ctx, { status: 200, view: { template: 'signed-out', model: {
         title: 'You have signed out', signedOutOf: left.map((p) => p.name), stillIn: still.map((p) => p.name),
         everywhere: still.length === 0, next: still.length ? backTo(still[0]) : undefined,

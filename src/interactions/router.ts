@@ -20,7 +20,7 @@ import type { Step, StepContext, View, FieldError } from './step.js';
 import { OWN_PORTAL_ID } from '../domain/clients.js';
 import { OWN_PAGES_NAME } from '../domain/portal-names.js';
 import { rememberSignIn } from '../domain/sign-in-memory.js';
-import { isSignInGone, signInGonePage, signInUidOf } from '../http/pages.js';
+import { signInGone } from './sign-in-gone.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -93,25 +93,13 @@ export function interactionRoutes(opts: InteractionRoutesOptions): Router {
   const { deps, render, onStep, csrf } = opts;
   const provider = () => opts.provider();
   const router = new Router({ prefix: '/interaction' });
-  // A sign-in page whose sign-in has gone (finished, expired, cookie lost) says so in plain words, naming the portal.
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!isSignInGone(err)) throw err;
-      const page = await signInGonePage(deps, signInUidOf(ctx.path));
-      await render(ctx, page.view, page.status);
-    }
-  });
+  router.use(signInGone(deps, render));
   router.use(...parseForm());
 
   async function open(ctx: Koa.Context) {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
-    const saved = await loadFlow(deps, interaction.uid);
-    // Until the flow is saved: remembered beyond the sign-in's own life, so a page opened too late can name its portal.
-    if (!saved) await rememberSignIn(deps, interaction.uid, { clientId: String(interaction.params.client_id), finished: false });
-    const current = await stillCurrent(deps, saved ?? (await initialState(deps, provider(), interaction)));
+    const current = await stillCurrent(deps, (await loadFlow(deps, interaction.uid)) ?? (await initialState(deps, provider(), interaction)));
     const { state, restarted } = current;
     const details = interaction.prompt.details as { missingOIDCScope?: string[] };
     // The portal is looked up only by the steps that need it (consent, and the MFA requirement after a password).

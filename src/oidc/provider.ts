@@ -9,6 +9,7 @@ import { findUser } from '../domain/accounts.js';
 import { buildPolicy, grantedWithoutAsking } from './policy.js';
 import { outgoingFetch, retryBackchannelLogout } from './backchannel.js';
 import { sessionTtl, trackSessions } from './session-activity.js';
+import { rememberSignIn } from '../domain/sign-in-memory.js';
 
 /** How the provider's own pages (errors, sign-out) are drawn; handed in by the app. */
 export interface ProviderPages {
@@ -204,7 +205,12 @@ export function createProvider({ config, deps, store, keys, pages }: ProviderOpt
       },
     },
     interactions: {
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      // Called once, when the sign-in is created: remembered beyond its own life (sign-in-memory.ts), so a page
+      // opened too late can still name its portal. Not on the sign-in pages themselves, which are viewed many times.
+      url: async (_ctx, interaction) => {
+        await rememberSignIn(deps, interaction.uid, { clientId: String(interaction.params.client_id), finished: false });
+        return `/interaction/${interaction.uid}`;
+      },
       policy: buildPolicy(deps),
     },
     loadExistingGrant,

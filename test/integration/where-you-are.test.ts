@@ -175,6 +175,17 @@ describe('no raw protocol error reaches a person', () => {
     expect(gone.text).toMatch(/id="next-step">Go back to PharmRefer</);
   });
 
+  test('the portal is remembered once, when the sign-in starts, not again on each view of its pages', async () => {
+    const { portal, client } = await portalNamed('PharmRefer');
+    const browser = new Browser(p.url);
+    const { res } = await openAuthorization(portal, browser);
+    const uid = formAction(res.text, '/interaction/')!.split('/')[2]!;
+    expect(JSON.parse((await p.deps.store.get(`sign-in-memory:${uid}`))!)).toEqual({ clientId: client.client_id, finished: false });
+    await p.deps.store.del(`sign-in-memory:${uid}`);
+    for (let i = 0; i < 3; i++) expect((await browser.open(`/interaction/${uid}`)).status).toBe(200);
+    expect(await p.deps.store.get(`sign-in-memory:${uid}`)).toBeNull();
+  });
+
   test('a sign-in page opened in another browser (its cookie missing): the same expired page', async () => {
     const { portal } = await portalNamed('PharmRefer');
     const { res } = await openAuthorization(portal, new Browser(p.url));

@@ -77,6 +77,13 @@ export async function findClient(db: Db, clientId: string): Promise<ClientRow | 
   return rows[0];
 }
 
+/** Several portals by client_id (unknown ids left out), in one query. */
+export async function findClients(db: Db, clientIds: string[]): Promise<ClientRow[]> {
+  if (!clientIds.length) return [];
+  const { rows } = await db.query<ClientRow>(`SELECT ${columns} FROM clients WHERE client_id = ANY($1::text[])`, [clientIds]);
+  return rows;
+}
+
 /** Replaces a portal's secret; false when it has none to replace (public or key-authenticated) or is unknown. */
 export async function replaceClientSecret(db: Db, clientId: string, sealed: string): Promise<boolean> {
   const { rowCount } = await db.query(
