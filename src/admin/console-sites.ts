@@ -105,7 +105,7 @@ export function sitePages(router: Router, page: PageContext): void {
   }
 
   router.get('/sites/:ods/people/new', (ctx) => personForm(ctx));
-  router.post('/sites/:ods/people', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/people', ...consoleForm(pageForm, (ctx, errors, status, values) => personForm(ctx, errors, values, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(personInput, values);
