@@ -9,6 +9,7 @@ import { InvalidInput } from '../domain/errors.js';
 import type { ResetOutcome } from '../domain/users.js';
 import { confirmInput, detailsInput, parseInput } from './schemas.js';
 import { backTo, fieldsOf, tryForm, when, type FieldError } from './forms.js';
+import { consoleForm } from './form-gate.js';
 
 const req = (ctx: Koa.Context) => ctx.state.admin as AdminRequest;
 export const personPath = (id: string) => `/admin/people/${encodeURIComponent(id)}`;
@@ -153,7 +154,7 @@ export function personChangePages(router: Router, { deps, render, pageForm, conf
     }, status);
   }
   router.get('/people/:id/edit', (ctx) => editForm(ctx));
-  router.post('/people/:id/edit', ...pageForm, async (ctx) => {
+  router.post('/people/:id/edit', ...consoleForm(pageForm, (ctx, errors, status, values) => editForm(ctx, values, errors, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(detailsInput, values);

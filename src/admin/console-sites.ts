@@ -105,7 +105,7 @@ export function sitePages(router: Router, page: PageContext): void {
   }
 
   router.get('/sites/:ods/people/new', (ctx) => personForm(ctx));
-  router.post('/sites/:ods/people', ...pageForm, async (ctx) => {
+  router.post('/sites/:ods/people', ...consoleForm(pageForm, (ctx, errors, status, values) => personForm(ctx, errors, values, status)), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(personInput, values);
@@ -120,14 +120,17 @@ export function sitePages(router: Router, page: PageContext): void {
       }, 201);
     }, (errors, status) => personForm(ctx, errors, values, status));
   });
-  router.post('/sites/:ods/locums', ...consoleForm(pageForm, (ctx, errors, status, values) => personForm(ctx, errors.map((e) => ({ ...e, field: e.field === 'email' ? 'locum_email' : e.field })), { locum_email: values.email ?? '' }, status)), async (ctx) => {
+  /** The locum form shares the add-person page: its email field is called locum_email there. */
+  const locumForm = (ctx: Koa.Context, errors: FieldError[], status: number, values: Record<string, string>) =>
+    personForm(ctx, errors.map((e) => ({ ...e, field: e.field === 'email' ? 'locum_email' : e.field })), { locum_email: values.email ?? '' }, status);
+  router.post('/sites/:ods/locums', ...consoleForm(pageForm, locumForm), async (ctx) => {
     const values = fieldsOf(ctx);
     await tryForm(async () => {
       const i = parseInput(locumInput, values);
       const r = await linkPerson(deps, req(ctx), { email: i.email }, { site: ctx.params.ods!, role: i.role });
       if (r.waiting) backTo(ctx, sitePath(r.site.ods_code), 'link-waiting');
       else backTo(ctx, `/admin/people/${r.user.id}`, 'linked');
-    }, (errors, status) => personForm(ctx, errors.map((e) => ({ ...e, field: e.field === 'email' ? 'locum_email' : e.field })), { locum_email: values.email ?? '' }, status));
+    }, (errors, status) => locumForm(ctx, errors, status, values));
   });
 
   router.get('/sites/:ods/audit', async (ctx) => {

@@ -243,6 +243,17 @@ describe('several people at once', () => {
     // The refusal is in the audit trail, against the person out of reach.
     const denied = await p.deps.db.query("SELECT actor FROM audit_events WHERE action = 'user.disable' AND outcome = 'denied' AND target_user = $1", [locum.id]);
     expect(denied.rows).toContainEqual({ actor: `user:${adminY.id}` });
+    // Sending codes to someone who administers a site Y's administrator does not look after: refused, and audited
+    // as the act that was tried (an activation code), not as a password reset.
+    const far = await makeSite(p.deps, 'Far Pharmacy');
+    const farAdmin = await makePerson(p.deps, { site: far.ods_code, role: 'site-admin', name: 'Ada Faraway' });
+    await linkPerson(p.deps, farAdmin.email, Y.ods_code);
+    const codes = await browserY.agent.post(`/admin/sites/${Y.ods_code}/people/bulk/confirm`).type('form')
+      .send(`_csrf=${encodeURIComponent(csrfOn(ownPage.text))}&act=send-codes&person=${farAdmin.id}`).redirects(0);
+    expect(codes.status).toBe(409);
+    expect(textOf(codes.text)).toContain('Ada Faraway');
+    const deniedCodes = await p.deps.db.query("SELECT action FROM audit_events WHERE outcome = 'denied' AND target_user = $1", [farAdmin.id]);
+    expect(deniedCodes.rows).toEqual([{ action: 'user.activation-code' }]);
   });
 
   test('ticking no one, or an unknown act, is a message on the site page', async () => {

@@ -342,6 +342,9 @@ describe('bad input on every form of the person page', () => {
           const res = await browser.agent.post(path).type('form').send({ _csrf: token, ...body }).redirects(0);
           const fine = res.status >= 400 && res.status < 500 && !looksLikeStackTrace(res.text);
           if (!fine) problems.push(`${path} ${field} ${shape}: ${res.status}`);
+          // The forms with text to correct are shown again, with the message, rather than an error page.
+          const form = path.endsWith('/edit') ? 'id="edit-person"' : path.endsWith('/people') ? 'id="new-person"' : undefined;
+          if (form && !res.text.includes(form)) problems.push(`${path} ${field} ${shape}: not shown on the form`);
         }
       }
     }

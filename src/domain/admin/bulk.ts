@@ -23,7 +23,7 @@ import type { Deps } from '../deps.js';
  */
 export type BulkAct = 'send-codes' | 'disable';
 export const BULK_ACTS: readonly BulkAct[] = ['send-codes', 'disable'];
-const RULE: Record<BulkAct, Act> = { 'send-codes': 'user.reset-password', disable: 'user.disable' };
+const RULE: Record<BulkAct, Act> = { 'send-codes': 'user.activation-code', disable: 'user.disable' };
 export const MAX_BULK = 200;
 
 export interface BulkPerson { id: string; name: string; email: string }
@@ -140,7 +140,7 @@ async function sendCodes(deps: Deps, r: AdminRequest, ods: string, ids: string[]
       await withTransaction(deps.db, async (tx) => {
         const locked = await lockPerson(tx, user.id);
         if (locked?.status !== 'invited') throw new Conflict(`${user.name} has activated meanwhile`);
-        await authorize(deps, r.principal, 'user.reset-password', { person: await loadPersonTarget(deps, user.id, tx) }, r);
+        await authorize(deps, r.principal, RULE['send-codes'], { person: await loadPersonTarget(deps, user.id, tx) }, r);
         const code = await issueActivationCode(deps, tx, user.id, 'activation', null);
         await audit(tx, r.principal.actor, {
           action: 'user.activation-code', outcome: 'success', targetUser: user.id, siteId: site.id, ip: r.ip, details: { bulk: true, code_to: 'person' },
