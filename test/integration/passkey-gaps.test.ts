@@ -1,7 +1,8 @@
-import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import type { TestPharmid } from '../helpers/pharmid.js';
+import { startWithPortal } from '../helpers/with-portal.js';
 import { Browser, formAction } from '../helpers/browser.js';
-import { Portal } from '../helpers/portal.js';
-import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
+import type { Portal } from '../helpers/portal.js';
+import { makePerson, makeSite } from '../helpers/factories.js';
 import { enrolmentOf, recoveryCodesOf, totpCode, type Person } from '../helpers/sign-in.js';
 import { answer, errorMessages, expectPage, openAuthorization, portalRedirect, textOf, withAuthenticator } from '../helpers/pages.js';
 import { mailTo } from '../helpers/mail.js';
@@ -27,10 +28,7 @@ import type { Response } from 'supertest';
 
 let p: TestPharmid;
 let portal: Portal;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
 const origin = () => new URL(p.config.issuer).origin;
