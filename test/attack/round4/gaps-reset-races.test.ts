@@ -13,7 +13,7 @@ import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { hasAuthenticator } from '../../../src/domain/factors/authenticators.js';
 import { checkPassword } from '../../../src/domain/sign-in.js';
 import { disableUser, resetMfa, resetPassword } from '../../../src/domain/users.js';
-import { afterPassword, originOf } from './support.js';
+import { afterPassword, enrolPage, originOf } from './support.js';
 
 /**
  * An administrator's reset or disable landing in the moment between a
@@ -115,9 +115,7 @@ describe('the forgotten-password link, its code proved, racing an administrator'
 
 describe('a first factor at sign-in racing an administrator', () => {
   test('a first passkey, racing an MFA reset: no key, no recovery codes; the sign-in starts again', async () => {
-    const person = await makePerson(p.deps);
-    const { browser, page } = await afterPassword(p, portal, person);
-    const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
     const answered = await race(person.id, () => resetMfa(p.deps, cli, person.email),
       () => browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Late key', credential: response }));
@@ -129,9 +127,7 @@ describe('a first factor at sign-in racing an administrator', () => {
   });
 
   test('a first passkey, racing a disable: no key', async () => {
-    const person = await makePerson(p.deps);
-    const { browser, page } = await afterPassword(p, portal, person);
-    const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
     const answered = await race(person.id, () => disableUser(p.deps, cli, person.email),
       () => browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Late key', credential: response }));

@@ -17,12 +17,24 @@ export async function afterPassword(p: TestPharmid, portal: Portal, person: Pers
   return { browser, req, page };
 }
 
+/** The passkey set-up page that the sign-in's first-factor (enrol) page links to. */
+export function passkeySetUpPage(browser: Browser, page: Response) {
+  return browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
+}
+
+/** A fresh person's passkey set-up page at sign-in. */
+export async function enrolPage(p: TestPharmid, portal: Portal) {
+  const person = await makePerson(p.deps);
+  const { browser, page } = await afterPassword(p, portal, person);
+  return { person, browser, passkeyPage: await passkeySetUpPage(browser, page) };
+}
+
 /** A person who set up a passkey (and nothing else) at their first sign-in, through the pages. */
 export async function personWithPasskey(p: TestPharmid, portal: Portal, opts: { synced?: boolean; site?: string } = {}) {
   const person = await makePerson(p.deps, opts.site ? { site: opts.site } : {});
   const authenticator = new SoftAuthenticator(originOf(p));
   const { browser, req, page } = await afterPassword(p, portal, person);
-  const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
+  const passkeyPage = await passkeySetUpPage(browser, page);
   const { key, response } = authenticator.create(passkeyOptionsOf(passkeyPage.text), { synced: opts.synced });
   const codesPage = expectPage(await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Blue key', credential: response }), 'recovery-codes');
   const recoveryCodes = recoveryCodesOf(codesPage.text);
