@@ -13,6 +13,7 @@ import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { hasAuthenticator } from '../../../src/domain/factors/authenticators.js';
 import { checkPassword } from '../../../src/domain/sign-in.js';
 import { disableUser, resetMfa, resetPassword } from '../../../src/domain/users.js';
+import { raceBehindRow } from '../../helpers/row-race.js';
 import { afterPassword, enrolPage, originOf } from './support.js';
 
 /**
@@ -30,34 +31,7 @@ const cli = { kind: 'cli' } as const;
 beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
-/** Backends waiting on a lock in this test's database. */
-async function untilWaiting(n: number) {
-  for (let i = 0; i < 200; i += 1) {
-    const { rows } = await p.deps.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
-    if (rows[0]!.n >= n) return;
-    await sleep(20);
-  }
-  throw new Error(`never ${n} waiting on a lock`);
-}
-
-/** Holds the person's row while `act` (the administrator's) and then `racer` queue behind it; returns the racer's answer. */
-async function race<T>(userId: string, act: () => Promise<unknown>, racer: () => Promise<T>): Promise<T> {
-  const holder = await p.deps.db.connect();
-  try {
-    await holder.query('BEGIN');
-    await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
-    const acted = act();
-    await untilWaiting(1);
-    const raced = racer();
-    await untilWaiting(2);
-    await holder.query('COMMIT');
-    await acted;
-    return await raced;
-  } finally {
-    holder.release();
-  }
-}
+const race = <T>(userId: string, act: () => Promise<unknown>, racer: () => Promise<T>) => raceBehindRow(p.deps.db, userId, act, racer);
 
 const NEW = 'a brand new long phrase';
 const passwordIs = async (email: string, password: string) => (await checkPassword(p.deps, email, password, '127.0.0.9')).ok;
