@@ -2,7 +2,8 @@ import type { Response } from 'supertest';
 import type { TestPharmid } from '../../helpers/pharmid.js';
 import { Browser } from '../../helpers/browser.js';
 import type { Portal } from '../../helpers/portal.js';
-import { makePerson } from '../../helpers/factories.js';
+import { makePerson, makeSite } from '../../helpers/factories.js';
+import { consoleBrowser, staff } from '../../integration/admin-support.js';
 import { recoveryCodesOf, type Person } from '../../helpers/sign-in.js';
 import { answer, expectPage, looksLikeStackTrace, openAuthorization, portalRedirect } from '../../helpers/pages.js';
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf, type SoftKey } from '../../helpers/webauthn.js';
@@ -61,4 +62,12 @@ export function bent(credential: string, edit: (c: Record<string, any>) => void)
   const value = JSON.parse(credential) as Record<string, any>;
   edit(value);
   return JSON.stringify(value);
+}
+
+/** Two sites, Riverside (A) and Hilltop (B), and B's site administrator signed in to the console. */
+export async function twoSitesAndAdminOfB(p: TestPharmid) {
+  const A = await makeSite(p.deps, 'Riverside Pharmacy');
+  const B = await makeSite(p.deps, 'Hilltop Pharmacy');
+  const adminB = await staff(p, B.ods_code, 'site-admin', 'Bea Admin');
+  return { A, B, adminB, browserB: (await consoleBrowser(p, adminB)).browser };
 }
