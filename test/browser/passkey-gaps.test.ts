@@ -9,12 +9,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { jest } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { makeClient } from '../helpers/factories.js';
-import { Portal, type AuthorizationRequest } from '../helpers/portal.js';
+import type { Portal, AuthorizationRequest } from '../helpers/portal.js';
+import { portalWithCallback } from '../helpers/callback-portal.js';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
@@ -38,13 +37,7 @@ beforeAll(async () => {
   ({ pharmid, deps } = world);
   await addSite(deps, cli, { ods: 'FA123', name: 'High Street Pharmacy' });
   await createUser(deps, cli, { ...amira, site: 'FA123' });
-  callbackServer = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html lang="en"><title>PharmOutcomes</title><main><h1>PharmOutcomes</h1></main></html>');
-  });
-  const callbackPort = await freePort();
-  await new Promise<void>((resolve) => { callbackServer.listen(callbackPort, 'localhost', resolve); });
-  callbackUrl = `http://localhost:${callbackPort}/callback`;
-  portal = await Portal.connect(world.config.issuer, await makeClient(deps, { name: 'PharmOutcomes', redirectUris: [callbackUrl] }), callbackUrl);
+  ({ portal, callbackUrl, callbackServer } = await portalWithCallback(world.config.issuer, deps));
 });
 
 afterAll(async () => {

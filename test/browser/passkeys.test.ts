@@ -11,12 +11,11 @@
  * (acr_values=phr): told plainly, she adds one at /account, and the portal's
  * next sign-in steps her code session up to the passkey alone.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { jest } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { freePort } from '../helpers/pharmid.js';
-import { makeClient } from '../helpers/factories.js';
-import { Portal, type AuthorizationRequest } from '../helpers/portal.js';
+import type { Portal, AuthorizationRequest } from '../helpers/portal.js';
+import { portalWithCallback } from '../helpers/callback-portal.js';
 import type { Deps } from '../../src/domain/deps.js';
 import { addSite } from '../../src/domain/sites.js';
 import { createUser } from '../../src/domain/users.js';
@@ -46,14 +45,7 @@ beforeAll(async () => {
   await createUser(deps, cli, { ...pharmacist, site: 'FA123' });
   const l = await createUser(deps, cli, { ...locum, site: 'FA123' });
   locumApp = (await enrolledApp(deps, l.user.id)).app;
-  // The portal's redirect URI: a page the browser lands on with the code, which the test exchanges.
-  callbackServer = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html lang="en"><title>PharmOutcomes</title><main><h1>PharmOutcomes</h1></main></html>');
-  });
-  const callbackPort = await freePort();
-  await new Promise<void>((resolve) => { callbackServer.listen(callbackPort, 'localhost', resolve); });
-  callbackUrl = `http://localhost:${callbackPort}/callback`;
-  portal = await Portal.connect(world.config.issuer, await makeClient(deps, { name: 'PharmOutcomes', redirectUris: [callbackUrl] }), callbackUrl);
+  ({ portal, callbackUrl, callbackServer } = await portalWithCallback(world.config.issuer, deps));
 });
 
 afterAll(async () => {

@@ -1,7 +1,9 @@
-import { startTestPharmid, type TestPharmid } from '../helpers/pharmid.js';
+import type { TestPharmid } from '../helpers/pharmid.js';
+import { startWithPortal } from '../helpers/with-portal.js';
+import { raceBehindRow } from '../helpers/row-race.js';
 import { Browser, formAction } from '../helpers/browser.js';
-import { Portal } from '../helpers/portal.js';
-import { makeClient, makePerson, makeSite } from '../helpers/factories.js';
+import type { Portal } from '../helpers/portal.js';
+import { makePerson, makeSite } from '../helpers/factories.js';
 import { enrolmentOf, recoveryCodesOf, totpCode, type Person } from '../helpers/sign-in.js';
 import { answer, errorMessages, expectPage, openAuthorization, portalRedirect, textOf, withAuthenticator } from '../helpers/pages.js';
 import { mailTo } from '../helpers/mail.js';
@@ -27,10 +29,7 @@ import type { Response } from 'supertest';
 
 let p: TestPharmid;
 let portal: Portal;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
 const origin = () => new URL(p.config.issuer).origin;
@@ -249,20 +248,6 @@ describe('5. readiness under a policy that requires passkeys', () => {
 });
 
 describe('6. an MFA reset racing a passkey being added on the account page', () => {
-  /** Backends waiting on a lock in this test's database. */
-  async function waitersOnLocks(): Promise<number> {
-    const { rows } = await p.deps.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
-    return rows[0]!.n;
-  }
-  async function untilWaiting(n: number) {
-    for (let i = 0; i < 200; i += 1) {
-      if ((await waitersOnLocks()) >= n) return;
-      await sleep(20);
-    }
-    throw new Error(`never ${n} waiting on a lock`);
-  }
-
   test('the reset takes the row first: the key posted meanwhile is not added after it', async () => {
     const person = await withAuthenticator(p.deps, await makePerson(p.deps), p.clock);
     const browser = new Browser(p.url);
@@ -276,24 +261,12 @@ describe('6. an MFA reset racing a passkey being added on the account page', () 
     const { response } = new SoftAuthenticator(origin()).create(passkeyOptionsOf(newPage.text));
 
     // The person's row held, as a slow transaction would; the reset queues for it first, then the key's write.
-    const holder = await p.deps.db.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [person.id]);
-      const reset = resetMfa(p.deps, cli, person.email);
-      await untilWaiting(1);
-      const add = browser.submit(passkeyActionOf(newPage.text), { name: 'Late key', credential: response });
-      await untilWaiting(2);
-      await holder.query('COMMIT');
-      await reset;
-      const answered = await add;
-      // No key outlives the reset.
-      expect((await listPasskeys(p.deps, person.id)).map((k) => k.name)).toEqual([]);
-      expect(answered.status).toBe(409);
-      expect(errorMessages(answered.text).join(' ')).toMatch(/Your account changed after you showed it was you/);
-    } finally {
-      holder.release();
-    }
+    const answered = await raceBehindRow(p.deps.db, person.id, () => resetMfa(p.deps, cli, person.email),
+      () => browser.submit(passkeyActionOf(newPage.text), { name: 'Late key', credential: response }));
+    // No key outlives the reset.
+    expect((await listPasskeys(p.deps, person.id)).map((k) => k.name)).toEqual([]);
+    expect(answered.status).toBe(409);
+    expect(errorMessages(answered.text).join(' ')).toMatch(/Your account changed after you showed it was you/);
     expect(await listPasskeys(p.deps, person.id)).toEqual([]);
     expect(await actionsOf(person.id)).not.toContain('passkey.add');
   });

@@ -1,11 +1,12 @@
 import request from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
 import type { Browser } from '../../helpers/browser.js';
-import { linkPerson, makePerson, makeSite } from '../../helpers/factories.js';
+import { linkPerson, makePerson } from '../../helpers/factories.js';
 import { errorMessages, looksLikeStackTrace } from '../../helpers/pages.js';
 import { mailTo } from '../../helpers/mail.js';
 import { tally } from '../support.js';
 import { apiToken, consoleBrowser, csrfOn, staff } from '../../integration/admin-support.js';
+import { twoSitesAndAdminOfB } from './support.js';
 
 /**
  * Round 4, a script flooding one address: "Send a new activation code" (the
@@ -26,10 +27,7 @@ let tokenB: string;
 
 beforeAll(async () => {
   p = await startTestPharmid();
-  A = await makeSite(p.deps, 'Riverside Pharmacy');
-  B = await makeSite(p.deps, 'Hilltop Pharmacy');
-  adminB = await staff(p, B.ods_code, 'site-admin', 'Bea Admin');
-  browserB = (await consoleBrowser(p, adminB)).browser;
+  ({ A, B, adminB, browserB } = await twoSitesAndAdminOfB(p));
   p.clock.advance(30);
   browserA = (await consoleBrowser(p, await staff(p, A.ods_code, 'site-admin', 'Ada Admin'))).browser;
   p.clock.advance(30);

@@ -1,7 +1,7 @@
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser, formAction } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
 import { enrolmentOf, totpCode } from '../../helpers/sign-in.js';
 import { expectPage, portalRedirect, postRaw } from '../../helpers/pages.js';
 import { passkeyActionOf, passkeyOptionsOf } from '../../helpers/webauthn.js';
@@ -23,10 +23,7 @@ import { afterPassword, bent, expectRefusal, personWithPasskey, usePasskey } fro
 let p: TestPharmid;
 let portal: Portal;
 const cli = { kind: 'cli' } as const;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
 /** A second signed-in browser of the same passkey person (password, then the key). */

@@ -1,7 +1,8 @@
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient, makePerson } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
+import { makePerson } from '../../helpers/factories.js';
 import { totpCode, type Person } from '../../helpers/sign-in.js';
 import { looksLikeStackTrace, textOf, withAuthenticator } from '../../helpers/pages.js';
 import { mailTo } from '../../helpers/mail.js';
@@ -25,10 +26,7 @@ import { bent, expectRefusal, originOf, personWithPasskey } from './support.js';
 let p: TestPharmid;
 let portal: Portal;
 const cli = { kind: 'cli' } as const;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
 const NEW = 'a brand new long phrase';

@@ -1,14 +1,15 @@
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser, formAction } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient, makePerson } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
+import { makePerson } from '../../helpers/factories.js';
 import { recoveryCodesOf, type Person } from '../../helpers/sign-in.js';
 import { answer, expectPage, openAuthorization, portalRedirect, postRaw, withAuthenticator } from '../../helpers/pages.js';
-import { sleep } from '../../helpers/portals.js';
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf } from '../../helpers/webauthn.js';
 import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { hasAuthenticator } from '../../../src/domain/factors/authenticators.js';
 import { resetMfa } from '../../../src/domain/users.js';
+import { raceBehindRow } from '../../helpers/row-race.js';
 import { afterPassword, originOf, personWithPasskey } from './support.js';
 
 /**
@@ -22,10 +23,7 @@ import { afterPassword, originOf, personWithPasskey } from './support.js';
 let p: TestPharmid;
 let portal: Portal;
 const cli = { kind: 'cli' } as const;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
 /** Password, then a recovery code in place of the second factor: the choice page. */
@@ -115,39 +113,16 @@ describe('what the tokens say after a recovery code', () => {
 });
 
 describe('an administrator\'s MFA reset racing the key', () => {
-  /** Backends waiting on a lock in this test's database. */
-  async function untilWaiting(n: number) {
-    for (let i = 0; i < 200; i += 1) {
-      const { rows } = await p.deps.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
-      if (rows[0]!.n >= n) return;
-      await sleep(20);
-    }
-    throw new Error(`never ${n} waiting on a lock`);
-  }
-
   test('a passkey-only person: the reset takes the row first, and the key posted meanwhile does not outlive it', async () => {
     const { person } = await personWithPasskey(p, portal);
     const { browser, choice } = await recoveryChoice(person);
     const page = expectPage(await answer(browser, choice, { choice: 'new-passkey' }), 'recovery-passkey');
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(page.text));
-    const holder = await p.deps.db.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [person.id]);
-      const reset = resetMfa(p.deps, cli, person.email);
-      await untilWaiting(1);
-      const add = browser.submit(passkeyActionOf(page.text), { name: 'Late key', credential: response });
-      await untilWaiting(2);
-      await holder.query('COMMIT');
-      await reset;
-      const answered = await add;
-      // The sign-in starts again from the password (the account changed under it); no codes shown.
-      expectPage(answered, 'password');
-      expect(recoveryCodesOf(answered.text)).toEqual([]);
-    } finally {
-      holder.release();
-    }
+    const answered = await raceBehindRow(p.deps.db, person.id, () => resetMfa(p.deps, cli, person.email),
+      () => browser.submit(passkeyActionOf(page.text), { name: 'Late key', credential: response }));
+    // The sign-in starts again from the password (the account changed under it); no codes shown.
+    expectPage(answered, 'password');
+    expect(recoveryCodesOf(answered.text)).toEqual([]);
     // Nothing the reset removed comes back.
     expect((await listPasskeys(p.deps, person.id)).map((k) => k.name)).toEqual([]);
   });

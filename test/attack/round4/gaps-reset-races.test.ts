@@ -1,7 +1,8 @@
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient, makePerson } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
+import { makePerson } from '../../helpers/factories.js';
 import { enrolmentOf, recoveryCodesOf, totpCode } from '../../helpers/sign-in.js';
 import { answer, expectPage, looksLikeStackTrace, textOf, withAuthenticator } from '../../helpers/pages.js';
 import { mailTo } from '../../helpers/mail.js';
@@ -12,7 +13,8 @@ import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { hasAuthenticator } from '../../../src/domain/factors/authenticators.js';
 import { checkPassword } from '../../../src/domain/sign-in.js';
 import { disableUser, resetMfa, resetPassword } from '../../../src/domain/users.js';
-import { afterPassword, originOf } from './support.js';
+import { raceBehindRow } from '../../helpers/row-race.js';
+import { afterPassword, enrolPage, originOf } from './support.js';
 
 /**
  * An administrator's reset or disable landing in the moment between a
@@ -26,40 +28,10 @@ import { afterPassword, originOf } from './support.js';
 let p: TestPharmid;
 let portal: Portal;
 const cli = { kind: 'cli' } as const;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
-/** Backends waiting on a lock in this test's database. */
-async function untilWaiting(n: number) {
-  for (let i = 0; i < 200; i += 1) {
-    const { rows } = await p.deps.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
-    if (rows[0]!.n >= n) return;
-    await sleep(20);
-  }
-  throw new Error(`never ${n} waiting on a lock`);
-}
-
-/** Holds the person's row while `act` (the administrator's) and then `racer` queue behind it; returns the racer's answer. */
-async function race<T>(userId: string, act: () => Promise<unknown>, racer: () => Promise<T>): Promise<T> {
-  const holder = await p.deps.db.connect();
-  try {
-    await holder.query('BEGIN');
-    await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
-    const acted = act();
-    await untilWaiting(1);
-    const raced = racer();
-    await untilWaiting(2);
-    await holder.query('COMMIT');
-    await acted;
-    return await raced;
-  } finally {
-    holder.release();
-  }
-}
+const race = <T>(userId: string, act: () => Promise<unknown>, racer: () => Promise<T>) => raceBehindRow(p.deps.db, userId, act, racer);
 
 const NEW = 'a brand new long phrase';
 const passwordIs = async (email: string, password: string) => (await checkPassword(p.deps, email, password, '127.0.0.9')).ok;
@@ -117,9 +89,7 @@ describe('the forgotten-password link, its code proved, racing an administrator'
 
 describe('a first factor at sign-in racing an administrator', () => {
   test('a first passkey, racing an MFA reset: no key, no recovery codes; the sign-in starts again', async () => {
-    const person = await makePerson(p.deps);
-    const { browser, page } = await afterPassword(p, portal, person);
-    const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
     const answered = await race(person.id, () => resetMfa(p.deps, cli, person.email),
       () => browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Late key', credential: response }));
@@ -131,9 +101,7 @@ describe('a first factor at sign-in racing an administrator', () => {
   });
 
   test('a first passkey, racing a disable: no key', async () => {
-    const person = await makePerson(p.deps);
-    const { browser, page } = await afterPassword(p, portal, person);
-    const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
     const answered = await race(person.id, () => disableUser(p.deps, cli, person.email),
       () => browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Late key', credential: response }));

@@ -1,9 +1,10 @@
 import request from 'supertest';
 import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
 import type { Browser } from '../../helpers/browser.js';
-import { makePerson, makeSite } from '../../helpers/factories.js';
+import { makePerson } from '../../helpers/factories.js';
 import { textOf } from '../../helpers/pages.js';
-import { apiToken, consoleBrowser, csrfOn, staff } from '../../integration/admin-support.js';
+import { apiToken, csrfOn, type staff } from '../../integration/admin-support.js';
+import { twoSitesAndAdminOfB } from './support.js';
 
 /**
  * Round 4, another site's administrator and the import's dry run: a row may
@@ -19,10 +20,7 @@ let adminB: Awaited<ReturnType<typeof staff>>;
 let browserB: Browser;
 beforeAll(async () => {
   p = await startTestPharmid();
-  A = await makeSite(p.deps, 'Riverside Pharmacy');
-  B = await makeSite(p.deps, 'Hilltop Pharmacy');
-  adminB = await staff(p, B.ods_code, 'site-admin', 'Bea Admin');
-  browserB = (await consoleBrowser(p, adminB)).browser;
+  ({ A, B, adminB, browserB } = await twoSitesAndAdminOfB(p));
 }, 60_000);
 afterAll(() => p.stop());
 

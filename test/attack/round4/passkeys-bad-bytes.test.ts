@@ -1,11 +1,11 @@
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser, formAction } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient, makePerson } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
 import { errorMessages, expectPage, openAuthorization, postRaw } from '../../helpers/pages.js';
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf } from '../../helpers/webauthn.js';
 import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
-import { afterPassword, bent, expectRefusal, originOf, personWithPasskey } from './support.js';
+import { bent, enrolPage, expectRefusal, originOf, personWithPasskey } from './support.js';
 
 /**
  * Bad bytes and odd shapes at every passkey endpoint: the form gate sees the
@@ -17,19 +17,8 @@ import { afterPassword, bent, expectRefusal, originOf, personWithPasskey } from 
 
 let p: TestPharmid;
 let portal: Portal;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
-
-/** A fresh person's passkey enrolment page at sign-in. */
-async function enrolPage() {
-  const person = await makePerson(p.deps);
-  const { browser, page } = await afterPassword(p, portal, person);
-  const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
-  return { person, browser, passkeyPage };
-}
 
 describe('passkey alone, at the sign-in page (no one signed in: anyone can post here)', () => {
   const NASTY_IDS = ['\u0000', 'a\u0000b', '\ud800', 'x'.repeat(1400)];
@@ -81,7 +70,7 @@ describe('passkey alone, at the sign-in page (no one signed in: anyone can post 
 
 describe('registering a key at enrolment', () => {
   test('transports as a string (not an array): no 500; the key is taken without them (they are only a hint)', async () => {
-    const { person, browser, passkeyPage } = await enrolPage();
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
     const res = await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Blue key', credential: bent(response, (c) => { c.response.transports = 'usb'; }) });
     expect(res.status).toBe(200);
@@ -92,7 +81,7 @@ describe('registering a key at enrolment', () => {
 
   test('transports with a NUL, a lone surrogate or a page of text: a 4xx (or the bad ones dropped), nothing bad stored', async () => {
     for (const transports of [['\u0000'], ['usb\ud800'], ['x'.repeat(3000)]]) {
-      const { person, browser, passkeyPage } = await enrolPage();
+      const { person, browser, passkeyPage } = await enrolPage(p, portal);
       const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
       const res = await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Blue key', credential: bent(response, (c) => { c.response.transports = transports; }) });
       expect(res.status).toBeLessThan(500);
@@ -102,7 +91,7 @@ describe('registering a key at enrolment', () => {
   });
 
   test('a name with NUL, invalid UTF-8, 10 kB, or as an array: a 400 that names the field, nothing written', async () => {
-    const { person, browser, passkeyPage } = await enrolPage();
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const action = passkeyActionOf(passkeyPage.text);
     for (const name of ['Blue%00key', 'Blue%C3%28', 'x'.repeat(10_000), '']) {
       const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf((await browser.open(action)).text));

@@ -1,15 +1,16 @@
 import { decodeCBOR, encodeCBOR, type CBORType } from '@levischuck/tiny-cbor';
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser, formAction } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient, makePerson } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
+import { makePerson } from '../../helpers/factories.js';
 import { expectPage, openAuthorization, portalRedirect, postRaw, textOf, withAuthenticator } from '../../helpers/pages.js';
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf } from '../../helpers/webauthn.js';
 import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { addPasskey, registrationOptions } from '../../../src/domain/factors/passkey-ceremonies.js';
 import { disableUser, resetMfa } from '../../../src/domain/users.js';
 import { lockUser } from '../../../src/db/queries/users.js';
-import { afterPassword, bent, expectRefusal, originOf, personWithPasskey, usePasskey } from './support.js';
+import { afterPassword, bent, enrolPage, expectRefusal, originOf, personWithPasskey, usePasskey } from './support.js';
 
 /**
  * Credentials: whose a key is, where it was made, and whether its person
@@ -19,19 +20,8 @@ import { afterPassword, bent, expectRefusal, originOf, personWithPasskey, usePas
 
 let p: TestPharmid;
 let portal: Portal;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
-
-/** A fresh person's passkey enrolment page at sign-in. */
-async function enrolPage() {
-  const person = await makePerson(p.deps);
-  const { browser, page } = await afterPassword(p, portal, person);
-  const passkeyPage = await browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(page, 'enrol').text)![1]!);
-  return { person, browser, passkeyPage };
-}
 
 /** Signs in with the passkey alone at a fresh sign-in page; the response. */
 async function passkeyAlone(authenticator: SoftAuthenticator, key: Parameters<SoftAuthenticator['get']>[1], c: Parameters<SoftAuthenticator['get']>[2] = {}) {
@@ -43,7 +33,7 @@ async function passkeyAlone(authenticator: SoftAuthenticator, key: Parameters<So
 describe('registering', () => {
   test('a credential id another person has: refused at enrolment (409), and the owner\'s key still works', async () => {
     const owner = await personWithPasskey(p, portal);
-    const { person, browser, passkeyPage } = await enrolPage();
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = owner.authenticator.create(passkeyOptionsOf(passkeyPage.text), { sameAs: owner.key });
     owner.authenticator.keys.pop();
     const res = await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Borrowed', credential: response });
@@ -55,7 +45,7 @@ describe('registering', () => {
 
   test('made at another origin, or in a frame on another site (crossOrigin, topOrigin): refused', async () => {
     for (const bend of [{ origin: 'https://pharmid.example-login.com' }, { clientData: { crossOrigin: true, topOrigin: 'https://evil.example' } }, { clientData: { crossOrigin: true } }]) {
-      const { person, browser, passkeyPage } = await enrolPage();
+      const { person, browser, passkeyPage } = await enrolPage(p, portal);
       const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text), bend);
       const res = await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Framed', credential: response });
       expectRefusal(res);
@@ -80,7 +70,7 @@ describe('registering', () => {
       (att) => { att.set('fmt', 'none'); att.set('attStmt', new Map<string, CBORType>([['x5c', [new Uint8Array(10)]]])); },
     ];
     for (const bend of bends) {
-      const { person, browser, passkeyPage } = await enrolPage();
+      const { person, browser, passkeyPage } = await enrolPage(p, portal);
       const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
       const credential = bent(response, (c) => {
         const att = decodeCBOR(new Uint8Array(Buffer.from(c.response.attestationObject, 'base64url'))) as Map<string, CBORType>;
@@ -112,8 +102,8 @@ describe('registering', () => {
   });
 
   test('in another person\'s enrolment step (their interaction uid, from my browser): refused, nothing stored on either', async () => {
-    const victim = await enrolPage();
-    const me = await enrolPage();
+    const victim = await enrolPage(p, portal);
+    const me = await enrolPage(p, portal);
     const victimUid = /\/interaction\/([^/]+)\//.exec(passkeyActionOf(victim.passkeyPage.text))![1];
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(victim.passkeyPage.text));
     const res = await postRaw(me.browser, `/interaction/${victimUid}/enrol-passkey`, `name=Mine&credential=${encodeURIComponent(response)}`, me.passkeyPage);
@@ -201,7 +191,7 @@ describe('counters past 2^31 (WebAuthn\'s counter is 32 bits unsigned)', () => {
   });
 
   test('a key registered with a counter of 2^32 - 1: taken, no 500', async () => {
-    const { person, browser, passkeyPage } = await enrolPage();
+    const { person, browser, passkeyPage } = await enrolPage(p, portal);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text), { counter: 0xFFFFFFFF });
     const res = await browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Old key', credential: response });
     expect(res.status).toBeLessThan(500);

@@ -1,7 +1,8 @@
-import { startTestPharmid, type TestPharmid } from '../../helpers/pharmid.js';
+import type { TestPharmid } from '../../helpers/pharmid.js';
+import { startWithPortal } from '../../helpers/with-portal.js';
 import { Browser, formAction } from '../../helpers/browser.js';
-import { Portal } from '../../helpers/portal.js';
-import { makeClient, makePerson } from '../../helpers/factories.js';
+import type { Portal } from '../../helpers/portal.js';
+import { makePerson } from '../../helpers/factories.js';
 import { driveSignIn, signInTo, totpCode, type Person } from '../../helpers/sign-in.js';
 import { answer, expectPage, openAuthorization, portalRedirect, postRaw, textOf, withAuthenticator } from '../../helpers/pages.js';
 import { SoftAuthenticator, passkeyActionOf, passkeyOptionsOf, type SoftKey } from '../../helpers/webauthn.js';
@@ -10,7 +11,7 @@ import { listPasskeys } from '../../../src/domain/factors/passkeys.js';
 import { resetMfa } from '../../../src/domain/users.js';
 import { addSite } from '../../../src/domain/sites.js';
 import { setRolloutPolicy } from '../../../src/domain/rollout.js';
-import { afterPassword, originOf, personWithPasskey, usePasskey } from './support.js';
+import { afterPassword, originOf, passkeySetUpPage, personWithPasskey, usePasskey } from './support.js';
 
 /**
  * Flow and tokens: acr `phr` only ever after a passkey in this sign-in (or
@@ -22,10 +23,7 @@ import { afterPassword, originOf, personWithPasskey, usePasskey } from './suppor
 let p: TestPharmid;
 let portal: Portal;
 const cli = { kind: 'cli' } as const;
-beforeAll(async () => {
-  p = await startTestPharmid();
-  portal = await Portal.connect(p.config.issuer, await makeClient(p.deps, { name: 'PharmOutcomes' }));
-});
+beforeAll(async () => { ({ p, portal } = await startWithPortal()); });
 afterAll(() => p.stop());
 
 /** A person with an app, and a passkey added beside it. */
@@ -262,7 +260,7 @@ describe('two first factors racing', () => {
     const secret = enrolmentOf(enrol.text).secret.replace(/\s+/g, '');
     // A, the person, sets up a passkey as their first factor.
     const a = await afterPassword(p, portal, person);
-    const passkeyPage = await a.browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(a.page, 'enrol').text)![1]!);
+    const passkeyPage = await passkeySetUpPage(a.browser, a.page);
     const { response } = new SoftAuthenticator(originOf(p)).create(passkeyOptionsOf(passkeyPage.text));
     expectPage(await a.browser.submit(passkeyActionOf(passkeyPage.text), { name: 'Blue key', credential: response }), 'recovery-codes');
     // B's code for the app now: not taken; B's sign-in starts again (and meets the passkey step).
@@ -275,7 +273,7 @@ describe('two first factors racing', () => {
   test('and the reverse: a sign-in at the passkey set-up page cannot add a first passkey once another sign-in set up the app', async () => {
     const person = await makePerson(p.deps);
     const b = await afterPassword(p, portal, person);
-    const passkeyPage = await b.browser.open(/href="([^"]*\/enrol-passkey)"/.exec(expectPage(b.page, 'enrol').text)![1]!);
+    const passkeyPage = await passkeySetUpPage(b.browser, b.page);
     const { driveSignIn: drive } = await import('../../helpers/sign-in.js');
     const req = await portal.authorizationRequest();
     await drive(new Browser(p.url), req.url, person, p.clock);

@@ -72,8 +72,11 @@ test('what a request carries (client_id, state, redirect_uri, a path) is never d
   ];
   for (const path of tries) {
     const res = await new Browser(p.url).agent.get(path).redirects(0);
-    expect({ path, raw: raw(res.text), js: /href="javascript:/i.test(res.text), trace: looksLikeStackTrace(res.text), fine: res.status < 500 })
-      .toEqual({ path, raw: false, js: false, trace: false, fine: true });
+    // Something was answered: a page with a heading, the request sent back to the portal that made it (a bad
+    // response_type with a registered redirect_uri), or an OAuth error body (an unknown client at /session/end);
+    // without this, "nothing drawn raw" would also hold of an empty answer.
+    expect({ path, raw: raw(res.text), js: /href="javascript:/i.test(res.text), trace: looksLikeStackTrace(res.text), fine: res.status < 500, drawn: /<h1[\s>]/.test(res.text) || ([302, 303].includes(res.status) && !!res.headers.location) || /^\{"error":"\w+"/.test(res.text) })
+      .toEqual({ path, raw: false, js: false, trace: false, fine: true, drawn: true });
   }
 });
 
